@@ -1,0 +1,1 @@
+//! checkpoint: see the module README section in lib.rs.

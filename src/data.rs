@@ -1,0 +1,1 @@
+//! Host-side data: built-in synthetic datasets, byte corpora, token files, and the cursor.

@@ -1,0 +1,1 @@
+//! graph: see the module README section in lib.rs.

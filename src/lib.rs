@@ -1,0 +1,19 @@
+//! xlatrain: a compiler-backed trainer.
+//!
+//! A model is a graph built in Rust ([`graph`]), differentiated in Rust, lowered to one StableHLO
+//! program per train step ([`lower`]) and compiled by XLA through the PJRT C API ([`pjrt`]), so the
+//! same binary runs on CPU, GPU or TPU by loading the matching plugin. Training state stays on the
+//! device; [`checkpoint`] pulls it back into memory-mapped safetensors shards and restores it bit
+//! for bit.
+
+pub mod checkpoint;
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod graph;
+pub mod lower;
+pub mod models;
+pub mod pjrt;
+pub mod rng;
+
+pub use error::{Error, Result};

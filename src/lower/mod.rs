@@ -1,0 +1,1 @@
+//! lower: see the module README section in lib.rs.

@@ -1,0 +1,1 @@
+//! models: see the module README section in lib.rs.

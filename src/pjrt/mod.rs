@@ -1,0 +1,1 @@
+//! pjrt: see the module README section in lib.rs.

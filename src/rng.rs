@@ -1,0 +1,1 @@
+//! The portable counter-based PRNG (SplitMix64) of models.json.
