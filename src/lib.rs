@@ -12,6 +12,7 @@ pub mod data;
 pub mod error;
 pub mod graph;
 pub mod lower;
+pub mod mmap;
 pub mod models;
 pub mod pjrt;
 pub mod rng;
