@@ -24,6 +24,44 @@ pub enum Error {
     // ---- graph / lower ----
     // ---- checkpoint ----
     // ---- data / models / rng ----
+    #[error("invalid {model} model config: `{field}` = {value}: {reason}")]
+    ModelConfig {
+        model: &'static str,
+        field: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("invalid training argument `{key}` = {value}: {reason}")]
+    InvalidArgument {
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("cannot parse config file {path}: {message}")]
+    ConfigParse { path: PathBuf, message: String },
+
+    #[error("cannot read config file {path}")]
+    ConfigRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("data file {path}: {reason}")]
+    DataFile { path: PathBuf, reason: String },
+
+    #[error("data file {path}: {context}")]
+    DataFileIo {
+        path: PathBuf,
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("data cursor does not fit this dataset: {reason}")]
+    DataCursor { reason: String },
 }
 
 impl Error {
@@ -43,7 +81,14 @@ impl Error {
     /// The process exit code this error maps to: 2 for bad usage or bad input, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) => 2,
+            Error::Usage(_)
+            | Error::ModelConfig { .. }
+            | Error::InvalidArgument { .. }
+            | Error::ConfigParse { .. }
+            | Error::ConfigRead { .. }
+            | Error::DataFile { .. }
+            | Error::DataFileIo { .. }
+            | Error::DataCursor { .. } => 2,
             _ => 1,
         }
     }
