@@ -9,7 +9,6 @@ pub mod order;
 pub mod synthetic;
 pub mod tokens;
 
-
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -287,7 +286,8 @@ impl Dataset {
 
     /// The fixed eval batches (synthetic: steps 1000000..=1000003; files: the held-out split).
     pub fn eval_batches(&self) -> Vec<Batch> {
-        let synthetic_steps = SYNTHETIC_EVAL_FIRST_STEP..SYNTHETIC_EVAL_FIRST_STEP + SYNTHETIC_EVAL_BATCHES;
+        let synthetic_steps =
+            SYNTHETIC_EVAL_FIRST_STEP..SYNTHETIC_EVAL_FIRST_STEP + SYNTHETIC_EVAL_BATCHES;
         match self {
             Dataset::MlpSynthetic(d) => synthetic_steps
                 .map(|s| {
@@ -333,4 +333,3 @@ fn invalid(field: &str, value: &dyn std::fmt::Display, reason: &str) -> Error {
         reason: reason.into(),
     }
 }
-

@@ -7,13 +7,68 @@ use crate::rng;
 /// Stream tag of the MLP class prototypes: `derive(seed, 2^32 - 1)`.
 const PROTOTYPE_TAG: u64 = 4_294_967_295;
 
+/// models.json `mlp.data.seed`.
+pub const MLP_DATA_SEED: u64 = 42;
+
+/// models.json `gpt.data.seed`.
+pub const GPT_DATA_SEED: u64 = 7;
+
 /// models.json `gpt.data.words`.
 pub const WORDS: [&str; 54] = [
-    "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "with", "was", "on", "be",
-    "by", "at", "this", "from", "model", "tensor", "graph", "compile", "shard", "checkpoint",
-    "gradient", "layer", "kernel", "device", "buffer", "step", "train", "loss", "weight", "batch",
-    "token", "vector", "matrix", "memory", "cache", "stream", "random", "key", "quick", "brown",
-    "fox", "jumps", "over", "lazy", "dog", "rust", "xla", "pjrt", "stablehlo", "safetensors",
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "with",
+    "was",
+    "on",
+    "be",
+    "by",
+    "at",
+    "this",
+    "from",
+    "model",
+    "tensor",
+    "graph",
+    "compile",
+    "shard",
+    "checkpoint",
+    "gradient",
+    "layer",
+    "kernel",
+    "device",
+    "buffer",
+    "step",
+    "train",
+    "loss",
+    "weight",
+    "batch",
+    "token",
+    "vector",
+    "matrix",
+    "memory",
+    "cache",
+    "stream",
+    "random",
+    "key",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "rust",
+    "xla",
+    "pjrt",
+    "stablehlo",
+    "safetensors",
 ];
 
 /// models.json `gpt.data.n_words`.

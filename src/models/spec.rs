@@ -16,7 +16,9 @@ use crate::{Error, Result};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Init {
     /// `rng::uniform_init(derive(init_seed, tensor_index), numel, bound)`.
-    Uniform { bound: f64 },
+    Uniform {
+        bound: f64,
+    },
     Zeros,
     Ones,
 }
@@ -434,7 +436,9 @@ impl Architecture {
                 param_diffs.push(format!("parameter `{}` is new", q.name));
             }
         }
-        let extra = param_diffs.len().saturating_sub(MAX_LISTED_PARAM_DIFFERENCES);
+        let extra = param_diffs
+            .len()
+            .saturating_sub(MAX_LISTED_PARAM_DIFFERENCES);
         out.extend(param_diffs.into_iter().take(MAX_LISTED_PARAM_DIFFERENCES));
         if extra > 0 {
             out.push(format!("... and {extra} more parameter differences"));
@@ -449,7 +453,9 @@ impl Architecture {
 /// Differences between the architectures of two configs (`saved` first); see
 /// [`Architecture::describe_mismatch`].
 pub fn describe_mismatch(saved: &ModelConfig, now: &ModelConfig) -> Result<Vec<String>> {
-    Ok(saved.architecture()?.describe_mismatch(&now.architecture()?))
+    Ok(saved
+        .architecture()?
+        .describe_mismatch(&now.architecture()?))
 }
 
 fn checked_param_count(specs: &[ParamSpec], model: &'static str) -> Result<usize> {

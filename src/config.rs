@@ -1,0 +1,686 @@
+//! The training configuration: [`TrainingArgs`], named after Hugging Face `TrainingArguments`
+//! where a setting exists there, plus xlatrain's own (model, optimizer, device, data, async
+//! checkpointing).
+//!
+//! A run's arguments are built in layers: the per-model defaults (exactly models.json's reference
+//! settings), then a TOML config file, then command-line overrides. Files and flags are parsed into
+//! a [`TrainingArgsPatch`] (every key optional, unknown keys rejected); [`TrainingArgs::resolve`]
+//! applies a patch to the defaults of its model and validates the result. Every bad value is a
+//! usage error that names the key, the value and what is allowed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::synthetic::{GPT_CORPUS_WORDS, GPT_DATA_SEED, MLP_DATA_SEED};
+use crate::data::{DataSpec, TokenFileOptions, TokenFormat};
+use crate::models::{GptConfig, MlpConfig, ModelConfig};
+use crate::{Error, Result};
+
+/// Which reference model to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Mlp,
+    Gpt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam with decoupled weight decay (plain Adam when `weight_decay` is 0).
+    #[serde(alias = "adam")]
+    AdamW,
+    /// SGD, with heavy-ball `momentum` when it is above 0.
+    Sgd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedulerType {
+    Constant,
+    ConstantWithWarmup,
+    Linear,
+    Cosine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaveStrategy {
+    No,
+    Steps,
+    Epoch,
+    /// Save whenever the eval metric improves.
+    Best,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvalStrategy {
+    No,
+    Steps,
+    Epoch,
+}
+
+/// `resume_from_checkpoint`: `true` = the newest checkpoint in `output_dir`, `false` = start
+/// fresh, a string = that checkpoint directory (as in HF).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResumeFrom {
+    Latest(bool),
+    Path(PathBuf),
+}
+
+macro_rules! training_args {
+    ($( $(#[doc = $doc:literal])* $name:ident : $ty:ty, )*) => {
+        /// The resolved settings of a run (see the module docs). Serialized as
+        /// `training_args.json` next to checkpoints.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct TrainingArgs {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        /// Settings from one source (a config file, the command line); unset keys are `None`.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct TrainingArgsPatch {
+            $(
+                $(#[doc = $doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        impl TrainingArgsPatch {
+            /// This patch with `later`'s keys laid over it (`later` wins where both set a key).
+            pub fn merge(mut self, later: TrainingArgsPatch) -> TrainingArgsPatch {
+                $( if later.$name.is_some() { self.$name = later.$name; } )*
+                self
+            }
+
+            /// The keys this patch sets, in declaration order.
+            pub fn keys(&self) -> Vec<&'static str> {
+                let mut keys = Vec::new();
+                $( if self.$name.is_some() { keys.push(stringify!($name)); } )*
+                keys
+            }
+
+            fn apply_to(self, args: &mut TrainingArgs) {
+                $( if let Some(value) = self.$name { args.$name = value; } )*
+            }
+        }
+    };
+}
+
+training_args! {
+    /// Which model: `mlp` or `gpt`.
+    model: ModelKind,
+    /// Where checkpoints, logs and `training_args.json` go.
+    output_dir: PathBuf,
+    /// Optimizer steps to run; when absent, `num_train_epochs` decides.
+    max_steps: Option<u64>,
+    /// Epochs over a data file's train split (only when `max_steps` is absent).
+    num_train_epochs: Option<f64>,
+    /// Samples (sequences for the GPT) per micro-batch.
+    per_device_train_batch_size: usize,
+    /// Micro-batches whose gradients are summed into one optimizer step.
+    gradient_accumulation_steps: u64,
+    learning_rate: f64,
+    /// Decoupled weight decay (AdamW), applied to parameters with ndim >= 2.
+    weight_decay: f64,
+    adam_beta1: f64,
+    adam_beta2: f64,
+    adam_epsilon: f64,
+    /// `adamw` (alias `adam`) or `sgd`.
+    optimizer: OptimizerKind,
+    /// SGD momentum (0 = plain SGD); only for `optimizer = "sgd"`.
+    momentum: f64,
+    /// Clip gradients to this global L2 norm; 0 turns clipping off.
+    max_grad_norm: f64,
+    /// `constant`, `constant_with_warmup`, `linear` or `cosine` (decay to 0 at the last step).
+    lr_scheduler_type: LrSchedulerType,
+    /// Steps of linear warm-up from 0 to `learning_rate`.
+    warmup_steps: u64,
+    /// Log the training loss every this many steps.
+    logging_steps: u64,
+    /// `no`, `steps` (every `eval_steps`) or `epoch`.
+    eval_strategy: EvalStrategy,
+    /// Evaluate every this many steps; absent = `logging_steps`.
+    eval_steps: Option<u64>,
+    /// Seeds the device PRNG (dropout) and, for data files, the data order.
+    seed: u64,
+    /// Seeds the data; absent = the reference data seed (synthetic data) or `seed` (data files).
+    data_seed: Option<u64>,
+    /// `no`, `steps` (every `save_steps`), `epoch` or `best`.
+    save_strategy: SaveStrategy,
+    save_steps: u64,
+    /// Keep at most this many checkpoints (the best one is never deleted).
+    save_total_limit: Option<usize>,
+    /// Save only the parameters, not optimizer state, PRNG key and data cursor (no exact resume).
+    save_only_model: bool,
+    /// `loss` or `eval_loss` (both mean the eval loss).
+    metric_for_best_model: Option<String>,
+    /// Whether a larger metric is better; absent = false for losses.
+    greater_is_better: Option<bool>,
+    /// Load the best checkpoint's parameters when training ends.
+    load_best_model_at_end: bool,
+    /// `true` (newest checkpoint in output_dir) or a checkpoint directory.
+    resume_from_checkpoint: Option<ResumeFrom>,
+    /// Largest safetensors shard, e.g. `"5GB"`, `"500MiB"` or a byte count.
+    max_shard_size: String,
+    /// Write checkpoints on a background thread while training continues.
+    async_save: bool,
+    /// Also save when this many minutes have passed since the last save.
+    save_interval_minutes: Option<f64>,
+    /// A shell command run after each committed checkpoint (its path in `XLATRAIN_CHECKPOINT`).
+    on_save: Option<String>,
+    /// The PJRT device: `cpu`, `cuda`, ... or the path of a plugin library.
+    device: String,
+    /// A data file (GPT only); absent = the built-in synthetic data.
+    data: Option<PathBuf>,
+    /// How the data file stores tokens: `bytes` (any text), `u16` or `u32` (little-endian).
+    data_format: TokenFormat,
+    /// Fraction of a data file held out (at its end) for eval; 0 = no eval split.
+    eval_fraction: f64,
+    /// At most this many eval batches from a data file.
+    max_eval_batches: usize,
+    /// MLP layer sizes `[inputs, hidden.., classes]`.
+    layers: Option<Vec<usize>>,
+    /// GPT vocabulary size.
+    vocab_size: Option<usize>,
+    /// GPT width.
+    d_model: Option<usize>,
+    /// GPT blocks.
+    n_layers: Option<usize>,
+    /// GPT attention heads (must divide d_model).
+    n_heads: Option<usize>,
+    /// GPT feed-forward width.
+    d_ff: Option<usize>,
+    /// GPT context length (tokens per sequence).
+    seq_len: Option<usize>,
+    /// GPT dropout probability.
+    dropout: Option<f64>,
+    /// GPT init standard deviation.
+    init_std: Option<f64>,
+    /// Seed of the initial parameters (both models; reference: 1234).
+    init_seed: Option<u64>,
+}
+
+impl TrainingArgs {
+    /// The reference settings of models.json for `model` (MLP: Adam lr 1e-3, betas 0.9/0.999,
+    /// no decay, no clipping, batch 128, 500 steps; GPT: AdamW lr 1e-3, betas 0.9/0.95, decay
+    /// 0.1, clipping 1.0, batch 16, 120 steps), with HF defaults for the rest.
+    pub fn defaults(model: ModelKind) -> TrainingArgs {
+        let gpt = model == ModelKind::Gpt;
+        TrainingArgs {
+            model,
+            output_dir: PathBuf::from("xlatrain_output"),
+            max_steps: Some(if gpt { 120 } else { 500 }),
+            num_train_epochs: None,
+            per_device_train_batch_size: if gpt { 16 } else { 128 },
+            gradient_accumulation_steps: 1,
+            learning_rate: 1e-3,
+            weight_decay: if gpt { 0.1 } else { 0.0 },
+            adam_beta1: 0.9,
+            adam_beta2: if gpt { 0.95 } else { 0.999 },
+            adam_epsilon: 1e-8,
+            optimizer: OptimizerKind::AdamW,
+            momentum: 0.0,
+            max_grad_norm: if gpt { 1.0 } else { 0.0 },
+            lr_scheduler_type: LrSchedulerType::Constant,
+            warmup_steps: 0,
+            logging_steps: 10,
+            eval_strategy: EvalStrategy::No,
+            eval_steps: None,
+            seed: 42,
+            data_seed: None,
+            save_strategy: SaveStrategy::Steps,
+            save_steps: 500,
+            save_total_limit: None,
+            save_only_model: false,
+            metric_for_best_model: None,
+            greater_is_better: None,
+            load_best_model_at_end: false,
+            resume_from_checkpoint: None,
+            max_shard_size: "5GB".into(),
+            async_save: true,
+            save_interval_minutes: None,
+            on_save: None,
+            device: "cpu".into(),
+            data: None,
+            data_format: TokenFormat::Bytes,
+            eval_fraction: 0.05,
+            max_eval_batches: 4,
+            layers: None,
+            vocab_size: None,
+            d_model: None,
+            n_layers: None,
+            n_heads: None,
+            d_ff: None,
+            seq_len: None,
+            dropout: None,
+            init_std: None,
+            init_seed: None,
+        }
+    }
+
+    /// The defaults of the patch's model (`mlp` when it names none) with the patch applied, then
+    /// validated. Setting `num_train_epochs` without `max_steps` drops the default `max_steps`.
+    pub fn resolve(patch: TrainingArgsPatch) -> Result<TrainingArgs> {
+        let mut args = TrainingArgs::defaults(patch.model.unwrap_or(ModelKind::Mlp));
+        if patch.num_train_epochs.is_some() && patch.max_steps.is_none() {
+            args.max_steps = None;
+        }
+        patch.apply_to(&mut args);
+        args.validate()?;
+        Ok(args)
+    }
+
+    /// Reads a TOML config file and resolves it (no command-line overrides).
+    pub fn from_toml_file(path: &Path) -> Result<TrainingArgs> {
+        TrainingArgs::resolve(TrainingArgsPatch::from_toml_file(path)?)
+    }
+
+    /// Reads `training_args.json` as written by [`Self::to_json`], and validates it.
+    pub fn from_json(text: &str, path: &Path) -> Result<TrainingArgs> {
+        let args: TrainingArgs = serde_json::from_str(text).map_err(|e| Error::ConfigParse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        args.validate()?;
+        Ok(args)
+    }
+
+    /// Pretty JSON of every setting (for `training_args.json`).
+    pub fn to_json(&self) -> String {
+        // a struct of plain values with string keys always serializes
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The gradient clipping norm, or `None` when clipping is off.
+    pub fn grad_clip_norm(&self) -> Option<f64> {
+        (self.max_grad_norm > 0.0).then_some(self.max_grad_norm)
+    }
+
+    /// `max_shard_size` in bytes.
+    pub fn max_shard_size_bytes(&self) -> Result<u64> {
+        parse_size(&self.max_shard_size).ok_or_else(|| {
+            bad(
+                "max_shard_size",
+                &self.max_shard_size,
+                "expected a byte count or a number with a unit: B, KB, MB, GB, TB (powers of \
+                 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. \"5GB\"",
+            )
+        })
+    }
+
+    /// The evaluation interval in steps when `eval_strategy = "steps"`.
+    pub fn eval_interval(&self) -> u64 {
+        self.eval_steps.unwrap_or(self.logging_steps)
+    }
+
+    /// The metric that picks the best checkpoint (`eval_loss`) and whether larger is better,
+    /// when one is in use (`save_strategy = "best"` or `load_best_model_at_end`).
+    pub fn best_metric(&self) -> Option<(&'static str, bool)> {
+        let wanted = self.save_strategy == SaveStrategy::Best
+            || self.load_best_model_at_end
+            || self.metric_for_best_model.is_some();
+        wanted.then(|| ("eval_loss", self.greater_is_better.unwrap_or(false)))
+    }
+
+    /// The model's configuration: models.json's for the model, with the size keys given here.
+    pub fn model_config(&self) -> Result<ModelConfig> {
+        let config = match self.model {
+            ModelKind::Mlp => {
+                let gpt_only = [
+                    ("vocab_size", (self.vocab_size.map(|v| v.to_string()))),
+                    ("d_model", (self.d_model.map(|v| v.to_string()))),
+                    ("n_layers", (self.n_layers.map(|v| v.to_string()))),
+                    ("n_heads", (self.n_heads.map(|v| v.to_string()))),
+                    ("d_ff", (self.d_ff.map(|v| v.to_string()))),
+                    ("seq_len", (self.seq_len.map(|v| v.to_string()))),
+                    ("dropout", (self.dropout.map(|v| v.to_string()))),
+                    ("init_std", (self.init_std.map(|v| v.to_string()))),
+                ];
+                if let Some((key, Some(value))) = gpt_only.iter().find(|(_, v)| v.is_some()) {
+                    return Err(bad(key, value, "applies to model \"gpt\", not \"mlp\""));
+                }
+                let mut c = MlpConfig::default();
+                if let Some(layers) = &self.layers {
+                    c.layers = layers.clone();
+                }
+                c.init_seed = self.init_seed.unwrap_or(c.init_seed);
+                ModelConfig::Mlp(c)
+            }
+            ModelKind::Gpt => {
+                if let Some(layers) = &self.layers {
+                    return Err(bad(
+                        "layers",
+                        &format!("{layers:?}"),
+                        "applies to model \"mlp\", not \"gpt\"",
+                    ));
+                }
+                let d = GptConfig::default();
+                ModelConfig::Gpt(GptConfig {
+                    vocab_size: self.vocab_size.unwrap_or(d.vocab_size),
+                    d_model: self.d_model.unwrap_or(d.d_model),
+                    n_layers: self.n_layers.unwrap_or(d.n_layers),
+                    n_heads: self.n_heads.unwrap_or(d.n_heads),
+                    d_ff: self.d_ff.unwrap_or(d.d_ff),
+                    seq_len: self.seq_len.unwrap_or(d.seq_len),
+                    dropout: self.dropout.unwrap_or(d.dropout),
+                    init_std: self.init_std.unwrap_or(d.init_std),
+                    layer_norm_eps: d.layer_norm_eps,
+                    init_seed: self.init_seed.unwrap_or(d.init_seed),
+                })
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// What data to load for this run.
+    pub fn data_spec(&self) -> Result<DataSpec> {
+        let batch_size = self.per_device_train_batch_size;
+        Ok(match (self.model_config()?, &self.data) {
+            (ModelConfig::Mlp(c), None) => DataSpec::MlpSynthetic {
+                seed: self.data_seed.unwrap_or(MLP_DATA_SEED),
+                batch_size,
+                input_dim: c.input_dim(),
+                num_classes: c.num_classes(),
+            },
+            (ModelConfig::Mlp(_), Some(path)) => {
+                return Err(bad(
+                    "data",
+                    &path.display().to_string(),
+                    "data files are token corpora for model \"gpt\"; the mlp trains on \
+                     built-in synthetic data",
+                ))
+            }
+            (ModelConfig::Gpt(c), None) => DataSpec::GptSynthetic {
+                seed: self.data_seed.unwrap_or(GPT_DATA_SEED),
+                batch_size,
+                seq_len: c.seq_len,
+                vocab_size: c.vocab_size,
+                n_words: GPT_CORPUS_WORDS,
+            },
+            (ModelConfig::Gpt(c), Some(path)) => DataSpec::TokenFile(TokenFileOptions {
+                path: path.clone(),
+                format: self.data_format,
+                vocab_size: c.vocab_size,
+                seq_len: c.seq_len,
+                batch_size,
+                seed: self.data_seed.unwrap_or(self.seed),
+                eval_fraction: self.eval_fraction,
+                max_eval_batches: self.max_eval_batches,
+            }),
+        })
+    }
+
+    /// Checks every setting and how they combine; the first problem is returned.
+    pub fn validate(&self) -> Result<()> {
+        non_empty("output_dir", &self.output_dir.display().to_string())?;
+        non_empty("device", &self.device)?;
+        match (self.max_steps, self.num_train_epochs) {
+            (Some(0), _) => return Err(bad("max_steps", "0", "must be at least 1")),
+            (None, None) => {
+                return Err(bad(
+                    "max_steps",
+                    "(unset)",
+                    "set max_steps, or num_train_epochs with a data file",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(epochs) = self.num_train_epochs {
+            if !(epochs.is_finite() && epochs > 0.0) {
+                return Err(bad("num_train_epochs", &epochs, "must be a number > 0"));
+            }
+            if self.max_steps.is_none() && self.data.is_none() {
+                return Err(bad(
+                    "num_train_epochs",
+                    &epochs,
+                    "the built-in synthetic data is an endless stream without epochs; set \
+                     max_steps instead (or give a data file)",
+                ));
+            }
+        }
+        at_least_one(
+            "per_device_train_batch_size",
+            self.per_device_train_batch_size as u64,
+        )?;
+        at_least_one(
+            "gradient_accumulation_steps",
+            self.gradient_accumulation_steps,
+        )?;
+        at_least_one("logging_steps", self.logging_steps)?;
+        at_least_one("max_eval_batches", self.max_eval_batches as u64)?;
+        non_negative("learning_rate", self.learning_rate)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        non_negative("adam_epsilon", self.adam_epsilon)?;
+        non_negative("max_grad_norm", self.max_grad_norm)?;
+        unit_interval("adam_beta1", self.adam_beta1)?;
+        unit_interval("adam_beta2", self.adam_beta2)?;
+        unit_interval("momentum", self.momentum)?;
+        unit_interval("eval_fraction", self.eval_fraction)?;
+        if self.optimizer == OptimizerKind::AdamW && self.momentum != 0.0 {
+            return Err(bad(
+                "momentum",
+                &self.momentum,
+                "applies to optimizer \"sgd\" only (adamw uses adam_beta1)",
+            ));
+        }
+        if self.warmup_steps > 0 && self.lr_scheduler_type == LrSchedulerType::Constant {
+            return Err(bad(
+                "warmup_steps",
+                &self.warmup_steps,
+                "lr_scheduler_type \"constant\" has no warm-up; use \"constant_with_warmup\", \
+                 \"linear\" or \"cosine\"",
+            ));
+        }
+        if let Some(max_steps) = self.max_steps {
+            if self.warmup_steps > max_steps {
+                return Err(bad(
+                    "warmup_steps",
+                    &self.warmup_steps,
+                    &format!("is more than max_steps ({max_steps})"),
+                ));
+            }
+        }
+        if self.eval_steps == Some(0) {
+            return Err(bad("eval_steps", "0", "must be at least 1"));
+        }
+        if self.save_strategy == SaveStrategy::Steps {
+            at_least_one("save_steps", self.save_steps)?;
+        }
+        if self.save_total_limit == Some(0) {
+            return Err(bad(
+                "save_total_limit",
+                "0",
+                "must be at least 1 (leave it out to keep every checkpoint)",
+            ));
+        }
+        self.validate_epoch_strategies()?;
+        self.validate_best_model()?;
+        self.max_shard_size_bytes()?;
+        if let Some(minutes) = self.save_interval_minutes {
+            if !(minutes.is_finite() && minutes > 0.0) {
+                return Err(bad(
+                    "save_interval_minutes",
+                    &minutes,
+                    "must be a number > 0",
+                ));
+            }
+        }
+        if let Some(command) = &self.on_save {
+            non_empty("on_save", command)?;
+        }
+        if self.data.is_none() && self.data_format != TokenFormat::Bytes {
+            return Err(bad(
+                "data_format",
+                self.data_format.name(),
+                "applies to a data file; set `data` too",
+            ));
+        }
+        if let Some(ResumeFrom::Path(path)) = &self.resume_from_checkpoint {
+            non_empty("resume_from_checkpoint", &path.display().to_string())?;
+        }
+        self.data_spec()?;
+        Ok(())
+    }
+
+    fn validate_epoch_strategies(&self) -> Result<()> {
+        if self.data.is_some() {
+            return Ok(());
+        }
+        let endless = "the built-in synthetic data has no epochs; use \"steps\"";
+        if self.eval_strategy == EvalStrategy::Epoch {
+            return Err(bad("eval_strategy", "epoch", endless));
+        }
+        if self.save_strategy == SaveStrategy::Epoch {
+            return Err(bad("save_strategy", "epoch", endless));
+        }
+        Ok(())
+    }
+
+    fn validate_best_model(&self) -> Result<()> {
+        if let Some(metric) = &self.metric_for_best_model {
+            if metric != "loss" && metric != "eval_loss" {
+                return Err(bad(
+                    "metric_for_best_model",
+                    metric,
+                    "the one metric is the eval loss: \"eval_loss\" (or \"loss\")",
+                ));
+            }
+        }
+        let needs_eval = if self.save_strategy == SaveStrategy::Best {
+            Some("save_strategy")
+        } else if self.load_best_model_at_end {
+            Some("load_best_model_at_end")
+        } else {
+            None
+        };
+        if let Some(key) = needs_eval {
+            if self.eval_strategy == EvalStrategy::No {
+                return Err(bad(
+                    key,
+                    if key == "save_strategy" {
+                        "best"
+                    } else {
+                        "true"
+                    },
+                    "needs evaluation: set eval_strategy to \"steps\" or \"epoch\"",
+                ));
+            }
+        }
+        if self.load_best_model_at_end {
+            let matching = matches!(
+                (self.save_strategy, self.eval_strategy),
+                (SaveStrategy::Best, _)
+                    | (SaveStrategy::Steps, EvalStrategy::Steps)
+                    | (SaveStrategy::Epoch, EvalStrategy::Epoch)
+            );
+            if !matching {
+                return Err(bad(
+                    "load_best_model_at_end",
+                    "true",
+                    "needs save_strategy to match eval_strategy (or be \"best\") so that every \
+                     evaluated step has a checkpoint",
+                ));
+            }
+            if self.save_strategy == SaveStrategy::Steps
+                && self.save_steps % self.eval_interval() != 0
+            {
+                return Err(bad(
+                    "save_steps",
+                    &self.save_steps,
+                    &format!(
+                        "with load_best_model_at_end, must be a multiple of eval_steps ({})",
+                        self.eval_interval()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TrainingArgsPatch {
+    /// Parses TOML text; `path` names its origin in errors.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<TrainingArgsPatch> {
+        toml::from_str(text).map_err(|e| Error::ConfigParse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Reads and parses a TOML config file.
+    pub fn from_toml_file(path: &Path) -> Result<TrainingArgsPatch> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        TrainingArgsPatch::from_toml_str(&text, path)
+    }
+}
+
+/// Parses `"5GB"`, `"500 MiB"`, `"1000"` (bytes) into a byte count > 0.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = (number * scale).round();
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+fn bad(key: &str, value: &(impl std::fmt::Display + ?Sized), reason: &str) -> Error {
+    Error::InvalidArgument {
+        key: key.into(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn at_least_one(key: &str, value: u64) -> Result<()> {
+    if value == 0 {
+        return Err(bad(key, "0", "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn non_negative(key: &str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(bad(key, &value, "must be a finite number >= 0"));
+    }
+    Ok(())
+}
+
+fn unit_interval(key: &str, value: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&value) {
+        return Err(bad(key, &value, "must be in [0, 1)"));
+    }
+    Ok(())
+}
+
+fn non_empty(key: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(bad(key, "\"\"", "must not be empty"));
+    }
+    Ok(())
+}
