@@ -43,13 +43,17 @@ fn uniform_init_known_answers() {
 
 #[test]
 fn first_values_of_reference_init_match_python() {
-    let mlp = ModelConfig::Mlp(MlpConfig::default()).init_params().unwrap();
+    let mlp = ModelConfig::Mlp(MlpConfig::default())
+        .init_params()
+        .unwrap();
     assert_eq!(
         f32_bits(&mlp[0][..4]),
         [0x3c0991c5, 0x3cd6562b, 0xbcf9dfbe, 0xbbaa8180],
         "fc0.w"
     );
-    let gpt = ModelConfig::Gpt(GptConfig::default()).init_params().unwrap();
+    let gpt = ModelConfig::Gpt(GptConfig::default())
+        .init_params()
+        .unwrap();
     assert_eq!(
         f32_bits(&gpt[0][..4]),
         [0x3c056f6b, 0x3ccfe53c, 0xbcf25d69, 0xbba561c4],
@@ -100,7 +104,10 @@ fn first_gpt_batch_matches_python() {
     assert_eq!(text(&x[..16]), "for token the at");
     assert_eq!(text(&batch.y[..16]), "or token the at ");
     // offsets[0..4] = [462531, 773817, 203744, 590649]
-    for (b, offset) in [462531usize, 773817, 203744, 590649].into_iter().enumerate() {
+    for (b, offset) in [462531usize, 773817, 203744, 590649]
+        .into_iter()
+        .enumerate()
+    {
         let row = &x[b * 128..(b + 1) * 128];
         let expected: Vec<i32> = gpt.corpus()[offset..offset + 128]
             .iter()

@@ -5,9 +5,11 @@ use xlatrain::models::{describe_mismatch, GptConfig, Init, MlpConfig, ModelConfi
 use xlatrain::Error;
 
 fn spec() -> serde_json::Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/models.json"))
-            .unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/models.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -195,27 +197,9 @@ fn assert_model_error(config: ModelConfig, field: &str) {
 #[test]
 fn invalid_configs_are_usage_errors_naming_the_field() {
     let g = GptConfig::default;
-    assert_model_error(
-        ModelConfig::Gpt(GptConfig {
-            n_heads: 3,
-            ..g()
-        }),
-        "n_heads",
-    );
-    assert_model_error(
-        ModelConfig::Gpt(GptConfig {
-            d_model: 0,
-            ..g()
-        }),
-        "d_model",
-    );
-    assert_model_error(
-        ModelConfig::Gpt(GptConfig {
-            seq_len: 0,
-            ..g()
-        }),
-        "seq_len",
-    );
+    assert_model_error(ModelConfig::Gpt(GptConfig { n_heads: 3, ..g() }), "n_heads");
+    assert_model_error(ModelConfig::Gpt(GptConfig { d_model: 0, ..g() }), "d_model");
+    assert_model_error(ModelConfig::Gpt(GptConfig { seq_len: 0, ..g() }), "seq_len");
     assert_model_error(
         ModelConfig::Gpt(GptConfig {
             dropout: 1.0,
@@ -251,13 +235,10 @@ fn invalid_configs_are_usage_errors_naming_the_field() {
         }),
         "fc0.w",
     );
-    let message = ModelConfig::Gpt(GptConfig {
-        n_heads: 3,
-        ..g()
-    })
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let message = ModelConfig::Gpt(GptConfig { n_heads: 3, ..g() })
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(
         message.contains("d_model (256) must be divisible by n_heads (3)"),
         "{message}"
@@ -308,7 +289,9 @@ fn describe_mismatch_says_what_changed() {
     let diff = describe_mismatch(&gpt(), &wider).unwrap();
     assert_eq!(diff[0], "`d_ff` was 1024, now 2048");
     assert!(
-        diff.contains(&"parameter `h.0.mlp.c_fc.w` was f32 [256, 1024], now f32 [256, 2048]".into()),
+        diff.contains(
+            &"parameter `h.0.mlp.c_fc.w` was f32 [256, 1024], now f32 [256, 2048]".into()
+        ),
         "{diff:#?}"
     );
 
@@ -320,7 +303,10 @@ fn describe_mismatch_says_what_changed() {
     assert_eq!(diff[0], "`n_layers` was 4, now 6");
     assert!(diff.contains(&"parameter `h.4.ln_1.scale` is new".into()));
     // 24 new tensors: 8 listed, the rest summarised
-    assert_eq!(diff.last().unwrap(), "... and 16 more parameter differences");
+    assert_eq!(
+        diff.last().unwrap(),
+        "... and 16 more parameter differences"
+    );
 
     let diff = describe_mismatch(&mlp(), &gpt()).unwrap();
     assert_eq!(diff[0], "model was `mlp`, now `gpt`");

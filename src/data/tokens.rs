@@ -113,14 +113,15 @@ impl TokenDataset {
             context: "cannot open".into(),
             source,
         })?;
-        let len = file
-            .metadata()
-            .map_err(|source| Error::DataFileIo {
-                path: path.clone(),
-                context: "cannot read metadata".into(),
-                source,
-            })?
-            .len();
+        let metadata = file.metadata().map_err(|source| Error::DataFileIo {
+            path: path.clone(),
+            context: "cannot read metadata".into(),
+            source,
+        })?;
+        if !metadata.is_file() {
+            return Err(bad("is not a regular file".into()));
+        }
+        let len = metadata.len();
         if len == 0 {
             return Err(bad("is empty".into()));
         }
@@ -131,7 +132,16 @@ impl TokenDataset {
                 opts.format.name()
             )));
         }
-        let map = crate::mmap::map_read(&file, &path)?;
+        let map = crate::mmap::map_read(&file, &path).map_err(|e| match e {
+            Error::Io {
+                context, source, ..
+            } => Error::DataFileIo {
+                path: path.clone(),
+                context,
+                source,
+            },
+            other => other,
+        })?;
         let n_tokens = len / size;
         let t = opts.seq_len as u64;
 
