@@ -590,7 +590,7 @@ impl TrainingArgs {
                 ));
             }
             if self.save_strategy == SaveStrategy::Steps
-                && self.save_steps % self.eval_interval() != 0
+                && !self.save_steps.is_multiple_of(self.eval_interval())
             {
                 return Err(bad(
                     "save_steps",

@@ -189,7 +189,7 @@ impl GptConfig {
                 return Err(gpt_error(field, "0", "must be at least 1"));
             }
         }
-        if self.d_model % self.n_heads != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads) {
             return Err(gpt_error(
                 "n_heads",
                 self.n_heads.to_string(),
