@@ -625,6 +625,35 @@ impl TrainingArgsPatch {
     }
 }
 
+impl TrainingArgsPatch {
+    /// Parses command-line style overrides, `key=value` each: the value is read as a TOML value
+    /// (`3e-4`, `true`, `[784, 256, 10]`, `"text"`), and as a plain string when it is not valid
+    /// TOML (`data=corpus.txt`). Later pairs win over earlier ones.
+    pub fn from_overrides<S: AsRef<str>>(pairs: &[S]) -> Result<TrainingArgsPatch> {
+        let mut patch = TrainingArgsPatch::default();
+        for pair in pairs {
+            let pair = pair.as_ref();
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(bad(pair, "(no value)", "expected key=value"));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            let is_identifier =
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !is_identifier {
+                return Err(bad(key, value, "not a setting name"));
+            }
+            let parsed = toml::from_str::<TrainingArgsPatch>(&format!("{key} = {value}"))
+                .or_else(|_| {
+                    let quoted = toml::Value::String(value.to_string());
+                    toml::from_str::<TrainingArgsPatch>(&format!("{key} = {quoted}"))
+                })
+                .map_err(|e| bad(key, value, e.message()))?;
+            patch = patch.merge(parsed);
+        }
+        Ok(patch)
+    }
+}
+
 /// Parses `"5GB"`, `"500 MiB"`, `"1000"` (bytes) into a byte count > 0.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();

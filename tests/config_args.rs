@@ -418,3 +418,43 @@ fn sizes_parse_like_hf_max_shard_size() {
     assert_eq!(parse_size("5XB"), None);
     assert_eq!(parse_size("1e400"), None);
 }
+
+#[test]
+fn command_line_overrides_are_typed_like_toml() {
+    let patch = TrainingArgsPatch::from_overrides(&[
+        "model=gpt",
+        "learning_rate=3e-4",
+        "data=corpus.txt",
+        "save_only_model=true",
+        "seed=1",
+        "seed=2",
+    ])
+    .unwrap();
+    let args = TrainingArgs::resolve(patch).unwrap();
+    assert_eq!(args.model, ModelKind::Gpt);
+    assert_eq!(args.learning_rate, 3e-4);
+    assert_eq!(args.data, Some(PathBuf::from("corpus.txt")));
+    assert!(args.save_only_model);
+    assert_eq!(args.seed, 2, "the later pair wins");
+    let layers = TrainingArgsPatch::from_overrides(&["layers=[784, 64, 10]"]).unwrap();
+    assert_eq!(layers.layers, Some(Some(vec![784, 64, 10])));
+
+    for (pair, key, words) in [
+        ("max_steps=ten", "max_steps", "invalid type: string \"ten\""),
+        (
+            "learning_rat=1",
+            "learning_rat",
+            "unknown field `learning_rat`",
+        ),
+        ("seed", "seed", "expected key=value"),
+        ("a.b=1", "a.b", "not a setting name"),
+    ] {
+        let err = TrainingArgsPatch::from_overrides(&[pair]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let Error::InvalidArgument { key: k, reason, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(k, key);
+        assert!(reason.contains(words), "{reason:?} should say {words:?}");
+    }
+}

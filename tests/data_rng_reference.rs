@@ -161,7 +161,8 @@ fn parse_hex_float(text: &str) -> f64 {
 }
 
 /// Neumaier-compensated sum: accurate to about one rounding, so it can be compared with numpy's
-/// pairwise sum at a tolerance far below the effect of one changed f32 element.
+/// pairwise sum at a tolerance (1e-12, relative) far below the effect of one changed f32 element;
+/// measured: sequential sums differ from numpy's by at most 1.8e-15 on the GPT init.
 fn accurate_sum(values: &[f32]) -> f64 {
     let (mut sum, mut compensation) = (0f64, 0f64);
     for &v in values {
@@ -215,7 +216,7 @@ fn check_init_against_jax(model: &str, config: ModelConfig) {
         let ours: Vec<f64> = tensor[..4].iter().map(|&v| f64::from(v)).collect();
         assert_eq!(ours, first4, "{name}: first four values");
         let sum = expected["sum_f64"].as_f64().unwrap();
-        let tolerance = 1e-10 * (1.0 + sum.abs());
+        let tolerance = 1e-12 * (1.0 + sum.abs());
         assert!(
             (accurate_sum(tensor) - sum).abs() <= tolerance,
             "{name}: sum {} vs JAX reference {sum}",

@@ -206,17 +206,20 @@ impl TokenDataset {
             return Ok(());
         }
         let vocab = vocab_size as u64;
-        for i in 0..self.n_tokens {
-            let token = u64::from(self.token(i));
-            if token >= vocab {
-                return Err(Error::DataFile {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "token {i} (byte offset {}) is {token}, not below vocab_size {vocab_size}",
-                        i * self.format.token_size() as u64
-                    ),
-                });
-            }
+        let size = self.format.token_size();
+        let first_bad = self
+            .map
+            .chunks_exact(size)
+            .position(|bytes| u64::from(decode_token(bytes)) >= vocab);
+        if let Some(i) = first_bad {
+            return Err(Error::DataFile {
+                path: self.path.clone(),
+                reason: format!(
+                    "token {i} (byte offset {}) is {}, not below vocab_size {vocab_size}",
+                    i * size,
+                    self.token(i as u64)
+                ),
+            });
         }
         Ok(())
     }
@@ -266,12 +269,7 @@ impl TokenDataset {
     fn token(&self, i: u64) -> u32 {
         let size = self.format.token_size();
         let at = i as usize * size;
-        match self.map.get(at..at + size) {
-            Some(&[b]) => u32::from(b),
-            Some(&[a, b]) => u32::from(u16::from_le_bytes([a, b])),
-            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-            _ => 0,
-        }
+        self.map.get(at..at + size).map_or(0, decode_token)
     }
 
     fn push_window(&self, start: u64, x: &mut Vec<i32>, y: &mut Vec<i32>) {
@@ -311,5 +309,15 @@ impl TokenDataset {
                 (x, y)
             })
             .collect()
+    }
+}
+
+/// One little-endian token id from its 1, 2 or 4 bytes.
+fn decode_token(bytes: &[u8]) -> u32 {
+    match *bytes {
+        [b] => u32::from(b),
+        [a, b] => u32::from(u16::from_le_bytes([a, b])),
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
     }
 }
