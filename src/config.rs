@@ -334,14 +334,14 @@ impl TrainingArgs {
         let config = match self.model {
             ModelKind::Mlp => {
                 let gpt_only = [
-                    ("vocab_size", (self.vocab_size.map(|v| v.to_string()))),
-                    ("d_model", (self.d_model.map(|v| v.to_string()))),
-                    ("n_layers", (self.n_layers.map(|v| v.to_string()))),
-                    ("n_heads", (self.n_heads.map(|v| v.to_string()))),
-                    ("d_ff", (self.d_ff.map(|v| v.to_string()))),
-                    ("seq_len", (self.seq_len.map(|v| v.to_string()))),
-                    ("dropout", (self.dropout.map(|v| v.to_string()))),
-                    ("init_std", (self.init_std.map(|v| v.to_string()))),
+                    ("vocab_size", self.vocab_size.map(|v| v.to_string())),
+                    ("d_model", self.d_model.map(|v| v.to_string())),
+                    ("n_layers", self.n_layers.map(|v| v.to_string())),
+                    ("n_heads", self.n_heads.map(|v| v.to_string())),
+                    ("d_ff", self.d_ff.map(|v| v.to_string())),
+                    ("seq_len", self.seq_len.map(|v| v.to_string())),
+                    ("dropout", self.dropout.map(|v| v.to_string())),
+                    ("init_std", self.init_std.map(|v| v.to_string())),
                 ];
                 if let Some((key, Some(value))) = gpt_only.iter().find(|(_, v)| v.is_some()) {
                     return Err(bad(key, value, "applies to model \"gpt\", not \"mlp\""));
