@@ -204,3 +204,35 @@ fn serialized_executable_runs_identically_after_deserialize() {
         second[0].to_vec::<f32>().unwrap()
     );
 }
+
+#[test]
+fn handles_are_thread_safe_and_executions_can_run_concurrently() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<xlatrain::pjrt::Client>();
+    assert_send_sync::<xlatrain::pjrt::Buffer>();
+    assert_send_sync::<xlatrain::pjrt::Executable>();
+
+    let client = cpu();
+    let exe = client
+        .compile(&fixture("dot_general"), &CompileOptions::default())
+        .unwrap();
+    let a = client.upload(&values(6, 1), &[2, 3], 0).unwrap();
+    let b = client.upload(&values(12, 2), &[3, 4], 0).unwrap();
+    let reference: Vec<f32> = exe
+        .execute(vec![Arg::Borrowed(&a), Arg::Borrowed(&b)])
+        .unwrap()[0]
+        .to_vec()
+        .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..25 {
+                    let out = exe
+                        .execute(vec![Arg::Borrowed(&a), Arg::Borrowed(&b)])
+                        .unwrap();
+                    assert_eq!(out[0].to_vec::<f32>().unwrap(), reference);
+                }
+            });
+        }
+    });
+}

@@ -462,6 +462,14 @@ mod tests {
         assert_eq!(PJRT_Buffer_IsDeleted_Args::STRUCT_SIZE, 25);
         assert_eq!(PJRT_LoadedExecutable_Execute_Args::STRUCT_SIZE, 80);
         assert_eq!(PJRT_Client_BufferFromHostBuffer_Args::STRUCT_SIZE, 120);
+        assert_eq!(PJRT_ExecuteOptions::STRUCT_SIZE, 112);
+        assert_eq!(PJRT_Executable_Serialize_Args::STRUCT_SIZE, 56);
+        assert_eq!(PJRT_Executable_DeserializeAndLoad_Args::STRUCT_SIZE, 64);
+        assert_eq!(PJRT_Buffer_ToHostBuffer_Args::STRUCT_SIZE, 56);
+        assert_eq!(PJRT_Client_Compile_Args::STRUCT_SIZE, 56);
+        assert_eq!(PJRT_Program::STRUCT_SIZE, 48);
         assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Error_Destroy), 40);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Buffer_IsDeleted), 584);
+        assert_eq!(std::mem::offset_of!(PJRT_Api, PJRT_Buffer_ReadyEvent), 616);
     }
 }

@@ -15,6 +15,7 @@ mod dtype;
 mod executable;
 mod ffi;
 pub mod provision;
+pub mod signature;
 
 pub use api::Plugin;
 pub use buffer::Buffer;

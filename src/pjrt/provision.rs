@@ -148,8 +148,17 @@ pub fn provision_cpu(root: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Makes sure `pin`'s plugin is extracted and verified under `root`; returns its path.
+/// Makes sure `pin`'s plugin is extracted and verified under `root`; returns its path. The wheel
+/// comes from `$XLATRAIN_WHEEL_DIR` when it holds the pinned file, else from PyPI.
 pub fn provision(pin: &WheelPin, root: &Path) -> Result<PathBuf> {
+    let wheel_dir = std::env::var_os(WHEEL_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    provision_from(pin, root, wheel_dir.as_deref())
+}
+
+/// [`provision`] with an explicit local wheel directory (checked before downloading).
+pub fn provision_from(pin: &WheelPin, root: &Path, wheel_dir: Option<&Path>) -> Result<PathBuf> {
     let plugin_path = pin.plugin_path(root);
     if plugin_path.is_file() && verify_provisioned(pin, &plugin_path).is_ok() {
         return Ok(plugin_path);
@@ -183,7 +192,6 @@ pub fn provision(pin: &WheelPin, root: &Path) -> Result<PathBuf> {
                 eprintln!("xlatrain: {e}; provisioning it again");
                 let _ = std::fs::remove_file(&plugin_path);
                 let _ = std::fs::remove_file(sidecar_path(&plugin_path));
-                forget_hash(&plugin_path);
             }
         }
     }
@@ -191,19 +199,24 @@ pub fn provision(pin: &WheelPin, root: &Path) -> Result<PathBuf> {
     let work_dir = dir.join(format!(".work-{}-{}", std::process::id(), unique_suffix()));
     std::fs::create_dir_all(&work_dir)
         .map_err(|e| Error::io("cannot create work directory", &work_dir, e))?;
-    let result = fetch_and_extract(pin, &plugin_path, &work_dir);
+    let result = fetch_and_extract(pin, &plugin_path, &work_dir, wheel_dir);
     let _ = std::fs::remove_dir_all(&work_dir);
     drop(lock);
     result.map(|()| plugin_path)
 }
 
-fn fetch_and_extract(pin: &WheelPin, plugin_path: &Path, work_dir: &Path) -> Result<()> {
+fn fetch_and_extract(
+    pin: &WheelPin,
+    plugin_path: &Path,
+    work_dir: &Path,
+    wheel_dir: Option<&Path>,
+) -> Result<()> {
     let failed = |step: &str, message: String| Error::Provision {
         package: pin.spec(),
         step: step.to_string(),
         message,
     };
-    let wheel = obtain_wheel(pin, work_dir)?;
+    let wheel = obtain_wheel(pin, work_dir, wheel_dir)?;
     let wheel_sha = sha256_file(&wheel)?;
     if wheel_sha != pin.wheel_sha256 {
         return Err(Error::PluginIntegrity {
@@ -286,10 +299,10 @@ fn fetch_and_extract(pin: &WheelPin, plugin_path: &Path, work_dir: &Path) -> Res
     Ok(())
 }
 
-/// The wheel from `$XLATRAIN_WHEEL_DIR` if present there, else downloaded with pip.
-fn obtain_wheel(pin: &WheelPin, work_dir: &Path) -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(WHEEL_DIR_ENV).filter(|v| !v.is_empty()) {
-        let candidate = PathBuf::from(dir).join(&pin.wheel_file);
+/// The wheel from `wheel_dir` if present there, else downloaded with pip.
+fn obtain_wheel(pin: &WheelPin, work_dir: &Path, wheel_dir: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = wheel_dir {
+        let candidate = dir.join(&pin.wheel_file);
         if candidate.is_file() {
             eprintln!("xlatrain: using local wheel {}", candidate.display());
             return Ok(candidate);
@@ -355,30 +368,48 @@ pub fn verify_provisioned(pin: &WheelPin, plugin_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A file's identity for the hash memo: path, length and modification time, so a file replaced
+/// during the process is hashed again.
+type FileKey = (PathBuf, u64, u128);
+
+fn file_key(path: &Path) -> Result<FileKey> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot inspect", path, e))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Ok((path.to_path_buf(), meta.len(), modified))
+}
+
 /// sha256 of files hashed in this process, so a 200 MB plugin is hashed once per process.
-fn hash_memo() -> &'static Mutex<HashMap<PathBuf, String>> {
-    static MEMO: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+fn hash_memo() -> &'static Mutex<HashMap<FileKey, String>> {
+    static MEMO: OnceLock<Mutex<HashMap<FileKey, String>>> = OnceLock::new();
     MEMO.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 fn memoized_sha256(path: &Path) -> Result<String> {
-    let mut memo = hash_memo().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(sha) = memo.get(path) {
+    let key = file_key(path)?;
+    if let Some(sha) = hash_memo()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
         return Ok(sha.clone());
     }
     let sha = sha256_file(path)?;
-    memo.insert(path.to_path_buf(), sha.clone());
+    hash_memo()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, sha.clone());
     Ok(sha)
 }
 
 fn remember_hash(path: &Path, sha: &str) {
-    let mut memo = hash_memo().lock().unwrap_or_else(|p| p.into_inner());
-    memo.insert(path.to_path_buf(), sha.to_string());
-}
-
-fn forget_hash(path: &Path) {
-    let mut memo = hash_memo().lock().unwrap_or_else(|p| p.into_inner());
-    memo.remove(path);
+    if let Ok(key) = file_key(path) {
+        let mut memo = hash_memo().lock().unwrap_or_else(|p| p.into_inner());
+        memo.insert(key, sha.to_string());
+    }
 }
 
 /// The hex sha256 of a file, streamed.
