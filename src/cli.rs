@@ -10,6 +10,15 @@ use crate::pjrt::signature::{main_argument_types, TensorType};
 use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DeviceKind, ElementType};
 use crate::{Error, Result};
 
+/// `println!` that returns an error instead of panicking when stdout is closed (`| head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| Error::io("cannot write to standard output", "<stdout>", e))?
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "xlatrain",
@@ -82,23 +91,23 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn devices(global: &GlobalArgs) -> Result<()> {
     let client = Client::open(&global.client_options())?;
-    println!("plugin:   {}", client.plugin().path().display());
-    println!(
+    say!("plugin:   {}", client.plugin().path().display());
+    say!(
         "platform: {} ({})",
         client.platform_name(),
         client.platform_version()
     );
     for (key, value) in client.plugin_attributes() {
-        println!("  {key}: {value}");
+        say!("  {key}: {value}");
     }
     let devices = client.devices();
-    println!(
+    say!(
         "devices:  {} ({} addressable)",
         devices.len(),
         client.device_count()
     );
     for device in devices {
-        println!(
+        say!(
             "  id {:>3}  kind {:<8} {}{}",
             device.id,
             device.kind,
@@ -154,7 +163,7 @@ fn run_hlo(global: &GlobalArgs, args: &RunHloArgs) -> Result<()> {
     .map_err(rejected)?;
     let compile_time = started.elapsed();
     let hit = client.cache_stats().hits > before.hits;
-    println!(
+    say!(
         "compile:        {} ({})",
         ms(compile_time),
         if args.no_cache {
@@ -168,7 +177,7 @@ fn run_hlo(global: &GlobalArgs, args: &RunHloArgs) -> Result<()> {
     let serialized = executable.serialize()?;
     let started = Instant::now();
     let reloaded = client.deserialize(&serialized)?;
-    println!(
+    say!(
         "deserialize:    {} ({} KiB serialized; the cost of a cache hit)",
         ms(started.elapsed()),
         serialized.len() / 1024
@@ -199,7 +208,7 @@ fn run_hlo(global: &GlobalArgs, args: &RunHloArgs) -> Result<()> {
 
     let started = Instant::now();
     let outputs = executable.execute_replicated(argument_lists())?;
-    println!("first execute:  {}", ms(started.elapsed()));
+    say!("first execute:  {}", ms(started.elapsed()));
     let mut times = Vec::with_capacity(args.iterations);
     for _ in 0..args.iterations {
         let started = Instant::now();
@@ -209,7 +218,7 @@ fn run_hlo(global: &GlobalArgs, args: &RunHloArgs) -> Result<()> {
     }
     if !times.is_empty() {
         times.sort();
-        println!(
+        say!(
             "execute:        median {}  min {}  over {} runs",
             ms(times[times.len() / 2]),
             ms(times[0]),
@@ -220,7 +229,7 @@ fn run_hlo(global: &GlobalArgs, args: &RunHloArgs) -> Result<()> {
         for (index, buffer) in list.iter().enumerate() {
             let mut bytes = vec![0u8; buffer.byte_size()];
             buffer.copy_to_host(&mut bytes)?;
-            println!(
+            say!(
                 "output {index} (replica {replica}): {}{:?}  sum {:.6}  xxh3 {:016x}",
                 buffer.element_type(),
                 buffer.dims(),

@@ -217,6 +217,8 @@ fn execute_argument_mistakes_are_errors_not_crashes() {
     // Wrong number of argument lists for a single-device program.
     let result = exe.execute_replicated(vec![vec![Arg::Borrowed(&a)], vec![Arg::Borrowed(&a)]]);
     assert!(matches!(result, Err(Error::ExecuteArgs(_))));
+    // Wrong number of arguments: the plugin reports it.
+    assert!(exe.execute(vec![Arg::Borrowed(&a)]).is_err());
     // Wrong shape: the plugin reports it.
     let wrong = client.upload(&values(6, 1), &[3, 2], 0).unwrap();
     assert!(exe

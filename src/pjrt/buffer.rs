@@ -201,7 +201,8 @@ impl Buffer {
         self.element_count() * self.element_type.byte_size()
     }
 
-    /// The index (into the client's addressable devices) of the device holding this buffer.
+    /// The index (into the client's addressable devices) of the device holding this buffer;
+    /// `usize::MAX` if the plugin cannot say (which no supported plugin does).
     pub fn device(&self) -> usize {
         let plugin = self.client.plugin;
         let mut args = ffi::PJRT_Buffer_Device_Args::new();
