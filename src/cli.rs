@@ -1,7 +1,23 @@
 //! The command-line interface: argument parsing and the subcommands. `main` is a thin shim that
 //! calls [`run`] and turns its result into an exit code.
 
-use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::pjrt::signature::{main_argument_types, TensorType};
+use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DeviceKind, ElementType};
+use crate::{Error, Result};
+
+/// `println!` that returns an error instead of panicking when stdout is closed (`| head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| Error::io("cannot write to standard output", "<stdout>", e))?
+    }};
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -10,19 +26,327 @@ use clap::{Parser, Subcommand};
     about = "A compiler-backed trainer on XLA through PJRT"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Flags every subcommand understands: which PJRT plugin to run on.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Accelerator kind; picks the plugin (CPU: fetched from PyPI on first use).
+    #[arg(long, global = true, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+    /// A PJRT plugin file to load instead (also $XLATRAIN_PLUGIN).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub plugin: Option<PathBuf>,
+    /// Number of CPU devices to create (CPU plugin only; default 4).
+    #[arg(long, global = true, value_name = "N")]
+    pub cpu_devices: Option<i64>,
+}
+
+impl GlobalArgs {
+    /// The client options these flags describe.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            device: self.device,
+            plugin: self.plugin.clone(),
+            cpu_device_count: self.cpu_devices,
+            cache_dir: None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the platform, versions and devices of the PJRT plugin.
     Devices,
+    /// Compile a StableHLO file, run it on deterministic inputs, print shapes, checksums, timings.
+    RunHlo(RunHloArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunHloArgs {
+    /// StableHLO text file whose entry function is `main`.
+    pub file: PathBuf,
+    /// Number of replicas (one device each; arguments are fed to every replica).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// Timed executions after one warm-up run.
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// Compile without the executable cache.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> crate::Result<()> {
-    match cli.command {
-        Command::Devices => Err(crate::Error::Usage("devices: not built yet".into())),
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Devices => devices(&cli.global),
+        Command::RunHlo(args) => run_hlo(&cli.global, args),
+    }
+}
+
+fn devices(global: &GlobalArgs) -> Result<()> {
+    let client = Client::open(&global.client_options())?;
+    say!("plugin:   {}", client.plugin().path().display());
+    say!(
+        "platform: {} ({})",
+        client.platform_name(),
+        client.platform_version()
+    );
+    for (key, value) in client.plugin_attributes() {
+        say!("  {key}: {value}");
+    }
+    let devices = client.devices();
+    say!(
+        "devices:  {} ({} addressable)",
+        devices.len(),
+        client.device_count()
+    );
+    for device in devices {
+        say!(
+            "  id {:>3}  kind {:<8} {}{}",
+            device.id,
+            device.kind,
+            device.debug_string,
+            if device.addressable {
+                ""
+            } else {
+                "  (not addressable)"
+            }
+        );
+    }
+    Ok(())
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.3} ms", duration.as_secs_f64() * 1e3)
+}
+
+fn run_hlo(global: &GlobalArgs, args: &RunHloArgs) -> Result<()> {
+    let program = read_program(&args.file)?;
+    let argument_types = main_argument_types(&program).map_err(|e| match e {
+        Error::Usage(message) => Error::Usage(format!("{}: {message}", args.file.display())),
+        other => other,
+    })?;
+    if args.replicas == 0 {
+        return Err(Error::Usage("--replicas must be at least 1".into()));
+    }
+    let client = Client::open(&global.client_options())?;
+    if args.replicas > client.device_count() {
+        return Err(Error::Usage(format!(
+            "--replicas {} needs {} devices, the client has {} (try --cpu-devices {})",
+            args.replicas,
+            args.replicas,
+            client.device_count(),
+            args.replicas
+        )));
+    }
+    let options = CompileOptions::replicated(args.replicas);
+    let rejected = |e: Error| match e {
+        Error::Pjrt { .. } | Error::CompileOptions(_) => {
+            Error::Usage(format!("{}: cannot compile: {e}", args.file.display()))
+        }
+        other => other,
+    };
+
+    let started = Instant::now();
+    let before = client.cache_stats();
+    let executable = if args.no_cache {
+        client.compile_uncached(&program, &options)
+    } else {
+        client.compile(&program, &options)
+    }
+    .map_err(rejected)?;
+    let compile_time = started.elapsed();
+    let hit = client.cache_stats().hits > before.hits;
+    say!(
+        "compile:        {} ({})",
+        ms(compile_time),
+        if args.no_cache {
+            "cache off"
+        } else if hit {
+            "cache hit"
+        } else {
+            "compiled, now cached"
+        }
+    );
+    let serialized = executable.serialize()?;
+    let started = Instant::now();
+    let reloaded = client.deserialize(&serialized)?;
+    say!(
+        "deserialize:    {} ({} KiB serialized; the cost of a cache hit)",
+        ms(started.elapsed()),
+        serialized.len() / 1024
+    );
+    drop(reloaded);
+
+    let devices = executable.device_indices();
+    let inputs: Vec<Vec<Buffer>> = devices
+        .iter()
+        .enumerate()
+        .map(|(replica, &device)| {
+            argument_types
+                .iter()
+                .enumerate()
+                .map(|(index, ty)| {
+                    let bytes = deterministic_bytes(ty, replica * 1000 + index)?;
+                    client.buffer_from_bytes(&bytes, ty.element_type, &ty.dims, device)
+                })
+                .collect()
+        })
+        .collect::<Result<_>>()?;
+    let argument_lists = || -> Vec<Vec<Arg<'_>>> {
+        inputs
+            .iter()
+            .map(|list| list.iter().map(Arg::Borrowed).collect())
+            .collect()
+    };
+
+    let started = Instant::now();
+    let outputs = executable.execute_replicated(argument_lists())?;
+    say!("first execute:  {}", ms(started.elapsed()));
+    let mut times = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let started = Instant::now();
+        let repeat = executable.execute_replicated(argument_lists())?;
+        times.push(started.elapsed());
+        drop(repeat);
+    }
+    if !times.is_empty() {
+        times.sort();
+        say!(
+            "execute:        median {}  min {}  over {} runs",
+            ms(times[times.len() / 2]),
+            ms(times[0]),
+            times.len()
+        );
+    }
+    for (replica, list) in outputs.iter().enumerate() {
+        for (index, buffer) in list.iter().enumerate() {
+            let mut bytes = vec![0u8; buffer.byte_size()];
+            buffer.copy_to_host(&mut bytes)?;
+            say!(
+                "output {index} (replica {replica}): {}{:?}  sum {:.6}  xxh3 {:016x}",
+                buffer.element_type(),
+                buffer.dims(),
+                host_sum(buffer.element_type(), &bytes),
+                xxhash_rust::xxh3::xxh3_64(&bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_program(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::Usage(format!("{} is not UTF-8 text", path.display())))
+}
+
+/// Host bytes for an argument: values `k / 4 - 4` (exact in every float type), small integers,
+/// alternating booleans; different per argument and replica via `salt`.
+fn deterministic_bytes(ty: &TensorType, salt: usize) -> Result<Vec<u8>> {
+    let count = ty
+        .dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
+        .filter(|&n| n <= (1 << 30))
+        .ok_or_else(|| Error::Usage(format!("argument {ty} is too large to feed")))?;
+    let step = |i: usize| ((i * 7 + salt * 13) % 32) as i64;
+    let mut out = Vec::with_capacity(count * ty.element_type.byte_size());
+    for i in 0..count {
+        let float = step(i) as f32 * 0.25 - 4.0;
+        let int = step(i) - 16;
+        match ty.element_type {
+            ElementType::Pred => out.push((step(i) % 2) as u8),
+            ElementType::S8 => out.extend_from_slice(&(int as i8).to_le_bytes()),
+            ElementType::S16 => out.extend_from_slice(&(int as i16).to_le_bytes()),
+            ElementType::S32 => out.extend_from_slice(&(int as i32).to_le_bytes()),
+            ElementType::S64 => out.extend_from_slice(&int.to_le_bytes()),
+            ElementType::U8 => out.push(step(i) as u8),
+            ElementType::U16 => out.extend_from_slice(&(step(i) as u16).to_le_bytes()),
+            ElementType::U32 => out.extend_from_slice(&(step(i) as u32).to_le_bytes()),
+            ElementType::U64 => out.extend_from_slice(&(step(i) as u64).to_le_bytes()),
+            ElementType::F16 => out.extend_from_slice(&f16_bits(float).to_le_bytes()),
+            ElementType::BF16 => {
+                out.extend_from_slice(&((float.to_bits() >> 16) as u16).to_le_bytes())
+            }
+            ElementType::F32 => out.extend_from_slice(&float.to_le_bytes()),
+            ElementType::F64 => out.extend_from_slice(&f64::from(float).to_le_bytes()),
+        }
+    }
+    Ok(out)
+}
+
+/// IEEE half bits of a float that is exactly representable in half precision and normal (or
+/// zero), which is all [`deterministic_bytes`] produces.
+fn f16_bits(value: f32) -> u16 {
+    let bits = value.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exponent = ((bits >> 23) & 0xff) as i32;
+    if exponent == 0 {
+        return sign;
+    }
+    let half_exponent = (exponent - 127 + 15).clamp(0, 31) as u16;
+    sign | (half_exponent << 10) | ((bits >> 13) & 0x3ff) as u16
+}
+
+fn f16_value(bits: u16) -> f64 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = i32::from((bits >> 10) & 0x1f);
+    let mantissa = f64::from(bits & 0x3ff);
+    sign * match exponent {
+        0 => mantissa * 2f64.powi(-24),
+        31 if mantissa == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        _ => (1.0 + mantissa / 1024.0) * 2f64.powi(exponent - 15),
+    }
+}
+
+/// Sum of all elements as f64, a human-readable checksum.
+fn host_sum(ty: ElementType, bytes: &[u8]) -> f64 {
+    let size = ty.byte_size();
+    bytes
+        .chunks_exact(size)
+        .map(|c| match ty {
+            ElementType::Pred | ElementType::U8 => f64::from(c[0]),
+            ElementType::S8 => f64::from(c[0] as i8),
+            ElementType::S16 => f64::from(i16::from_le_bytes([c[0], c[1]])),
+            ElementType::U16 => f64::from(u16::from_le_bytes([c[0], c[1]])),
+            ElementType::F16 => f16_value(u16::from_le_bytes([c[0], c[1]])),
+            ElementType::BF16 => f64::from(f32::from_bits(
+                u32::from(u16::from_le_bytes([c[0], c[1]])) << 16,
+            )),
+            ElementType::S32 => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ElementType::U32 => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ElementType::F32 => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ElementType::S64 => {
+                i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
+            }
+            ElementType::U64 => {
+                u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
+            }
+            ElementType::F64 => {
+                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+            }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision_round_trips_the_fed_values() {
+        for k in 0..32 {
+            let value = k as f32 * 0.25 - 4.0;
+            assert_eq!(f16_value(f16_bits(value)), f64::from(value));
+        }
     }
 }
