@@ -21,6 +21,46 @@ pub enum Error {
         source: std::io::Error,
     },
     // ---- pjrt ----
+    #[error("PJRT {function} failed with {code_name} (code {code}): {message}")]
+    Pjrt {
+        function: &'static str,
+        code: i32,
+        code_name: &'static str,
+        message: String,
+    },
+
+    #[error("cannot load PJRT plugin {path}: {message}")]
+    PluginLoad { path: PathBuf, message: String },
+
+    #[error("no PJRT plugin for {device}: {message}\n  to fix: {fix}")]
+    PluginNotFound {
+        device: String,
+        message: String,
+        fix: String,
+    },
+
+    #[error("PJRT plugin {path} failed its integrity check: sha256 {actual}, expected {expected}")]
+    PluginIntegrity {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("provisioning PJRT plugin {package} failed while {step}: {message}")]
+    Provision {
+        package: String,
+        step: String,
+        message: String,
+    },
+
+    #[error("invalid compile options: {0}")]
+    CompileOptions(String),
+
+    #[error("invalid buffer: {0}")]
+    BufferShape(String),
+
+    #[error("invalid execute arguments: {0}")]
+    ExecuteArgs(String),
     // ---- graph / lower ----
     /// An op was given operands whose shapes do not fit together (caught when the node is built).
     #[error("{op}: incompatible shapes {shapes:?}: {reason}")]
