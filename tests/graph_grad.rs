@@ -154,7 +154,7 @@ fn shape_op_gradients_match_finite_differences() {
         ],
     );
     let pad_value = g.scalar(0.5, F64).unwrap();
-    let terms = vec![
+    let terms = [
         g.broadcast_in_dim(p[0], &[2, 3, 4], &[1, 2]).unwrap(),
         g.reshape(p[1], &[3, 2, 2]).unwrap(),
         g.transpose(p[2], &[2, 0, 1]).unwrap(),
@@ -183,7 +183,7 @@ fn dot_general_gradients_with_batch_and_permuted_contracting_axes() {
             ("mm.b", &[4, 2], -1.0, 1.0),
         ],
     );
-    let terms = vec![
+    let terms = [
         // batch lhs0 with rhs1; contract lhs2 with rhs0: out [2, 3, 5]
         g.dot_general(p[0], p[1], &[0], &[1], &[2], &[0]).unwrap(),
         // two contracting axes given in non-ascending order, batch on the last lhs axis

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use lower_reference::{block_grad_program, mlp_sgd_step, Program, GOLDEN_BLOCK, GOLDEN_MLP};
 use xlatrain::graph::DType;
 use xlatrain::lower::to_stablehlo;
+use xlatrain::pjrt::{Client, CompileOptions};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,4 +71,15 @@ fn rebuilding_a_graph_from_scratch_gives_identical_text() {
     let ta = to_stablehlo(&a.graph, &a.outputs, &a.options).unwrap();
     let tb = to_stablehlo(&b.graph, &b.outputs, &b.options).unwrap();
     assert_eq!(ta, tb);
+}
+
+#[test]
+fn golden_programs_compile_on_the_cpu_plugin() {
+    let client = Client::cpu().expect("the CPU PJRT plugin must be available");
+    for name in ["mlp_sgd_step.mlir", "transformer_block_grad.mlir"] {
+        let text = std::fs::read_to_string(golden_path(name)).unwrap();
+        if let Err(e) = client.compile(&text, &CompileOptions::default()) {
+            panic!("{name} was rejected by the plugin: {e}");
+        }
+    }
 }

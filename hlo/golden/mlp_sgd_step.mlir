@@ -65,19 +65,19 @@ module @xlatrain {
     %56 = stablehlo.constant dense<1.0e-01> : tensor<f32>
     %57 = stablehlo.broadcast_in_dim %56, dims = [] : (tensor<f32>) -> tensor<16x32xf32>
     %58 = stablehlo.multiply %grad.fc0.w, %57 : tensor<16x32xf32>
-    %59 = stablehlo.subtract %fc0.w, %58 : tensor<16x32xf32>
-    %60 = stablehlo.constant dense<1.0e-01> : tensor<f32>
-    %61 = stablehlo.broadcast_in_dim %60, dims = [] : (tensor<f32>) -> tensor<32xf32>
-    %62 = stablehlo.multiply %grad.fc0.b, %61 : tensor<32xf32>
-    %63 = stablehlo.subtract %fc0.b, %62 : tensor<32xf32>
-    %64 = stablehlo.constant dense<1.0e-01> : tensor<f32>
-    %65 = stablehlo.broadcast_in_dim %64, dims = [] : (tensor<f32>) -> tensor<32x4xf32>
-    %66 = stablehlo.multiply %grad.fc1.w, %65 : tensor<32x4xf32>
-    %67 = stablehlo.subtract %fc1.w, %66 : tensor<32x4xf32>
-    %68 = stablehlo.constant dense<1.0e-01> : tensor<f32>
-    %69 = stablehlo.broadcast_in_dim %68, dims = [] : (tensor<f32>) -> tensor<4xf32>
-    %70 = stablehlo.multiply %grad.fc1.b, %69 : tensor<4xf32>
-    %71 = stablehlo.subtract %fc1.b, %70 : tensor<4xf32>
-    return %59, %63, %67, %71, %loss : tensor<16x32xf32>, tensor<32xf32>, tensor<32x4xf32>, tensor<4xf32>, tensor<f32>
+    %fc0.w.next = stablehlo.subtract %fc0.w, %58 : tensor<16x32xf32>
+    %59 = stablehlo.constant dense<1.0e-01> : tensor<f32>
+    %60 = stablehlo.broadcast_in_dim %59, dims = [] : (tensor<f32>) -> tensor<32xf32>
+    %61 = stablehlo.multiply %grad.fc0.b, %60 : tensor<32xf32>
+    %fc0.b.next = stablehlo.subtract %fc0.b, %61 : tensor<32xf32>
+    %62 = stablehlo.constant dense<1.0e-01> : tensor<f32>
+    %63 = stablehlo.broadcast_in_dim %62, dims = [] : (tensor<f32>) -> tensor<32x4xf32>
+    %64 = stablehlo.multiply %grad.fc1.w, %63 : tensor<32x4xf32>
+    %fc1.w.next = stablehlo.subtract %fc1.w, %64 : tensor<32x4xf32>
+    %65 = stablehlo.constant dense<1.0e-01> : tensor<f32>
+    %66 = stablehlo.broadcast_in_dim %65, dims = [] : (tensor<f32>) -> tensor<4xf32>
+    %67 = stablehlo.multiply %grad.fc1.b, %66 : tensor<4xf32>
+    %fc1.b.next = stablehlo.subtract %fc1.b, %67 : tensor<4xf32>
+    return %fc0.w.next, %fc0.b.next, %fc1.w.next, %fc1.b.next, %loss : tensor<16x32xf32>, tensor<32xf32>, tensor<32x4xf32>, tensor<4xf32>, tensor<f32>
   }
 }

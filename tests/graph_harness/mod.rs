@@ -200,7 +200,7 @@ pub fn check_gradients(
         let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
         let stride = base.len().div_ceil(tol.max_elements).max(1);
         for j in (0..base.len()).step_by(stride) {
-            let mut eval = |delta: f64| {
+            let eval = |delta: f64| {
                 let mut moved = inputs.to_vec();
                 let Host::F64(v) = &mut moved[index] else {
                     unreachable!()

@@ -48,6 +48,8 @@ pub fn mlp_sgd_step(s: MlpSizes, lr: f64, dtype: DType) -> Result<Program> {
     for (i, (&p, &dp)) in params.iter().zip(&grads).enumerate() {
         let step = g.scale(dp, lr)?;
         let updated = g.sub(p, step)?;
+        let name = g.node(p)?.name.clone().unwrap_or_default();
+        g.set_name(updated, format!("{name}.next"))?;
         outputs.push(updated);
         options = options.donate(i, i);
     }
