@@ -260,3 +260,16 @@ fn compare_types_follow_the_operand_type() {
         "{text}"
     );
 }
+
+#[test]
+fn parameters_keep_their_names_and_creation_order() {
+    let mut g = Graph::new();
+    let w = g.parameter("fc0.w", &[2, 2], DType::F32).unwrap();
+    let b = g.parameter("fc0.b", &[2], DType::F32).unwrap();
+    let y = g.add(w, b).unwrap();
+    assert_eq!(g.parameters(), &[w, b]);
+    assert_eq!(g.parameter_name(b).unwrap(), Some("fc0.b"));
+    assert_eq!(g.parameter_name(y).unwrap(), None);
+    let total = g.sum_all(y).unwrap();
+    assert_eq!(g.shape(total).unwrap(), &[] as &[usize]);
+}

@@ -53,6 +53,14 @@ impl Graph {
         Ok(self.node(t)?.dtype)
     }
 
+    /// The name a parameter was created with (None for other nodes).
+    pub fn parameter_name(&self, t: Tensor) -> Result<Option<&str>> {
+        Ok(match &self.node(t)?.op {
+            Op::Parameter { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
     /// Gives a node a readable name for the printed program (e.g. `logits`). Names are made
     /// unique and legal at lowering time.
     pub fn set_name(&mut self, t: Tensor, name: impl Into<String>) -> Result<Tensor> {

@@ -34,6 +34,25 @@ impl Graph {
         self.scale(sum, 1.0 / count.max(1) as f64)
     }
 
+    /// Sum of all elements (a scalar).
+    pub fn sum_all(&mut self, x: Tensor) -> Result<Tensor> {
+        let rank = self.shape(x)?.len();
+        let axes: Vec<usize> = (0..rank).collect();
+        self.reduce_sum(x, &axes)
+    }
+
+    /// Mean of all elements (a scalar).
+    pub fn mean_all(&mut self, x: Tensor) -> Result<Tensor> {
+        let rank = self.shape(x)?.len();
+        let axes: Vec<usize> = (0..rank).collect();
+        self.mean(x, &axes)
+    }
+
+    /// `x * x`.
+    pub fn square(&mut self, x: Tensor) -> Result<Tensor> {
+        self.mul(x, x)
+    }
+
     /// Sum over `axis`, keeping it as a size-1 axis (so the result broadcasts against `x`).
     pub fn sum_keep(&mut self, x: Tensor, axis: usize) -> Result<Tensor> {
         let mut shape = self.shape(x)?.to_vec();

@@ -389,7 +389,11 @@ impl Graph {
     }
 
     /// Rows of `table[V, D]` picked by integer `indices` of any shape: output `[..indices, D]`.
-    /// Lowered to `stablehlo.gather`; its gradient is a `stablehlo.scatter` add.
+    ///
+    /// Lowered to `stablehlo.gather`, and its gradient to a `stablehlo.scatter` with an add
+    /// combiner (repeated indices accumulate). Chosen over a one-hot `dot_general` because it is
+    /// O(N·D) work and memory instead of O(N·V·D). Out-of-range indices follow StableHLO: the
+    /// gather clamps them to the last row, the scatter drops their updates.
     pub fn gather_rows(&mut self, table: Tensor, indices: Tensor) -> Result<Tensor> {
         let (nt, ni) = (self.node(table)?, self.node(indices)?);
         if nt.shape.len() != 2 {
