@@ -273,3 +273,20 @@ fn parameters_keep_their_names_and_creation_order() {
     let total = g.sum_all(y).unwrap();
     assert_eq!(g.shape(total).unwrap(), &[] as &[usize]);
 }
+
+#[test]
+fn stop_gradient_blocks_the_gradient() {
+    let mut g = Graph::new();
+    let x = g.parameter("x", &[3], DType::F32).unwrap();
+    let frozen = g.stop_gradient(x).unwrap();
+    let y = g.mul(frozen, x).unwrap();
+    let loss = g.sum_all(y).unwrap();
+    let grads = grad(&mut g, loss, &[x]).unwrap();
+    // d/dx sum(c * x) with c = x frozen is c itself: the multiply by the seed, not 2x.
+    let Op::Binary(_, lhs, rhs) = g.node(grads[0]).unwrap().op.clone() else {
+        panic!("expected a product")
+    };
+    assert!(lhs == frozen || rhs == frozen || lhs == x || rhs == x);
+    let text = to_stablehlo(&g, &grads, &LowerOptions::default()).unwrap();
+    assert_eq!(text.matches("stablehlo.multiply").count(), 1, "{text}");
+}

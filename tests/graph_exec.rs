@@ -6,7 +6,7 @@ mod graph_harness;
 
 use graph_harness::{values, Harness, Host};
 use xlatrain::graph::{DType, Graph};
-use xlatrain::lower::LowerOptions;
+use xlatrain::lower::{DotPrecision, LowerOptions};
 
 fn close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: length");
@@ -185,4 +185,20 @@ fn bf16_programs_compile_and_compute_to_bf16_precision() {
             );
         }
     }
+}
+
+#[test]
+fn highest_dot_precision_is_accepted_and_exact_in_f32() {
+    let h = Harness::new();
+    let mut g = Graph::new();
+    let a = g.parameter("a", &[2, 3], DType::F32).unwrap();
+    let b = g.parameter("b", &[3, 2], DType::F32).unwrap();
+    let y = g.matmul(a, b).unwrap();
+    let options = LowerOptions::default().with_dot_precision(DotPrecision::Highest);
+    let text = xlatrain::lower::to_stablehlo(&g, &[y], &options).unwrap();
+    assert!(text.contains("precision = [HIGHEST, HIGHEST]"), "{text}");
+    let exe = h.compile(&g, &[y], &options);
+    let av = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let out = h.run(&exe, &g, &[y], &[Host::F32(av.clone()), Host::F32(av)]);
+    assert_eq!(out[0], vec![22.0, 28.0, 49.0, 64.0]);
 }

@@ -151,9 +151,10 @@ fn shape_op_gradients_match_finite_differences() {
             ("pad", &[2, 3], -1.0, 1.0),
             ("concat.a", &[2, 3], -1.0, 1.0),
             ("concat.b", &[2, 2], -1.0, 1.0),
+            ("pad.value", &[], -1.0, 1.0),
         ],
     );
-    let pad_value = g.scalar(0.5, F64).unwrap();
+    let pad_value = p[7];
     let terms = [
         g.broadcast_in_dim(p[0], &[2, 3, 4], &[1, 2]).unwrap(),
         g.reshape(p[1], &[3, 2, 2]).unwrap(),
@@ -206,6 +207,7 @@ fn reduce_and_gather_gradients_match_finite_differences() {
             ("sum", &[2, 3, 4], -1.0, 1.0),
             ("max", &[3, 4, 2], -1.0, 1.0),
             ("table", &[5, 3], -1.0, 1.0),
+            ("scatter.updates", &[6, 3], -1.0, 1.0),
         ],
     );
     let idx = g.parameter("idx", &[2, 3], DType::S32).unwrap();
@@ -214,7 +216,9 @@ fn reduce_and_gather_gradients_match_finite_differences() {
     let sum1 = g.reduce_sum(p[0], &[1]).unwrap();
     let max02 = g.reduce_max(p[1], &[0, 2]).unwrap();
     let rows = g.gather_rows(p[2], idx).unwrap();
-    let sq: Vec<Tensor> = [sum1, max02, rows]
+    let idx_col = g.reshape(idx, &[6, 1]).unwrap();
+    let scattered = g.scatter_add_rows(idx_col, p[3], 5).unwrap();
+    let sq: Vec<Tensor> = [sum1, max02, rows, scattered]
         .iter()
         .map(|&t| g.mul(t, t).unwrap())
         .collect();

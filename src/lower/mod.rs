@@ -30,6 +30,19 @@ pub struct LowerOptions {
     /// The `module @name` of the program (a plain identifier).
     pub module_name: String,
     pub donations: Vec<Donation>,
+    /// Operand precision of every `dot_general`. `Default` lets the backend choose (XLA on
+    /// recent NVIDIA GPUs may then use TF32 for f32 dots); `Highest` asks for full f32.
+    pub dot_precision: DotPrecision,
+}
+
+/// The `precision` config of `stablehlo.dot_general`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DotPrecision {
+    /// Nothing printed: the backend's default.
+    #[default]
+    Default,
+    High,
+    Highest,
 }
 
 impl Default for LowerOptions {
@@ -37,6 +50,7 @@ impl Default for LowerOptions {
         Self {
             module_name: "xlatrain".into(),
             donations: Vec::new(),
+            dot_precision: DotPrecision::Default,
         }
     }
 }
@@ -45,6 +59,12 @@ impl LowerOptions {
     /// Donates argument `argument` into output `output`.
     pub fn donate(mut self, argument: usize, output: usize) -> Self {
         self.donations.push(Donation { argument, output });
+        self
+    }
+
+    /// Sets the precision of every `dot_general`.
+    pub fn with_dot_precision(mut self, precision: DotPrecision) -> Self {
+        self.dot_precision = precision;
         self
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use super::literal::{dense, float_literal};
-use super::LowerOptions;
+use super::{DotPrecision, LowerOptions};
 use crate::graph::{DType, Graph, Op, ReduceKind, Tensor};
 use crate::{Error, Result};
 
@@ -319,8 +319,13 @@ impl<'a> Printer<'a> {
                 } else {
                     format!("batching_dims = {} x {}, ", list(lhs_batch), list(rhs_batch))
                 };
+                let precision = match self.options.dot_precision {
+                    DotPrecision::Default => "",
+                    DotPrecision::High => ", precision = [HIGH, HIGH]",
+                    DotPrecision::Highest => ", precision = [HIGHEST, HIGHEST]",
+                };
                 format!(
-                    "stablehlo.dot_general {}, {}, {batching}contracting_dims = {} x {} : ({}, {}) -> {ty}",
+                    "stablehlo.dot_general {}, {}, {batching}contracting_dims = {} x {}{precision} : ({}, {}) -> {ty}",
                     self.r(*lhs)?,
                     self.r(*rhs)?,
                     list(lhs_contract),
