@@ -320,6 +320,9 @@ impl Graph {
 
     /// `x * c` for a constant `c`.
     pub fn scale(&mut self, x: Tensor, c: f64) -> Result<Tensor> {
+        if c == 1.0 {
+            return Ok(x);
+        }
         let c = self.scalar_like(x, c)?;
         self.mul(x, c)
     }

@@ -66,6 +66,13 @@ impl Graph {
             return Ok(x);
         }
         let dtype = self.dtype(x)?;
+        // A broadcast splat constant is just a bigger splat constant (shorter programs).
+        if let Op::Constant(literal) = &self.node(x)?.op {
+            if literal.len() == 1 {
+                let literal = literal.clone();
+                return Ok(self.push(Op::Constant(literal), shape.to_vec(), dtype));
+            }
+        }
         Ok(self.push(
             Op::BroadcastInDim {
                 input: x,
