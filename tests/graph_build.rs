@@ -290,3 +290,17 @@ fn stop_gradient_blocks_the_gradient() {
     let text = to_stablehlo(&g, &grads, &LowerOptions::default()).unwrap();
     assert_eq!(text.matches("stablehlo.multiply").count(), 1, "{text}");
 }
+
+#[test]
+fn relu_gradient_at_zero_is_zero_like_jax() {
+    let mut g = Graph::new();
+    let x = g.parameter("x", &[2], DType::F32).unwrap();
+    let y = g.relu(x).unwrap();
+    let loss = g.sum_all(y).unwrap();
+    let grads = grad(&mut g, loss, &[x]).unwrap();
+    // select(x > 0, seed, 0): the gradient is a select on the same predicate, no 0.5 tie share.
+    match &g.node(grads[0]).unwrap().op {
+        Op::Select { .. } => {}
+        other => panic!("expected the select rule, got {other:?}"),
+    }
+}

@@ -69,9 +69,12 @@ impl Graph {
         self.reshape(s, &shape)
     }
 
+    /// `max(x, 0)`, built as `select(x > 0, x, 0)` so that its gradient at exactly 0 is 0 (as
+    /// `jax.nn.relu`), not the 1/2 that `max` gives at a tie.
     pub fn relu(&mut self, x: Tensor) -> Result<Tensor> {
         let zero = self.scalar_like(x, 0.0)?;
-        self.max(x, zero)
+        let positive = self.compare(CompareDir::Gt, x, zero)?;
+        self.select(positive, x, zero)
     }
 
     /// `x - logsumexp(x)` along `axis`, stable (the max is a constant for differentiation, which
