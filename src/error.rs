@@ -84,7 +84,7 @@ pub enum Error {
         reason: String,
     },
     /// A tensor handle that does not name a node of this graph.
-    #[error("tensor handle %{index} does not belong to this graph ({len} nodes)")]
+    #[error("tensor handle %{index} belongs to another graph (this one has {len} nodes)")]
     ForeignTensor { index: u32, len: usize },
     /// Reverse-mode differentiation cannot proceed (e.g. the loss is not a float tensor).
     #[error("grad: {reason}")]

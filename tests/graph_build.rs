@@ -105,6 +105,15 @@ fn a_handle_from_another_graph_is_rejected() {
         small.exp(foreign),
         Err(Error::ForeignTensor { index: 4, len: 1 })
     ));
+    // Even an index that exists in the other graph is refused.
+    let first = big.parameters()[0];
+    assert!(matches!(
+        small.exp(first),
+        Err(Error::ForeignTensor { index: 0, .. })
+    ));
+    // A clone shares the handles.
+    let copy = big.clone();
+    assert_eq!(copy.shape(foreign).unwrap(), &[1]);
 }
 
 #[test]

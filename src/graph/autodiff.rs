@@ -44,7 +44,7 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
         if !want.iter().any(|&w| w) {
             continue;
         }
-        let cotangents = vjp(g, Tensor(i as u32), gy, &want)?;
+        let cotangents = vjp(g, g.handle(i), gy, &want)?;
         for ((operand, ct), wanted) in operands.iter().zip(cotangents).zip(&want) {
             if let (Some(ct), true) = (ct, wanted) {
                 let slot = &mut grads[operand.index()];

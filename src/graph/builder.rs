@@ -4,14 +4,29 @@
 //! Every builder checks shapes and dtypes when the node is made and returns a named error, so a
 //! mistake in a model shows up at the line that built the bad node, not as a plugin parse error.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use super::types::{BinaryOp, CompareDir, DType, Literal, Node, Op, Tensor, UnaryOp};
 use crate::{Error, Result};
 
-/// An arena of nodes in topological order (operands are always earlier nodes).
-#[derive(Clone, Debug, Default)]
+/// An arena of nodes in topological order (operands are always earlier nodes). A clone is an
+/// independent copy whose handles stay valid for both.
+#[derive(Clone, Debug)]
 pub struct Graph {
+    id: u32,
     pub(crate) nodes: Vec<Node>,
     pub(crate) params: Vec<Tensor>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+        Graph {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            nodes: Vec::new(),
+            params: Vec::new(),
+        }
+    }
 }
 
 pub(crate) fn numel(shape: &[usize]) -> usize {
@@ -39,10 +54,21 @@ impl Graph {
 
     /// The node behind a handle.
     pub fn node(&self, t: Tensor) -> Result<&Node> {
-        self.nodes.get(t.index()).ok_or(Error::ForeignTensor {
-            index: t.0,
-            len: self.nodes.len(),
-        })
+        match self.nodes.get(t.index()) {
+            Some(node) if t.graph == self.id => Ok(node),
+            _ => Err(Error::ForeignTensor {
+                index: t.index,
+                len: self.nodes.len(),
+            }),
+        }
+    }
+
+    /// The handle of node `index` (nodes are numbered in creation order).
+    pub(crate) fn handle(&self, index: usize) -> Tensor {
+        Tensor {
+            graph: self.id,
+            index: index as u32,
+        }
     }
 
     pub fn shape(&self, t: Tensor) -> Result<&[usize]> {
@@ -70,7 +96,7 @@ impl Graph {
     }
 
     pub(crate) fn push(&mut self, op: Op, shape: Vec<usize>, dtype: DType) -> Tensor {
-        let id = Tensor(self.nodes.len() as u32);
+        let id = self.handle(self.nodes.len());
         self.nodes.push(Node {
             op,
             shape,

@@ -61,14 +61,18 @@ impl fmt::Display for DType {
     }
 }
 
-/// A handle to a node of one [`super::Graph`]. Cheap to copy; only meaningful with its graph.
+/// A handle to a node of one [`super::Graph`]. Cheap to copy. It carries its graph's id, so
+/// using it with another graph is a [`crate::Error::ForeignTensor`], not a silent wrong node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Tensor(pub(crate) u32);
+pub struct Tensor {
+    pub(crate) graph: u32,
+    pub(crate) index: u32,
+}
 
 impl Tensor {
     /// Position of the node in its graph (nodes are numbered in creation order).
     pub fn index(self) -> usize {
-        self.0 as usize
+        self.index as usize
     }
 }
 

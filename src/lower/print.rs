@@ -182,7 +182,7 @@ impl<'a> Printer<'a> {
         }
         for i in 0..self.graph.len() {
             if self.live[i] && self.refs[i].is_none() {
-                self.node(Tensor(i as u32))?;
+                self.node(self.graph.handle(i))?;
             }
         }
         let mut result_types = Vec::new();
