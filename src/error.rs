@@ -62,6 +62,36 @@ pub enum Error {
     #[error("invalid execute arguments: {0}")]
     ExecuteArgs(String),
     // ---- graph / lower ----
+    /// An op was given operands whose shapes do not fit together (caught when the node is built).
+    #[error("{op}: incompatible shapes {shapes:?}: {reason}")]
+    ShapeMismatch {
+        op: &'static str,
+        shapes: Vec<Vec<usize>>,
+        reason: String,
+    },
+    /// An op was given operands of element types it does not accept.
+    #[error("{op}: unsupported element types {dtypes:?}: {reason}")]
+    DTypeMismatch {
+        op: &'static str,
+        dtypes: Vec<crate::graph::DType>,
+        reason: String,
+    },
+    /// An op argument other than a shape is out of range (an axis, a permutation, a slice bound).
+    #[error("{op}: invalid argument for shape {shape:?}: {reason}")]
+    InvalidOpArgument {
+        op: &'static str,
+        shape: Vec<usize>,
+        reason: String,
+    },
+    /// A tensor handle that does not name a node of this graph.
+    #[error("tensor handle %{index} belongs to another graph (this one has {len} nodes)")]
+    ForeignTensor { index: u32, len: usize },
+    /// Reverse-mode differentiation cannot proceed (e.g. the loss is not a float tensor).
+    #[error("grad: {reason}")]
+    Autodiff { reason: String },
+    /// The graph cannot be printed as the requested program (bad outputs, bad donation).
+    #[error("lower: {reason}")]
+    Lower { reason: String },
     // ---- checkpoint ----
     // ---- data / models / rng ----
     #[error("invalid {model} model config: `{field}` = {value}: {reason}")]
