@@ -320,6 +320,13 @@ fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Opti
                 files.push(file);
             }
         }
+        // Shards of this set that the manifest lists but no index entry names must be opened
+        // too, so that their tensors are reported as unlisted instead of silently ignored.
+        for name in manifest.files.keys() {
+            if is_shard_of(name, prefix) && !files.contains(&name) {
+                files.push(name);
+            }
+        }
         files.sort();
         for file in &files {
             if !manifest.files.contains_key(file.as_str()) {
@@ -405,4 +412,18 @@ fn map_shards(dir: &Path, files: &[&String]) -> Result<TensorSet> {
         });
     }
     Ok(set)
+}
+
+/// Whether `name` is a numbered shard of the set `prefix` (`<prefix>-NNNNN-of-NNNNN.safetensors`).
+fn is_shard_of(name: &str, prefix: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|r| r.strip_suffix(".safetensors"))
+    else {
+        return false;
+    };
+    let mut parts = rest.split("-of-");
+    let digits = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }

@@ -35,7 +35,7 @@ pub use layout::{
 };
 pub use load::{check_checkpoint, open_checkpoint, Checkpoint, TensorSet, Verify};
 pub use retention::{apply_retention, steps_to_delete, RetentionPolicy};
-pub use safetensors::MAX_HEADER_LEN;
+pub use safetensors::{parse_shard, ParsedShard, MAX_HEADER_LEN};
 pub use save::{
     cleanup_stale, required_bytes, save_checkpoint, stage_checkpoint, CheckpointContents,
     SaveOptions, SavedCheckpoint, StagedCheckpoint,

@@ -75,9 +75,11 @@ pub fn build_header(
         }
         first = false;
         let name = serde_json::Value::String(spec.name.clone()).to_string();
+        let shape: Vec<String> = spec.shape.iter().map(u64::to_string).collect();
         json.push_str(&format!(
-            "{name}:{{\"dtype\":\"{}\",\"shape\":{:?},\"data_offsets\":[{offset},{end}]}}",
-            spec.dtype, spec.shape
+            "{name}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+            spec.dtype,
+            shape.join(",")
         ));
         data_ranges.push(offset..end);
         offset = end;
