@@ -45,9 +45,18 @@ fn truncated_shard_is_a_length_error_naming_the_shard() {
     let (_dir, ckpt) = sharded();
     let shard = ckpt.join(SHARD);
     let len = fs::metadata(&shard).unwrap().len();
-    fs::OpenOptions::new().write(true).open(&shard).unwrap().set_len(len - 5).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&shard)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     match open_err(&ckpt) {
-        Error::SafetensorsLength { path, expected, found } => {
+        Error::SafetensorsLength {
+            path,
+            expected,
+            found,
+        } => {
             assert_eq!(path, shard);
             assert_eq!((expected, found), (len, len - 5));
         }
@@ -61,9 +70,16 @@ fn flipped_data_byte_is_a_checksum_mismatch() {
     let shard = ckpt.join(SHARD);
     let len = fs::metadata(&shard).unwrap().len() as usize;
     flip_byte(&shard, len - 1);
-    assert!(open_checkpoint(&ckpt, Verify::Structure).is_ok(), "structure is intact");
+    assert!(
+        open_checkpoint(&ckpt, Verify::Structure).is_ok(),
+        "structure is intact"
+    );
     match open_err(&ckpt) {
-        Error::ChecksumMismatch { path, expected, found } => {
+        Error::ChecksumMismatch {
+            path,
+            expected,
+            found,
+        } => {
             assert_eq!(path, shard);
             assert_ne!(expected, found);
         }
@@ -109,7 +125,12 @@ fn header_length_beyond_the_file_is_rejected() {
         bytes[..8].copy_from_slice(&claimed.to_le_bytes());
         fs::write(&shard, &bytes).unwrap();
         match open_err(&ckpt) {
-            Error::SafetensorsHeaderTooLarge { path, header_len, file_len, .. } => {
+            Error::SafetensorsHeaderTooLarge {
+                path,
+                header_len,
+                file_len,
+                ..
+            } => {
                 assert_eq!(path, shard);
                 assert_eq!(header_len, claimed);
                 assert_eq!(file_len, bytes.len() as u64);
@@ -137,7 +158,11 @@ fn index_naming_a_tensor_the_shard_lacks() {
     let index = ckpt.join("model.safetensors.index.json");
     edit_json(&index, |v| v["weight_map"]["ghost"] = json!(SHARD));
     match open_err(&ckpt) {
-        Error::IndexTensorMissing { index: i, tensor, shard } => {
+        Error::IndexTensorMissing {
+            index: i,
+            tensor,
+            shard,
+        } => {
             assert_eq!(i, index);
             assert_eq!(tensor, "ghost");
             assert_eq!(shard, ckpt.join(SHARD));
@@ -151,10 +176,17 @@ fn shard_holding_a_tensor_the_index_lacks() {
     let (_dir, ckpt) = sharded();
     let index = ckpt.join("model.safetensors.index.json");
     edit_json(&index, |v| {
-        v["weight_map"].as_object_mut().unwrap().remove("transformer.wte.weight");
+        v["weight_map"]
+            .as_object_mut()
+            .unwrap()
+            .remove("transformer.wte.weight");
     });
     match open_err(&ckpt) {
-        Error::IndexTensorUnlisted { index: i, tensor, shard } => {
+        Error::IndexTensorUnlisted {
+            index: i,
+            tensor,
+            shard,
+        } => {
             assert_eq!(i, index);
             assert_eq!(tensor, "transformer.wte.weight");
             assert_eq!(shard, ckpt.join(SHARD));
@@ -168,7 +200,9 @@ fn index_mapping_to_the_wrong_shard_or_wrong_total_size() {
     let (_dir, ckpt) = sharded();
     let index = ckpt.join("model.safetensors.index.json");
     edit_json(&index, |v| v["weight_map"]["scale"] = json!(SHARD));
-    assert!(matches!(open_err(&ckpt), Error::IndexTensorUnlisted { tensor, .. } | Error::IndexTensorMissing { tensor, .. } if tensor == "scale"));
+    assert!(
+        matches!(open_err(&ckpt), Error::IndexTensorUnlisted { tensor, .. } | Error::IndexTensorMissing { tensor, .. } if tensor == "scale")
+    );
 
     let (_dir, ckpt) = sharded();
     let index = ckpt.join("model.safetensors.index.json");
@@ -178,12 +212,22 @@ fn index_mapping_to_the_wrong_shard_or_wrong_total_size() {
 
 #[test]
 fn weight_map_paths_must_stay_inside_the_checkpoint() {
-    for escape in ["../checkpoint-2/model.safetensors", "/etc/passwd", "sub/model.safetensors", "..", ""] {
+    for escape in [
+        "../checkpoint-2/model.safetensors",
+        "/etc/passwd",
+        "sub/model.safetensors",
+        "..",
+        "",
+    ] {
         let (_dir, ckpt) = sharded();
         let index = ckpt.join("model.safetensors.index.json");
         edit_json(&index, |v| v["weight_map"]["scale"] = json!(escape));
         match open_err(&ckpt) {
-            Error::IndexUnsafePath { index: i, tensor, file } => {
+            Error::IndexUnsafePath {
+                index: i,
+                tensor,
+                file,
+            } => {
                 assert_eq!(i, index);
                 assert_eq!(tensor, "scale");
                 assert_eq!(file, escape);
@@ -234,7 +278,9 @@ fn manifest_from_another_format_or_newer_version_is_refused() {
     assert!(matches!(open_err(&ckpt), Error::ManifestInvalid { path, .. } if path == manifest));
     let (_dir, ckpt) = sharded();
     fs::remove_file(ckpt.join("checkpoint_manifest.json")).unwrap();
-    assert!(matches!(open_err(&ckpt), Error::CheckpointFileMissing { path } if path == manifest_path(&ckpt)));
+    assert!(
+        matches!(open_err(&ckpt), Error::CheckpointFileMissing { path } if path == manifest_path(&ckpt))
+    );
 }
 
 fn manifest_path(ckpt: &Path) -> PathBuf {
@@ -251,7 +297,10 @@ fn file_with_header(header: &str, data_len: usize) -> Vec<u8> {
 }
 
 fn parse(header: &str, data_len: usize) -> xlatrain::Result<ParsedShard> {
-    parse_shard(Path::new("x.safetensors"), &file_with_header(header, data_len))
+    parse_shard(
+        Path::new("x.safetensors"),
+        &file_with_header(header, data_len),
+    )
 }
 
 #[test]
@@ -270,28 +319,63 @@ fn parser_accepts_a_minimal_valid_file_with_trailing_header_spaces() {
 fn parser_rejects_what_reference_readers_reject() {
     let t = |offsets: &str| format!(r#""dtype":"F32","shape":[1],"data_offsets":{offsets}"#);
     let cases: Vec<(String, usize, &str)> = vec![
-        (format!(r#"{{"a":{{{}}},"b":{{{}}}}}"#, t("[0,4]"), t("[8,12]")), 12, "gap"),
-        (format!(r#"{{"a":{{{}}},"b":{{{}}}}}"#, t("[0,4]"), t("[2,6]")), 6, "overlap"),
-        (format!(r#"{{"a":{{{}}},"a":{{{}}}}}"#, t("[0,4]"), t("[4,8]")), 8, "duplicate"),
+        (
+            format!(r#"{{"a":{{{}}},"b":{{{}}}}}"#, t("[0,4]"), t("[8,12]")),
+            12,
+            "gap",
+        ),
+        (
+            format!(r#"{{"a":{{{}}},"b":{{{}}}}}"#, t("[0,4]"), t("[2,6]")),
+            6,
+            "overlap",
+        ),
+        (
+            format!(r#"{{"a":{{{}}},"a":{{{}}}}}"#, t("[0,4]"), t("[4,8]")),
+            8,
+            "duplicate",
+        ),
         (format!(r#"{{"a":{{{}}}}}"#, t("[0,4]")), 5, "trailing byte"),
         (format!(r#"{{"a":{{{}}}}}"#, t("[0,8]")), 8, "size vs shape"),
-        (format!(r#"{{"a":{{{}}}}}"#, t("[4,0]")), 4, "reversed offsets"),
+        (
+            format!(r#"{{"a":{{{}}}}}"#, t("[4,0]")),
+            4,
+            "reversed offsets",
+        ),
         (format!(r#"{{"a":{{{}}}}}"#, t("[1,5]")), 5, "not from 0"),
-        (r#"{"a":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}}"#.into(), 1, "unknown dtype"),
-        (r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#.into(), 4, "negative dim"),
+        (
+            r#"{"a":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}}"#.into(),
+            1,
+            "unknown dtype",
+        ),
+        (
+            r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#.into(),
+            4,
+            "negative dim",
+        ),
         (
             r#"{"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#.into(),
             8,
             "numel overflow",
         ),
-        (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}}"#.into(), 4, "unknown field"),
-        (r#"{"__metadata__":{"n":1}}"#.into(), 0, "non-string metadata"),
+        (
+            r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}}"#.into(),
+            4,
+            "unknown field",
+        ),
+        (
+            r#"{"__metadata__":{"n":1}}"#.into(),
+            0,
+            "non-string metadata",
+        ),
         (r#" {}"#.into(), 0, "leading space"),
         (r#"[]"#.into(), 0, "not an object"),
         (r#"{"a":"#.into(), 0, "truncated JSON"),
     ];
     for (header, data_len, what) in cases {
-        assert!(parse(&header, data_len).is_err(), "{what} accepted: {header}");
+        assert!(
+            parse(&header, data_len).is_err(),
+            "{what} accepted: {header}"
+        );
     }
     let mut bad_utf8 = file_with_header(r#"{"a":1}"#, 0);
     bad_utf8[10] = 0xff;
@@ -318,6 +402,9 @@ fn parser_never_panics_on_any_single_byte_change_or_truncation() {
         }
     }
     for len in 0..original.len() {
-        assert!(parse_shard(path, &original[..len]).is_err(), "truncated to {len} accepted");
+        assert!(
+            parse_shard(path, &original[..len]).is_err(),
+            "truncated to {len} accepted"
+        );
     }
 }

@@ -27,16 +27,25 @@ fn a_crash_before_the_commit_rename_leaves_earlier_checkpoints_and_no_visible_ne
 
     let staged = stage_checkpoint(dir.path(), &fx.contents(20), &SaveOptions::default()).unwrap();
     let staging = staged.staging_path().to_path_buf();
-    assert!(staging.join("checkpoint_manifest.json").exists(), "fully staged");
+    assert!(
+        staging.join("checkpoint_manifest.json").exists(),
+        "fully staged"
+    );
     std::mem::forget(staged); // the process dies here: no commit, no cleanup
 
     let listed = list_checkpoints(dir.path(), Verify::Full).unwrap();
     assert_eq!(listed.iter().map(|e| e.step).collect::<Vec<_>>(), [10]);
     assert!(listed[0].is_valid());
-    assert_eq!(newest_valid(dir.path(), Verify::Full).unwrap().checkpoint.step, 10);
+    assert_eq!(
+        newest_valid(dir.path(), Verify::Full)
+            .unwrap()
+            .checkpoint
+            .step,
+        10
+    );
 
     let removed = cleanup_stale(dir.path()).unwrap();
-    assert_eq!(removed, [staging.clone()]);
+    assert_eq!(removed, std::slice::from_ref(&staging));
     assert!(!staging.exists());
     assert_eq!(names_in(dir.path()), ["checkpoint-10"]);
 }
@@ -51,7 +60,13 @@ fn a_crash_mid_write_leaves_a_partial_staging_dir_that_is_ignored() {
     fs::create_dir(&partial).unwrap();
     fs::write(partial.join("model.safetensors"), [0u8; 100]).unwrap();
 
-    assert_eq!(newest_valid(dir.path(), Verify::Full).unwrap().checkpoint.step, 1);
+    assert_eq!(
+        newest_valid(dir.path(), Verify::Full)
+            .unwrap()
+            .checkpoint
+            .step,
+        1
+    );
     cleanup_stale(dir.path()).unwrap();
     assert_eq!(names_in(dir.path()), ["checkpoint-1"]);
 }
@@ -73,7 +88,11 @@ fn a_directory_without_manifest_is_listed_as_invalid() {
     fs::remove_file(saved.path.join("checkpoint_manifest.json")).unwrap();
     let listed = list_checkpoints(dir.path(), Verify::Quick).unwrap();
     assert!(!listed[0].is_valid());
-    assert!(listed[0].invalid_reason.as_deref().unwrap().contains("checkpoint_manifest.json"));
+    assert!(listed[0]
+        .invalid_reason
+        .as_deref()
+        .unwrap()
+        .contains("checkpoint_manifest.json"));
 }
 
 #[test]
@@ -93,12 +112,29 @@ fn newest_valid_falls_back_past_a_corrupt_newest_and_reports_it() {
 
     let found = newest_valid(dir.path(), Verify::Full).unwrap();
     assert_eq!(found.checkpoint.step, 100);
-    assert_eq!(found.skipped.iter().map(|e| e.step).collect::<Vec<_>>(), [300, 200]);
-    assert!(found.skipped[0].invalid_reason.as_deref().unwrap().contains("checksum"));
-    assert!(found.skipped[1].invalid_reason.as_deref().unwrap().contains("optimizer.safetensors"));
+    assert_eq!(
+        found.skipped.iter().map(|e| e.step).collect::<Vec<_>>(),
+        [300, 200]
+    );
+    assert!(found.skipped[0]
+        .invalid_reason
+        .as_deref()
+        .unwrap()
+        .contains("checksum"));
+    assert!(found.skipped[1]
+        .invalid_reason
+        .as_deref()
+        .unwrap()
+        .contains("optimizer.safetensors"));
 
     // A quick check cannot see the flipped byte, a full one can.
-    assert_eq!(newest_valid(dir.path(), Verify::Quick).unwrap().checkpoint.step, 300);
+    assert_eq!(
+        newest_valid(dir.path(), Verify::Quick)
+            .unwrap()
+            .checkpoint
+            .step,
+        300
+    );
 
     fs::remove_dir_all(dir.path().join("checkpoint-100")).unwrap();
     match newest_valid(dir.path(), Verify::Full) {
@@ -137,8 +173,14 @@ fn inspect_describes_tensors_and_metadata() {
     assert_eq!(model[0].spec, model_specs()[0]);
     assert_eq!(model[0].file, "model-00001-of-00004.safetensors");
     assert_eq!(model[0].byte_range.len(), 512);
-    assert_eq!(info.tensors.iter().filter(|t| t.set == "optimizer").count(), optimizer_specs().len());
-    assert_eq!(info.shard_metadata["model-00002-of-00004.safetensors"]["format"], "pt");
+    assert_eq!(
+        info.tensors.iter().filter(|t| t.set == "optimizer").count(),
+        optimizer_specs().len()
+    );
+    assert_eq!(
+        info.shard_metadata["model-00002-of-00004.safetensors"]["format"],
+        "pt"
+    );
 }
 
 #[test]
@@ -149,14 +191,32 @@ fn retention_keeps_newest_n_plus_best_and_resume_source() {
         resumed_from_step: resumed,
     };
     let existing = [100, 200, 300, 400];
-    assert_eq!(steps_to_delete(&existing, 500, &policy(None, None, None)), Vec::<u64>::new());
-    assert_eq!(steps_to_delete(&existing, 500, &policy(Some(2), None, None)), [100, 200, 300]);
+    assert_eq!(
+        steps_to_delete(&existing, 500, &policy(None, None, None)),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        steps_to_delete(&existing, 500, &policy(Some(2), None, None)),
+        [100, 200, 300]
+    );
     // limit 1 with a best checkpoint: the best AND the newest survive (HF issue: it deleted the newest).
-    assert_eq!(steps_to_delete(&existing, 500, &policy(Some(1), Some(200), None)), [100, 300, 400]);
-    assert_eq!(steps_to_delete(&existing, 500, &policy(Some(2), Some(500), Some(100))), [200, 300]);
-    assert_eq!(steps_to_delete(&existing, 500, &policy(Some(0), None, None)), [100, 200, 300, 400]);
+    assert_eq!(
+        steps_to_delete(&existing, 500, &policy(Some(1), Some(200), None)),
+        [100, 300, 400]
+    );
+    assert_eq!(
+        steps_to_delete(&existing, 500, &policy(Some(2), Some(500), Some(100))),
+        [200, 300]
+    );
+    assert_eq!(
+        steps_to_delete(&existing, 500, &policy(Some(0), None, None)),
+        [100, 200, 300, 400]
+    );
     // Re-saving an older step after resume: the just-saved one is kept even if it is not newest.
-    assert_eq!(steps_to_delete(&[100, 300], 200, &policy(Some(1), None, None)), [100]);
+    assert_eq!(
+        steps_to_delete(&[100, 300], 200, &policy(Some(1), None, None)),
+        [100]
+    );
 }
 
 #[test]
@@ -175,7 +235,10 @@ fn apply_retention_deletes_only_after_commit_and_leaves_invalid_ones() {
     };
     let deleted = apply_retention(dir.path(), &saved, &policy).unwrap();
     assert_eq!(deleted, [dir.path().join("checkpoint-1")]);
-    assert_eq!(names_in(dir.path()), ["checkpoint-2", "checkpoint-3", "checkpoint-4"]);
+    assert_eq!(
+        names_in(dir.path()),
+        ["checkpoint-2", "checkpoint-3", "checkpoint-4"]
+    );
 }
 
 /// A source that declares far more bytes than any disk holds; copying must never be reached.
@@ -206,14 +269,22 @@ fn free_space_preflight_fails_before_creating_anything() {
     let needed = required_bytes(&contents, &SaveOptions::default()).unwrap();
     assert!(needed >= 4 << 50);
     match save_checkpoint(dir.path(), &contents, &SaveOptions::default()) {
-        Err(Error::InsufficientSpace { path, needed: n, available }) => {
+        Err(Error::InsufficientSpace {
+            path,
+            needed: n,
+            available,
+        }) => {
             assert_eq!(path, dir.path());
             assert_eq!(n, needed);
             assert!(available < needed);
         }
         other => panic!("expected InsufficientSpace, got {other:?}"),
     }
-    assert_eq!(names_in(dir.path()), ["checkpoint-1"], "nothing created, earlier checkpoint intact");
+    assert_eq!(
+        names_in(dir.path()),
+        ["checkpoint-1"],
+        "nothing created, earlier checkpoint intact"
+    );
     verify(&dir.path().join("checkpoint-1")).unwrap();
 
     let missing_output = dir.path().join("not/yet/there");
@@ -221,7 +292,10 @@ fn free_space_preflight_fails_before_creating_anything() {
         save_checkpoint(&missing_output, &contents, &SaveOptions::default()),
         Err(Error::InsufficientSpace { .. })
     ));
-    assert!(!dir.path().join("not").exists(), "output directory not created");
+    assert!(
+        !dir.path().join("not").exists(),
+        "output directory not created"
+    );
 }
 
 #[test]
@@ -254,7 +328,24 @@ fn parse_size_table() {
     for (text, bytes) in ok {
         assert_eq!(parse_size(text).unwrap(), bytes, "{text}");
     }
-    for bad in ["", "GB", "0", "0MB", "-1GB", "5Gb", "5gb", "5 XB", "1.2.3GB", "1e9", "0.1B", "99999999999999999999TB", "5GB5"] {
-        assert!(matches!(parse_size(bad), Err(Error::InvalidSize { .. })), "{bad:?} accepted");
+    for bad in [
+        "",
+        "GB",
+        "0",
+        "0MB",
+        "-1GB",
+        "5Gb",
+        "5gb",
+        "5 XB",
+        "1.2.3GB",
+        "1e9",
+        "0.1B",
+        "99999999999999999999TB",
+        "5GB5",
+    ] {
+        assert!(
+            matches!(parse_size(bad), Err(Error::InvalidSize { .. })),
+            "{bad:?} accepted"
+        );
     }
 }

@@ -32,7 +32,11 @@ fn round_trip_preserves_every_dtype_including_rank0_and_empty() {
         assert_eq!(spec, &optimizer_specs()[i]);
         assert_eq!(bytes, fx.optimizer.bytes(i).unwrap());
     }
-    assert_eq!(ckpt.model.get("scale").unwrap().1.len(), 8, "rank-0 F64 is one element");
+    assert_eq!(
+        ckpt.model.get("scale").unwrap().1.len(),
+        8,
+        "rank-0 F64 is one element"
+    );
     assert!(ckpt.model.get("empty").unwrap().1.is_empty());
     assert_eq!(ckpt.trainer_state, fx.state);
     assert_eq!(ckpt.training_args, fx.args);
@@ -61,14 +65,19 @@ fn single_shard_layout_matches_hf_names_and_parses_independently() {
         ]
     );
     let (tensors, metadata) = minimal_read(&saved.path.join("model.safetensors"));
-    assert_eq!(metadata.get("format").map(String::as_str), Some("pt"), "HF from_pretrained needs format=pt");
+    assert_eq!(
+        metadata.get("format").map(String::as_str),
+        Some("pt"),
+        "HF from_pretrained needs format=pt"
+    );
     for (i, spec) in model_specs().iter().enumerate() {
         let raw = &tensors[&spec.name];
         assert_eq!(raw.dtype, spec.dtype.name());
         assert_eq!(raw.shape, spec.shape);
         assert_eq!(raw.bytes, fx.model.bytes(i).unwrap());
     }
-    let state: Value = serde_json::from_slice(&fs::read(saved.path.join("trainer_state.json")).unwrap()).unwrap();
+    let state: Value =
+        serde_json::from_slice(&fs::read(saved.path.join("trainer_state.json")).unwrap()).unwrap();
     for field in [
         "global_step",
         "epoch",
@@ -86,7 +95,10 @@ fn single_shard_layout_matches_hf_names_and_parses_independently() {
         "best_model_checkpoint",
         "stateful_callbacks",
     ] {
-        assert!(state.get(field).is_some(), "trainer_state.json has HF field {field}");
+        assert!(
+            state.get(field).is_some(),
+            "trainer_state.json has HF field {field}"
+        );
     }
     assert_eq!(state["global_step"], 7);
     assert_eq!(state["xlatrain"]["data_cursor"]["offset"], 4096);
@@ -100,7 +112,8 @@ fn small_max_shard_size_gives_greedy_shards_and_hf_index() {
     let saved = save_checkpoint(dir.path(), &fx.contents(5), &small_shards(300)).unwrap();
 
     let index: Value =
-        serde_json::from_slice(&fs::read(saved.path.join("model.safetensors.index.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs::read(saved.path.join("model.safetensors.index.json")).unwrap())
+            .unwrap();
     let weight_map = index["weight_map"].as_object().unwrap();
     let specs = model_specs();
     assert_eq!(weight_map.len(), specs.len());
@@ -122,7 +135,9 @@ fn small_max_shard_size_gives_greedy_shards_and_hf_index() {
     let mut total = 0u64;
     let mut seen = 0;
     for shard in ["00001", "00002", "00003", "00004"] {
-        let file = saved.path.join(format!("model-{shard}-of-00004.safetensors"));
+        let file = saved
+            .path
+            .join(format!("model-{shard}-of-00004.safetensors"));
         let (tensors, _) = minimal_read(&file);
         for (name, raw) in &tensors {
             assert_eq!(shard_of(name), file.file_name().unwrap().to_str().unwrap());
@@ -156,7 +171,12 @@ fn expected_specs_mismatch_names_tensor_expected_and_found() {
     let mut wrong_dtype = model_specs();
     wrong_dtype[1].dtype = Dtype::F32;
     match ckpt.model.matching(&saved.path, &wrong_dtype) {
-        Err(Error::TensorSpecMismatch { tensor, expected, found, .. }) => {
+        Err(Error::TensorSpecMismatch {
+            tensor,
+            expected,
+            found,
+            ..
+        }) => {
             assert_eq!(tensor, "transformer.h.0.ln_1.weight");
             assert_eq!(expected, "F32[8]");
             assert_eq!(found, "BF16[8]");
@@ -166,9 +186,17 @@ fn expected_specs_mismatch_names_tensor_expected_and_found() {
     let mut wrong_shape = model_specs();
     wrong_shape[0].shape = vec![8, 16];
     match ckpt.model.matching(&saved.path, &wrong_shape) {
-        Err(Error::TensorSpecMismatch { tensor, expected, found, .. }) => {
+        Err(Error::TensorSpecMismatch {
+            tensor,
+            expected,
+            found,
+            ..
+        }) => {
             assert_eq!(tensor, "transformer.wte.weight");
-            assert_eq!((expected.as_str(), found.as_str()), ("F32[8, 16]", "F32[16, 8]"));
+            assert_eq!(
+                (expected.as_str(), found.as_str()),
+                ("F32[8, 16]", "F32[16, 8]")
+            );
         }
         other => panic!("expected TensorSpecMismatch, got {:?}", other.err()),
     }
@@ -195,9 +223,18 @@ fn resaving_a_step_replaces_it_completely() {
     let saved = save_checkpoint(dir.path(), &second.contents(9), &SaveOptions::default()).unwrap();
     assert!(saved.replaced);
     let ckpt = open_checkpoint(&saved.path, Verify::Full).unwrap();
-    assert_eq!(ckpt.model.tensor(0).unwrap().1, second.model.bytes(0).unwrap());
-    assert!(!saved.path.join("model.safetensors.index.json").exists(), "no file of the old save left");
-    let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(
+        ckpt.model.tensor(0).unwrap().1,
+        second.model.bytes(0).unwrap()
+    );
+    assert!(
+        !saved.path.join("model.safetensors.index.json").exists(),
+        "no file of the old save left"
+    );
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, ["checkpoint-9"]);
 }
 
@@ -228,7 +265,11 @@ fn a_source_that_fails_leaves_nothing_behind() {
     };
     let err = save_checkpoint(dir.path(), &contents, &SaveOptions::default()).unwrap_err();
     assert!(matches!(err, Error::InvalidTensor { .. }));
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "staging directory removed");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "staging directory removed"
+    );
 }
 
 /// Writes a sharded checkpoint for `scripts/check_safetensors.py` (the reference Python reader):
@@ -237,7 +278,9 @@ fn a_source_that_fails_leaves_nothing_behind() {
 fn writes_fixture_for_reference_python_reader() {
     let output_dir = std::env::var_os("XLATRAIN_CHECKPOINT_FIXTURE_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("checkpoint-fixture"));
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("checkpoint-fixture")
+        });
     let mut fx = Fixture::new(8);
     let saved = save_checkpoint(&output_dir, &fx.contents(11), &small_shards(300)).unwrap();
     verify(&saved.path).unwrap();

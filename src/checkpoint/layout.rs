@@ -88,9 +88,5 @@ pub fn xxh3_hex(bytes: &[u8]) -> String {
 
 /// A file name an index may point at: a plain name, no separators, not `.`/`..`, not absolute.
 pub fn is_plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0'])
-        && !name.starts_with('~')
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }

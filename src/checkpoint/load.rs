@@ -424,6 +424,7 @@ fn is_shard_of(name: &str, prefix: &str) -> bool {
         return false;
     };
     let mut parts = rest.split("-of-");
-    let digits = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }

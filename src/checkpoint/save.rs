@@ -135,8 +135,15 @@ pub fn stage_checkpoint(
     let prepared = Prepared::new(contents, options)?;
     ensure_free_space(output_dir, prepared.required_bytes())?;
 
+    let created = !output_dir.exists();
     fs::create_dir_all(output_dir)
         .map_err(|e| Error::io("cannot create output directory", output_dir, e))?;
+    if created {
+        // Make the new output directory's own entry durable before checkpoints appear in it.
+        if let Some(parent) = output_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fsync_dir(parent)?;
+        }
+    }
     let staging = output_dir.join(format!(
         "{STAGING_PREFIX}{}-{}",
         contents.step,

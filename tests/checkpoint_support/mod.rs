@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use xlatrain::checkpoint::{CheckpointContents, Dtype, HostTensors, SaveOptions, TrainerState, TensorSpec};
+use xlatrain::checkpoint::{
+    CheckpointContents, Dtype, HostTensors, SaveOptions, TensorSpec, TrainerState,
+};
 
 /// Deterministic bytes so a round trip can be compared byte for byte.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
@@ -27,7 +29,9 @@ pub fn host_tensors(specs: &[TensorSpec], seed: u64) -> HostTensors {
     let mut tensors = HostTensors::new();
     for (i, spec) in specs.iter().enumerate() {
         let len = spec.byte_len().unwrap() as usize;
-        tensors.push(spec.clone(), pattern(len, seed + i as u64)).unwrap();
+        tensors
+            .push(spec.clone(), pattern(len, seed + i as u64))
+            .unwrap();
     }
     tensors
 }
@@ -124,7 +128,12 @@ pub struct RawTensor {
 pub fn minimal_read(path: &Path) -> (BTreeMap<String, RawTensor>, BTreeMap<String, String>) {
     let file = std::fs::read(path).unwrap();
     let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
-    assert_eq!(n % 8, 0, "header padded to a multiple of 8 in {}", path.display());
+    assert_eq!(
+        n % 8,
+        0,
+        "header padded to a multiple of 8 in {}",
+        path.display()
+    );
     let header: Value = serde_json::from_slice(&file[8..8 + n]).unwrap();
     let data = &file[8 + n..];
     let mut tensors = BTreeMap::new();
@@ -158,6 +167,11 @@ pub fn minimal_read(path: &Path) -> (BTreeMap<String, RawTensor>, BTreeMap<Strin
             },
         );
     }
-    assert_eq!(last_end, data.len(), "no trailing bytes in {}", path.display());
+    assert_eq!(
+        last_end,
+        data.len(),
+        "no trailing bytes in {}",
+        path.display()
+    );
     (tensors, metadata)
 }
