@@ -19,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::Value;
+use xxhash_rust::xxh3::Xxh3;
 
 use super::fsutil::{ensure_free_space, fsync_dir, reserve, write_durable};
 use super::layout::*;
@@ -317,9 +318,12 @@ fn write_shard(path: &Path, plan: &ShardPlan, source: &dyn TensorSource) -> Resu
     let mut map = mmap::map_write(&file, path)?;
     let header_len = plan.header.bytes.len();
     map[..header_len].copy_from_slice(&plan.header.bytes);
+    // The ranges are contiguous and end at `len`, so hashing header then each tensor right after
+    // its copy (while still in cache) gives the whole file's hash without a second pass.
+    let mut hasher = Xxh3::new();
+    hasher.update(&plan.header.bytes);
     let specs = source.specs();
     for (&tensor, range) in plan.tensors.iter().zip(&plan.header.data_ranges) {
-        // Ranges were laid out to end exactly at `len`, the mapping's length.
         let start = header_len + range.start as usize;
         let end = header_len + range.end as usize;
         let dst = map
@@ -329,14 +333,17 @@ fn write_shard(path: &Path, plan: &ShardPlan, source: &dyn TensorSource) -> Resu
                 reason: format!("planned range {start}..{end} outside {}", path.display()),
             })?;
         source.copy_tensor(tensor, dst)?;
+        hasher.update(dst);
     }
-    let xxh3 = xxh3_hex(&map);
     map.flush()
         .map_err(|e| Error::io("cannot flush mapped shard", path, e))?;
     drop(map);
     file.sync_all()
         .map_err(|e| Error::io("cannot fsync shard", path, e))?;
-    Ok(FileRecord { size: len, xxh3 })
+    Ok(FileRecord {
+        size: len,
+        xxh3: format!("{:016x}", hasher.digest()),
+    })
 }
 
 /// Puts `staging` in place of the existing `target` of the same step.
