@@ -349,3 +349,67 @@ fn parse_size_table() {
         );
     }
 }
+
+#[test]
+fn a_copied_checkpoint_still_verifies_because_the_manifest_is_a_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fx = Fixture::new(31);
+    let saved = save_checkpoint(dir.path(), &fx.contents(12), &small_shards(300)).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("checkpoint-12");
+    fs::create_dir(&copy).unwrap();
+    for entry in fs::read_dir(&saved.path).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    verify(&copy).unwrap();
+    assert_eq!(
+        newest_valid(elsewhere.path(), Verify::Full)
+            .unwrap()
+            .checkpoint
+            .step,
+        12
+    );
+}
+
+#[test]
+fn a_directory_renamed_to_another_step_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fx = Fixture::new(32);
+    let saved = save_checkpoint(dir.path(), &fx.contents(5), &SaveOptions::default()).unwrap();
+    fs::rename(&saved.path, dir.path().join("checkpoint-6")).unwrap();
+    let listed = list_checkpoints(dir.path(), Verify::Quick).unwrap();
+    assert!(listed[0]
+        .invalid_reason
+        .as_deref()
+        .unwrap()
+        .contains("step 6"));
+}
+
+#[test]
+fn cleanup_removes_retired_directories_too_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fx = Fixture::new(33);
+    save_checkpoint(dir.path(), &fx.contents(1), &SaveOptions::default()).unwrap();
+    fs::create_dir(dir.path().join(".old-checkpoint-1-4242")).unwrap();
+    fs::create_dir(dir.path().join("runs")).unwrap();
+    assert_eq!(cleanup_stale(dir.path()).unwrap().len(), 1);
+    assert_eq!(names_in(dir.path()), ["checkpoint-1", "runs"]);
+}
+
+#[test]
+fn an_hf_trainer_state_parses_with_extra_keys_kept() {
+    let hf = serde_json::json!({
+        "best_metric": null, "best_model_checkpoint": null, "epoch": 0.5, "eval_steps": 500,
+        "global_step": 10, "is_hyper_param_search": false, "is_local_process_zero": true,
+        "is_world_process_zero": true, "log_history": [{"loss": 2.0, "step": 10}],
+        "logging_steps": 5, "max_steps": 20, "num_train_epochs": 1, "save_steps": 10,
+        "total_flos": 1.0e12, "train_batch_size": 8, "trial_name": null, "trial_params": null
+    });
+    let state: TrainerState = serde_json::from_value(hf.clone()).unwrap();
+    assert_eq!(state.global_step, 10);
+    assert_eq!(state.other["is_world_process_zero"], true);
+    let back = serde_json::to_value(&state).unwrap();
+    assert_eq!(back["trial_name"], serde_json::Value::Null);
+    assert_eq!(back["log_history"], hf["log_history"]);
+}

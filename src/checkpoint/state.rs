@@ -1,6 +1,7 @@
 //! `trainer_state.json`: the HF Trainer fields under their HF names, so tools that read HF
 //! checkpoints find what they expect, plus xlatrain's resume state under one `xlatrain` key.
-//! The extra fields are generic JSON so the trainer decides their content.
+//! The extra fields are generic JSON so the trainer decides their content. Fields that older HF
+//! versions or HF itself do not write default on read, so an HF `trainer_state.json` parses.
 
 use std::collections::BTreeMap;
 
@@ -17,15 +18,19 @@ pub struct TrainerState {
     pub save_steps: u64,
     pub train_batch_size: u64,
     pub num_train_epochs: u64,
+    #[serde(default)]
     pub num_input_tokens_seen: u64,
     pub total_flos: f64,
     /// One JSON object per logged step: `loss`, `learning_rate`, `grad_norm`, `epoch`, `step`...
     pub log_history: Vec<Map<String, Value>>,
     pub best_metric: Option<f64>,
+    #[serde(default)]
     pub best_global_step: Option<u64>,
     pub best_model_checkpoint: Option<String>,
+    #[serde(default)]
     pub stateful_callbacks: Value,
     /// xlatrain's own resume state.
+    #[serde(default)]
     pub xlatrain: ResumeState,
     /// Any other top-level keys (e.g. HF's `is_world_process_zero`), kept verbatim.
     #[serde(flatten)]
