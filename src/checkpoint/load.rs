@@ -1,0 +1,430 @@
+//! Opening a checkpoint: every file is validated before any tensor is handed out. JSON documents
+//! must parse, shard headers must pass the strict safetensors checks, the index must agree with
+//! the shards both ways, and (at [`Verify::Full`]) every file must match the manifest's xxh3.
+//! Tensors are then borrowed straight from the read-only mappings, one at a time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::layout::*;
+use super::safetensors::parse_shard;
+use super::state::TrainerState;
+use super::tensor::TensorSpec;
+use crate::{mmap, Error, Result};
+
+/// How much of a checkpoint to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// The manifest parses and every file it lists exists with the recorded size.
+    Quick,
+    /// Quick, plus all JSON, every shard header and the index/shard agreement.
+    Structure,
+    /// Structure, plus every file's xxh3 against the manifest (reads every byte).
+    Full,
+}
+
+/// One tensor file set (`model` or `optimizer`), mapped and validated.
+pub struct TensorSet {
+    shards: Vec<MappedShard>,
+    entries: Vec<Entry>,
+    by_name: HashMap<String, usize>,
+    metadata: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+struct MappedShard {
+    file_name: String,
+    map: Mmap,
+}
+
+struct Entry {
+    spec: TensorSpec,
+    shard: usize,
+    range: Range<usize>,
+}
+
+impl TensorSet {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Tensor `index` in file order (shard by shard, by offset: the saving source's declaration
+    /// order for checkpoints xlatrain wrote), borrowed from the mapping.
+    pub fn tensor(&self, index: usize) -> Option<(&TensorSpec, &[u8])> {
+        let entry = self.entries.get(index)?;
+        let bytes = self.shards.get(entry.shard)?.map.get(entry.range.clone())?;
+        Some((&entry.spec, bytes))
+    }
+
+    /// The tensor called `name`.
+    pub fn get(&self, name: &str) -> Option<(&TensorSpec, &[u8])> {
+        self.tensor(*self.by_name.get(name)?)
+    }
+
+    /// All tensors in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (&TensorSpec, &[u8])> + '_ {
+        (0..self.len()).filter_map(|i| self.tensor(i))
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &TensorSpec> + '_ {
+        self.entries.iter().map(|e| &e.spec)
+    }
+
+    /// The file holding tensor `index`.
+    pub fn file_of(&self, index: usize) -> Option<&str> {
+        let entry = self.entries.get(index)?;
+        Some(self.shards.get(entry.shard)?.file_name.as_str())
+    }
+
+    /// Byte range of tensor `index` inside its file.
+    pub fn byte_range(&self, index: usize) -> Option<Range<usize>> {
+        self.entries.get(index).map(|e| e.range.clone())
+    }
+
+    /// `__metadata__` of each shard file, by file name.
+    pub fn metadata(&self) -> &BTreeMap<String, BTreeMap<String, String>> {
+        &self.metadata
+    }
+
+    /// Returns the tensors in the order of `expected`, failing on the first tensor that is
+    /// missing, unexpected, or has another dtype or shape than declared.
+    pub fn matching<'a>(
+        &'a self,
+        checkpoint: &Path,
+        expected: &[TensorSpec],
+    ) -> Result<Vec<&'a [u8]>> {
+        let mut out = Vec::with_capacity(expected.len());
+        for want in expected {
+            let Some((found, bytes)) = self.get(&want.name) else {
+                return Err(Error::TensorSpecMismatch {
+                    path: checkpoint.to_path_buf(),
+                    tensor: want.name.clone(),
+                    expected: want.describe(),
+                    found: "no such tensor".into(),
+                });
+            };
+            if found != want {
+                return Err(Error::TensorSpecMismatch {
+                    path: checkpoint.to_path_buf(),
+                    tensor: want.name.clone(),
+                    expected: want.describe(),
+                    found: found.describe(),
+                });
+            }
+            out.push(bytes);
+        }
+        if let Some(extra) = self
+            .specs()
+            .find(|s| !expected.iter().any(|e| e.name == s.name))
+        {
+            return Err(Error::TensorSpecMismatch {
+                path: checkpoint.to_path_buf(),
+                tensor: extra.name.clone(),
+                expected: "no such tensor".into(),
+                found: extra.describe(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// An opened, validated checkpoint.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub model: TensorSet,
+    pub optimizer: Option<TensorSet>,
+    pub trainer_state: TrainerState,
+    pub training_args: Value,
+    pub config: Value,
+}
+
+impl Checkpoint {
+    pub fn step(&self) -> u64 {
+        self.manifest.step
+    }
+}
+
+/// Opens the checkpoint directory `path`, checking it to the given level (Quick is treated as
+/// Structure: opening always parses everything it hands out).
+pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
+    let manifest = read_manifest(path)?;
+    check_listed_sizes(path, &manifest, true)?;
+    let config = read_json(&path.join(CONFIG_FILE))?;
+    let training_args = read_json(&path.join(TRAINING_ARGS_FILE))?;
+    let trainer_state: TrainerState = read_json(&path.join(TRAINER_STATE_FILE))?;
+    let model = open_tensor_set(path, &manifest, MODEL_PREFIX)?.ok_or_else(|| {
+        Error::CheckpointFileMissing {
+            path: path.join(single_file_name(MODEL_PREFIX)),
+        }
+    })?;
+    let optimizer = open_tensor_set(path, &manifest, OPTIMIZER_PREFIX)?;
+    if verify == Verify::Full {
+        let sets = std::iter::once(&model).chain(optimizer.as_ref());
+        let mapped: HashMap<&str, &[u8]> = sets
+            .flat_map(|s| s.shards.iter().map(|m| (m.file_name.as_str(), &m.map[..])))
+            .collect();
+        for (name, record) in &manifest.files {
+            let file_path = path.join(name);
+            let found = match mapped.get(name.as_str()) {
+                Some(bytes) => xxh3_hex(bytes),
+                None => xxh3_hex(&read_file(&file_path)?),
+            };
+            if found != record.xxh3 {
+                return Err(Error::ChecksumMismatch {
+                    path: file_path,
+                    expected: record.xxh3.clone(),
+                    found,
+                });
+            }
+        }
+    }
+    Ok(Checkpoint {
+        path: path.to_path_buf(),
+        manifest,
+        model,
+        optimizer,
+        trainer_state,
+        training_args,
+        config,
+    })
+}
+
+/// Checks a checkpoint without keeping it open; `Verify::Quick` reads only the manifest and
+/// file sizes.
+pub fn check_checkpoint(path: &Path, verify: Verify) -> Result<Manifest> {
+    match verify {
+        Verify::Quick => {
+            let manifest = read_manifest(path)?;
+            check_listed_sizes(path, &manifest, false)?;
+            Ok(manifest)
+        }
+        _ => Ok(open_checkpoint(path, verify)?.manifest),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => Error::CheckpointFileMissing {
+            path: path.to_path_buf(),
+        },
+        _ => Error::io("cannot read", path, e),
+    })
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = read_file(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::CheckpointJson {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
+    if !dir.is_dir() {
+        return Err(Error::CheckpointInvalid {
+            path: dir.to_path_buf(),
+            reason: "not a directory".into(),
+        });
+    }
+    let path = dir.join(MANIFEST_FILE);
+    let manifest: Manifest = read_json(&path)?;
+    let invalid = |reason: String| Error::ManifestInvalid {
+        path: path.clone(),
+        reason,
+    };
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(invalid(format!(
+            "format is {:?}, expected {MANIFEST_FORMAT:?}",
+            manifest.format
+        )));
+    }
+    if manifest.format_version > FORMAT_VERSION {
+        return Err(invalid(format!(
+            "format version {} is newer than this program's {FORMAT_VERSION}",
+            manifest.format_version
+        )));
+    }
+    if let Some(name) = manifest
+        .files
+        .keys()
+        .find(|n| !is_plain_file_name(n) || *n == MANIFEST_FILE)
+    {
+        return Err(invalid(format!("lists an invalid file name {name:?}")));
+    }
+    Ok(manifest)
+}
+
+/// Checks that every file the manifest lists exists with its recorded size (JSON documents are
+/// skipped when `shards_only`, so that a damaged document is reported by its parse error).
+fn check_listed_sizes(dir: &Path, manifest: &Manifest, shards_only: bool) -> Result<()> {
+    for (name, record) in &manifest.files {
+        let is_shard = name.ends_with(".safetensors");
+        if shards_only && !is_shard {
+            continue;
+        }
+        let path = dir.join(name);
+        let found = match fs::metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(Error::CheckpointFileMissing { path })
+            }
+            Err(e) => return Err(Error::io("cannot stat", &path, e)),
+        };
+        if found == record.size {
+            continue;
+        }
+        return Err(if is_shard {
+            Error::SafetensorsLength {
+                path,
+                expected: record.size,
+                found,
+            }
+        } else {
+            Error::ChecksumMismatch {
+                path,
+                expected: format!("{} bytes", record.size),
+                found: format!("{found} bytes"),
+            }
+        });
+    }
+    Ok(())
+}
+
+fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Option<TensorSet>> {
+    let index_name = index_file_name(prefix);
+    let single = single_file_name(prefix);
+    if manifest.files.contains_key(&index_name) {
+        let index_path = dir.join(&index_name);
+        let index: ShardIndex = read_json(&index_path)?;
+        let mut files: Vec<&String> = Vec::new();
+        for (tensor, file) in &index.weight_map {
+            if !is_plain_file_name(file) {
+                return Err(Error::IndexUnsafePath {
+                    index: index_path,
+                    tensor: tensor.clone(),
+                    file: file.clone(),
+                });
+            }
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        // Shards of this set that the manifest lists but no index entry names must be opened
+        // too, so that their tensors are reported as unlisted instead of silently ignored.
+        for name in manifest.files.keys() {
+            if is_shard_of(name, prefix) && !files.contains(&name) {
+                files.push(name);
+            }
+        }
+        files.sort();
+        for file in &files {
+            if !manifest.files.contains_key(file.as_str()) {
+                return Err(Error::IndexInvalid {
+                    index: index_path,
+                    reason: format!("shard {file:?} is not covered by the checkpoint manifest"),
+                });
+            }
+        }
+        let set = map_shards(dir, &files)?;
+        for entry in &set.entries {
+            let shard = &set.shards[entry.shard].file_name;
+            if index.weight_map.get(&entry.spec.name) != Some(shard) {
+                return Err(Error::IndexTensorUnlisted {
+                    index: index_path,
+                    tensor: entry.spec.name.clone(),
+                    shard: dir.join(shard),
+                });
+            }
+        }
+        for (tensor, file) in &index.weight_map {
+            let present = set.get(tensor).is_some();
+            if !present {
+                return Err(Error::IndexTensorMissing {
+                    index: index_path,
+                    tensor: tensor.clone(),
+                    shard: dir.join(file),
+                });
+            }
+        }
+        let total: u64 = set.entries.iter().map(|e| e.range.len() as u64).sum();
+        if total != index.metadata.total_size {
+            return Err(Error::IndexInvalid {
+                index: index_path,
+                reason: format!(
+                    "metadata.total_size is {} but the shards hold {total} bytes of tensors",
+                    index.metadata.total_size
+                ),
+            });
+        }
+        Ok(Some(set))
+    } else if manifest.files.contains_key(&single) {
+        Ok(Some(map_shards(dir, &[&single])?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn map_shards(dir: &Path, files: &[&String]) -> Result<TensorSet> {
+    let mut set = TensorSet {
+        shards: Vec::new(),
+        entries: Vec::new(),
+        by_name: HashMap::new(),
+        metadata: BTreeMap::new(),
+    };
+    for file_name in files {
+        let path = dir.join(file_name);
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::CheckpointFileMissing { path: path.clone() },
+            _ => Error::io("cannot open shard", &path, e),
+        })?;
+        let map = mmap::map_read(&file, &path)?;
+        let parsed = parse_shard(&path, &map)?;
+        let shard = set.shards.len();
+        for (spec, range) in parsed.tensors {
+            if set
+                .by_name
+                .insert(spec.name.clone(), set.entries.len())
+                .is_some()
+            {
+                return Err(Error::SafetensorsTensor {
+                    path,
+                    tensor: spec.name,
+                    reason: "also present in another shard".into(),
+                });
+            }
+            set.entries.push(Entry { spec, shard, range });
+        }
+        set.metadata.insert(file_name.to_string(), parsed.metadata);
+        set.shards.push(MappedShard {
+            file_name: file_name.to_string(),
+            map,
+        });
+    }
+    Ok(set)
+}
+
+/// Whether `name` is a numbered shard of the set `prefix` (`<prefix>-NNNNN-of-NNNNN.safetensors`).
+fn is_shard_of(name: &str, prefix: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|r| r.strip_suffix(".safetensors"))
+    else {
+        return false;
+    };
+    let mut parts = rest.split("-of-");
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+}
