@@ -264,7 +264,8 @@ impl Error {
             | Error::ConfigRead { .. }
             | Error::DataFile { .. }
             | Error::DataFileIo { .. }
-            | Error::DataCursor { .. } => 2,
+            | Error::DataCursor { .. }
+            | Error::InvalidSize { .. } => 2,
             _ => 1,
         }
     }
