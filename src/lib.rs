@@ -17,5 +17,6 @@ pub mod mmap;
 pub mod models;
 pub mod pjrt;
 pub mod rng;
+pub mod signals;
 
 pub use error::{Error, Result};

@@ -10,11 +10,14 @@
 //! its mapped byte range) and through [`TensorSet`] (loading borrows each tensor from the
 //! read-only mapping, in file order, for upload).
 
+mod async_save;
+mod device;
 mod discover;
 mod fsutil;
 mod layout;
 mod load;
 mod plan;
+mod restore;
 mod retention;
 mod safetensors;
 mod save;
@@ -23,6 +26,8 @@ mod source;
 mod state;
 mod tensor;
 
+pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
+pub use device::{dtype_of, element_type_of, spec_of, DeviceTensors};
 pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
     NewestValid,
@@ -34,6 +39,7 @@ pub use layout::{
     OPTIMIZER_PREFIX, RETIRED_PREFIX, STAGING_PREFIX, TRAINER_STATE_FILE, TRAINING_ARGS_FILE,
 };
 pub use load::{check_checkpoint, open_checkpoint, Checkpoint, TensorSet, Verify};
+pub use restore::{check_architecture, choose_resume, upload_tensors, ResumeChoice};
 pub use retention::{apply_retention, steps_to_delete, RetentionPolicy};
 pub use safetensors::{parse_shard, ParsedShard, MAX_HEADER_LEN};
 pub use save::{
