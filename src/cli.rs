@@ -19,6 +19,9 @@ macro_rules! say {
     }};
 }
 
+mod checkpoints;
+mod export;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "xlatrain",
@@ -64,6 +67,13 @@ pub enum Command {
     Devices,
     /// Compile a StableHLO file, run it on deterministic inputs, print shapes, checksums, timings.
     RunHlo(RunHloArgs),
+    /// List, verify or inspect checkpoints.
+    Checkpoints {
+        #[command(subcommand)]
+        command: checkpoints::CheckpointsCommand,
+    },
+    /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -86,6 +96,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Devices => devices(&cli.global),
         Command::RunHlo(args) => run_hlo(&cli.global, args),
+        Command::Checkpoints { command } => checkpoints::run(command),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -23,6 +23,7 @@ mod safetensors;
 mod save;
 mod size;
 mod source;
+mod standalone;
 mod state;
 mod tensor;
 
@@ -32,7 +33,7 @@ pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
     NewestValid,
 };
-pub use fsutil::{free_space, fsync_dir};
+pub use fsutil::{free_space, fsync_dir, write_durable};
 pub use layout::{
     checkpoint_dir_name, index_file_name, parse_checkpoint_dir_name, shard_file_name, FileRecord,
     IndexMetadata, Manifest, ShardIndex, CONFIG_FILE, FORMAT_VERSION, MANIFEST_FILE, MODEL_PREFIX,
@@ -48,5 +49,6 @@ pub use save::{
 };
 pub use size::parse_size;
 pub use source::{HostTensors, TensorSource};
+pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
 pub use tensor::{Dtype, TensorSpec};
