@@ -20,9 +20,15 @@ pub struct StopSignal {
 }
 
 impl StopSignal {
-    /// Installs the handlers for SIGTERM and SIGINT.
+    /// Installs the handlers for SIGTERM and SIGINT with a new flag.
     pub fn install() -> Result<StopSignal> {
-        let requested = Arc::new(AtomicBool::new(false));
+        StopSignal::install_on(Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Installs the handlers for SIGTERM and SIGINT setting `requested` (e.g. a trainer's stop
+    /// flag). A second signal exits at once only if `requested` was set by the first one (or by
+    /// anyone else).
+    pub fn install_on(requested: Arc<AtomicBool>) -> Result<StopSignal> {
         let which = Arc::new(AtomicUsize::new(0));
         let mut handlers = StopSignal {
             requested: requested.clone(),

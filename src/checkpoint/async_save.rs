@@ -9,6 +9,7 @@
 //! never lost: its error is returned by the next [`CheckpointWriter::save`] or by
 //! [`CheckpointWriter::finish`], which the trainer calls before it exits.
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::JoinHandle;
@@ -21,14 +22,17 @@ use super::retention::{apply_retention, RetentionPolicy};
 use super::save::{save_checkpoint, CheckpointContents, SaveOptions, SavedCheckpoint};
 use super::source::TensorSource;
 use super::state::TrainerState;
+use crate::pjrt::Buffer;
 use crate::{Error, Result};
 
-/// Everything one checkpoint holds, owned so it can move to the writer thread.
-pub struct SaveJob {
+/// Everything one checkpoint holds. With owned buffers (the default) it can move to the writer
+/// thread; with borrowed ones (`SaveJob<&Buffer>`) it is written by
+/// [`CheckpointWriter::save_blocking`].
+pub struct SaveJob<B: Borrow<Buffer> = Buffer> {
     pub step: u64,
-    pub model: DeviceTensors,
+    pub model: DeviceTensors<B>,
     /// `None` with `--save-only-model`.
-    pub optimizer: Option<DeviceTensors>,
+    pub optimizer: Option<DeviceTensors<B>>,
     pub trainer_state: TrainerState,
     pub training_args: Value,
     pub config: Value,
@@ -155,14 +159,31 @@ impl CheckpointWriter {
                 })?;
             self.in_flight = Some(InFlight { step, handle });
         } else {
-            let mut report = write_job(&self.options, job, requested, Duration::ZERO)?;
-            report.stall = requested.elapsed();
-            if self.options.verbose {
-                eprintln!("{}", report.describe());
-            }
-            reports.push(report);
+            reports.push(self.write_now(job, requested)?);
         }
         Ok(reports)
+    }
+
+    /// Waits for the previous save, then writes `job` in the calling thread (e.g. the final save,
+    /// with the buffers borrowed from the live state). Returns the reports of both.
+    pub fn save_blocking<B: Borrow<Buffer>>(&mut self, job: SaveJob<B>) -> Result<Vec<SaveReport>> {
+        let requested = Instant::now();
+        let mut reports: Vec<SaveReport> = self.wait()?.into_iter().collect();
+        reports.push(self.write_now(job, requested)?);
+        Ok(reports)
+    }
+
+    fn write_now<B: Borrow<Buffer>>(
+        &mut self,
+        job: SaveJob<B>,
+        requested: Instant,
+    ) -> Result<SaveReport> {
+        let mut report = write_job(&self.options, job, requested, Duration::ZERO)?;
+        report.stall = requested.elapsed();
+        if self.options.verbose {
+            eprintln!("{}", report.describe());
+        }
+        Ok(report)
     }
 
     /// Waits for the save in flight (if any) and returns its report or its error.
@@ -196,9 +217,9 @@ impl Drop for CheckpointWriter {
     }
 }
 
-fn write_job(
+fn write_job<B: Borrow<Buffer>>(
     options: &WriterOptions,
-    job: SaveJob,
+    job: SaveJob<B>,
     requested: Instant,
     stall: Duration,
 ) -> Result<SaveReport> {
