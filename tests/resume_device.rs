@@ -132,6 +132,8 @@ fn job(client: &Client, step: u64, retention: RetentionPolicy) -> SaveJob {
         training_args: json!({"save_total_limit": 2}),
         config: json!({"kind": "test"}),
         retention,
+        prepare_time: Duration::ZERO,
+        requested_at: std::time::Instant::now(),
     }
 }
 
@@ -234,7 +236,7 @@ fn synchronous_writer_reports_the_save_it_just_made() {
         .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(writer.in_flight_step(), None);
-    assert!(reports[0].stall >= reports[0].to_durable);
+    assert!(reports[0].stall > Duration::ZERO && reports[0].to_durable > Duration::ZERO);
     assert!(
         reports[0]
             .on_save_failure

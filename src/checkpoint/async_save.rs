@@ -38,6 +38,11 @@ pub struct SaveJob<B: Borrow<Buffer> = Buffer> {
     pub config: Value,
     /// What retention must keep once this checkpoint is committed.
     pub retention: RetentionPolicy,
+    /// Time the training loop already spent preparing this save (snapshotting the progress,
+    /// handing over the buffers); counted in [`SaveReport::stall`].
+    pub prepare_time: Duration,
+    /// When the training loop reached this save point (the start of "time to durable").
+    pub requested_at: Instant,
 }
 
 /// How the writer saves.
@@ -62,10 +67,11 @@ pub struct SaveReport {
     pub tensor_bytes: u64,
     /// Checkpoints deleted by retention after the commit.
     pub deleted: Vec<PathBuf>,
-    /// Time the training loop waited inside [`CheckpointWriter::save`] (the previous save, and
-    /// for a synchronous save the whole write).
+    /// Time the training loop spent on this save: preparing it, waiting for the previous save
+    /// inside [`CheckpointWriter::save`], and for a synchronous save the whole write.
     pub stall: Duration,
-    /// From the save request to the checkpoint being committed and fsync'd.
+    /// From the save point ([`SaveJob::requested_at`]) to the checkpoint being committed and
+    /// fsync'd.
     pub to_durable: Duration,
     /// Why the `--on-save` command failed, if it did (the checkpoint itself is fine).
     pub on_save_failure: Option<String>,
@@ -138,11 +144,11 @@ impl CheckpointWriter {
         if self.options.async_save {
             let options = self.options.clone();
             let step = job.step;
-            let stall = requested.elapsed();
+            let stall = requested.elapsed() + job.prepare_time;
             let handle = std::thread::Builder::new()
                 .name(format!("xlatrain-save-{step}"))
                 .spawn(move || {
-                    let report = write_job(&options, job, requested, stall)?;
+                    let report = write_job(&options, job, stall)?;
                     if options.verbose {
                         eprintln!("{}", report.describe());
                     }
@@ -178,8 +184,9 @@ impl CheckpointWriter {
         job: SaveJob<B>,
         requested: Instant,
     ) -> Result<SaveReport> {
-        let mut report = write_job(&self.options, job, requested, Duration::ZERO)?;
-        report.stall = requested.elapsed();
+        let prepare_time = job.prepare_time;
+        let mut report = write_job(&self.options, job, Duration::ZERO)?;
+        report.stall = requested.elapsed() + prepare_time;
         if self.options.verbose {
             eprintln!("{}", report.describe());
         }
@@ -220,7 +227,6 @@ impl Drop for CheckpointWriter {
 fn write_job<B: Borrow<Buffer>>(
     options: &WriterOptions,
     job: SaveJob<B>,
-    requested: Instant,
     stall: Duration,
 ) -> Result<SaveReport> {
     let failed = |source: Error| Error::SaveFailed {
@@ -239,7 +245,7 @@ fn write_job<B: Borrow<Buffer>>(
         config: &job.config,
     };
     let saved = save_checkpoint(&options.output_dir, &contents, &options.save).map_err(failed)?;
-    let to_durable = requested.elapsed();
+    let to_durable = job.requested_at.elapsed();
     // Release the device memory of the saved state as soon as it is on disk.
     drop(job.model);
     drop(job.optimizer);
