@@ -86,11 +86,11 @@ impl SaveReport {
     /// The one-line log message.
     pub fn describe(&self) -> String {
         format!(
-            "saved {} ({:.1} MB of tensors): durable after {:.3} s ({:.2} GB/s), training stalled {:.1} ms{}",
+            "saved {} ({} of tensors): durable after {:.3} s ({}/s), training stalled {:.1} ms{}",
             self.saved.path.display(),
-            self.tensor_bytes as f64 / 1e6,
+            decimal_bytes(self.tensor_bytes as f64),
             self.to_durable.as_secs_f64(),
-            self.bytes_per_second() / 1e9,
+            decimal_bytes(self.bytes_per_second()),
             self.stall.as_secs_f64() * 1e3,
             if self.deleted.is_empty() {
                 String::new()
@@ -104,6 +104,15 @@ impl SaveReport {
             }
         )
     }
+}
+
+/// `"12.3 MB"`-style (powers of 1000).
+fn decimal_bytes(bytes: f64) -> String {
+    let (value, unit) = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+        .into_iter()
+        .find(|(scale, _)| bytes >= *scale)
+        .map_or((bytes, "B"), |(scale, unit)| (bytes / scale, unit));
+    format!("{value:.2} {unit}")
 }
 
 struct InFlight {
