@@ -16,6 +16,8 @@ pub mod lower;
 pub mod mmap;
 pub mod models;
 pub mod pjrt;
+pub mod optim;
 pub mod rng;
+pub mod train;
 
 pub use error::{Error, Result};
