@@ -22,7 +22,7 @@ macro_rules! setting_flags {
         pub struct SettingFlags {
             $(
                 $(#[doc = $doc])*
-                #[arg(long, value_name = "VALUE")]
+                #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
                 pub $field: Option<String>,
             )*
         }
