@@ -15,8 +15,8 @@ pub mod graph;
 pub mod lower;
 pub mod mmap;
 pub mod models;
-pub mod pjrt;
 pub mod optim;
+pub mod pjrt;
 pub mod rng;
 pub mod train;
 

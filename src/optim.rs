@@ -31,7 +31,11 @@ impl Schedule {
     /// The learning rate of the update made when `step` updates are already done (host formula,
     /// f64; the device computes the same in f32).
     pub fn lr_at(&self, step: u64) -> f64 {
-        let (s, w, total) = (step as f64, self.warmup_steps as f64, self.total_steps as f64);
+        let (s, w, total) = (
+            step as f64,
+            self.warmup_steps as f64,
+            self.total_steps as f64,
+        );
         let factor = match self.kind {
             LrSchedulerType::Constant => 1.0,
             _ if step < self.warmup_steps => s / w.max(1.0),

@@ -26,16 +26,37 @@ fn bad_flags_config_values_and_data_exit_2_with_a_message_naming_the_problem() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--max-steps", "many"], "max_steps"),
         (vec!["--learning-rate", "-1"], "learning_rate"),
-        (vec!["--lr-scheduler-type", "exponential"], "lr_scheduler_type"),
+        (
+            vec!["--lr-scheduler-type", "exponential"],
+            "lr_scheduler_type",
+        ),
         (vec!["--model", "resnet"], "model"),
-        (vec!["--gradient-accumulation-steps", "0"], "gradient_accumulation_steps"),
+        (
+            vec!["--gradient-accumulation-steps", "0"],
+            "gradient_accumulation_steps",
+        ),
         (vec!["--model", "gpt", "--n-heads", "3"], "n_heads"),
         (vec!["--model", "mlp", "--d-model", "64"], "d_model"),
-        (vec!["--config", bad_toml.to_str().unwrap()], "learning_rate"),
-        (vec!["--config", unknown_key.to_str().unwrap()], "learning_rat"),
-        (vec!["--config", "/nonexistent/run.toml"], "/nonexistent/run.toml"),
-        (vec!["--model", "gpt", "--data", missing.to_str().unwrap()], "missing.txt"),
-        (vec!["--model", "gpt", "--data", tiny.to_str().unwrap()], "tiny.txt"),
+        (
+            vec!["--config", bad_toml.to_str().unwrap()],
+            "learning_rate",
+        ),
+        (
+            vec!["--config", unknown_key.to_str().unwrap()],
+            "learning_rat",
+        ),
+        (
+            vec!["--config", "/nonexistent/run.toml"],
+            "/nonexistent/run.toml",
+        ),
+        (
+            vec!["--model", "gpt", "--data", missing.to_str().unwrap()],
+            "missing.txt",
+        ),
+        (
+            vec!["--model", "gpt", "--data", tiny.to_str().unwrap()],
+            "tiny.txt",
+        ),
         (vec!["--no-such-flag", "1"], "--no-such-flag"),
         (vec!["--set", "save_steps"], "save_steps"),
     ];
@@ -45,7 +66,10 @@ fn bad_flags_config_values_and_data_exit_2_with_a_message_naming_the_problem() {
         let output = xlatrain(&argv);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
-        assert!(stderr.contains(needle), "{flags:?}: message should name {needle}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{flags:?}: message should name {needle}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{flags:?}: {stderr}");
     }
 }
@@ -87,9 +111,13 @@ fn train_writes_metrics_jsonl_with_hf_keys_and_a_loss_curve_png() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let train: Vec<&serde_json::Value> = events.iter().filter(|e| e.get("loss").is_some()).collect();
+    let train: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e.get("loss").is_some()).collect();
     assert_eq!(
-        train.iter().map(|e| e["step"].as_u64().unwrap()).collect::<Vec<_>>(),
+        train
+            .iter()
+            .map(|e| e["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
         [5, 10, 15, 20]
     );
     for e in &train {
@@ -100,7 +128,10 @@ fn train_writes_metrics_jsonl_with_hf_keys_and_a_loss_curve_png() {
     // linear decay after 4 warm-up steps: lr of the update at step index 19 is 1e-3 * 1/16
     let last_lr = train[3]["learning_rate"].as_f64().unwrap();
     assert!((last_lr - 1e-3 / 16.0).abs() < 1e-9, "{last_lr}");
-    let evals: Vec<&serde_json::Value> = events.iter().filter(|e| e.get("eval_loss").is_some()).collect();
+    let evals: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e.get("eval_loss").is_some())
+        .collect();
     assert_eq!(evals.len(), 2, "{text}");
     assert!(evals[0]["eval_accuracy"].is_number(), "{text}");
     let png = std::fs::read(out.join("loss_curve.png")).unwrap();
@@ -111,10 +142,17 @@ fn train_writes_metrics_jsonl_with_hf_keys_and_a_loss_curve_png() {
 #[test]
 fn lower_prints_the_train_step_program_with_donated_state() {
     let output = xlatrain(&["lower", "--model", "mlp", "--layers", "[8,4,2]"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("module @train_step_mlp"), "{text}");
-    assert!(text.contains("func.func public @main") || text.contains("func.func @main"), "{text}");
+    assert!(
+        text.contains("func.func public @main") || text.contains("func.func @main"),
+        "{text}"
+    );
     // 4 params + 8 Adam slots + step + rng_key, each donated into its own result
     assert_eq!(text.matches("tf.aliasing_output").count(), 14, "{text}");
     assert!(text.contains("%exp_avg_sq.fc1.b"), "{text}");

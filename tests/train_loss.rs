@@ -67,10 +67,25 @@ fn dropout_draws_from_the_device_key_and_the_key_advances_every_step() {
         let mut p = pairs.to_vec();
         p.push(seed);
         let mut t = trainer(&p);
-        let key0 = t.state().unwrap().buffer("rng_key").unwrap().to_vec::<u64>().unwrap();
+        let key0 = t
+            .state()
+            .unwrap()
+            .buffer("rng_key")
+            .unwrap()
+            .to_vec::<u64>()
+            .unwrap();
         let loss = step_losses(&mut t, 1)[0];
-        let key1 = t.state().unwrap().buffer("rng_key").unwrap().to_vec::<u64>().unwrap();
-        assert_eq!(key0, xlatrain::rng::root_key(if seed.ends_with('1') { 1 } else { 2 }));
+        let key1 = t
+            .state()
+            .unwrap()
+            .buffer("rng_key")
+            .unwrap()
+            .to_vec::<u64>()
+            .unwrap();
+        assert_eq!(
+            key0,
+            xlatrain::rng::root_key(if seed.ends_with('1') { 1 } else { 2 })
+        );
         assert_ne!(key0, key1, "the key must move on each step");
         loss
     };

@@ -14,12 +14,23 @@ use xlatrain::pjrt::{Arg, CompileOptions};
 use xlatrain::train::{train_step_program, TrainState};
 
 /// Host gradients of the one-layer softmax classifier `x W + b` (mean cross-entropy).
-fn host_grads(w: &[f64], b: &[f64], x: &[f32], y: &[i32], d: usize, c: usize) -> (Vec<f64>, Vec<f64>) {
+fn host_grads(
+    w: &[f64],
+    b: &[f64],
+    x: &[f32],
+    y: &[i32],
+    d: usize,
+    c: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let n = y.len();
     let (mut gw, mut gb) = (vec![0.0; d * c], vec![0.0; c]);
     for s in 0..n {
         let logits: Vec<f64> = (0..c)
-            .map(|k| b[k] + (0..d).map(|i| f64::from(x[s * d + i]) * w[i * c + k]).sum::<f64>())
+            .map(|k| {
+                b[k] + (0..d)
+                    .map(|i| f64::from(x[s * d + i]) * w[i * c + k])
+                    .sum::<f64>()
+            })
             .collect();
         let m = logits.iter().cloned().fold(f64::MIN, f64::max);
         let z: f64 = logits.iter().map(|l| (l - m).exp()).sum();
@@ -51,7 +62,11 @@ fn assert_all_close(ours: &[f32], host: &[f64], tol: f64, what: &str) {
 }
 
 /// Runs `steps` steps of a [6, 3] classifier and the same update rule on the host.
-fn check_against_host(pairs: &[&str], steps: u64, mut update: impl FnMut(&mut [f64], &[f64], usize, u64, bool)) {
+fn check_against_host(
+    pairs: &[&str],
+    steps: u64,
+    mut update: impl FnMut(&mut [f64], &[f64], usize, u64, bool),
+) {
     let mut t = trainer(pairs);
     let (d, c) = (6, 3);
     let init = t.model().init_params().unwrap();
@@ -134,7 +149,10 @@ fn hf_lr(kind: LrSchedulerType, base: f64, warmup: u64, total: u64, step: u64) -
         LrSchedulerType::Linear => f64::max(0.0, (t - s) / f64::max(1.0, t - w)),
         LrSchedulerType::Cosine => {
             let progress = (s - w) / f64::max(1.0, t - w);
-            f64::max(0.0, 0.5 * (1.0 + (std::f64::consts::PI * 2.0 * 0.5 * progress).cos()))
+            f64::max(
+                0.0,
+                0.5 * (1.0 + (std::f64::consts::PI * 2.0 * 0.5 * progress).cos()),
+            )
         }
     };
     base * f
@@ -171,7 +189,10 @@ fn schedules_on_the_device_follow_the_hugging_face_formulas() {
                 (f64::from(device) - want).abs() <= 1e-6 * 3e-4 + 1e-6 * want,
                 "{kind:?} step {s}: device {device} vs HF {want}"
             );
-            assert!((schedule.lr_at(s as u64) - want).abs() < 1e-15, "{kind:?} host formula at {s}");
+            assert!(
+                (schedule.lr_at(s as u64) - want).abs() < 1e-15,
+                "{kind:?} host formula at {s}"
+            );
         }
     }
 }
@@ -197,7 +218,9 @@ fn gradient_accumulation_equals_one_batch_n_times_larger() {
     let mut params_after = Vec::new();
     for (layout, micro) in [(&big, 1usize), (&small, 3usize)] {
         let program = train_step_program(&model, &optimizer, layout, micro).unwrap();
-        let exe = client.compile(&program.mlir, &CompileOptions::default()).unwrap();
+        let exe = client
+            .compile(&program.mlir, &CompileOptions::default())
+            .unwrap();
         let state = TrainState::initial(&client, &model, &optimizer, 42).unwrap();
         let xb = client.upload(&x, &program.x.dims(), 0).unwrap();
         let yb = client.upload(&y, &program.y.dims(), 0).unwrap();
@@ -206,17 +229,28 @@ fn gradient_accumulation_equals_one_batch_n_times_larger() {
         a.push(Arg::Borrowed(&yb));
         let out = exe.execute(a).unwrap();
         let loss = out[out.len() - 3].to_vec::<f32>().unwrap()[0];
-        let params: Vec<Vec<f32>> = out[..4].iter().map(|b| b.to_vec::<f32>().unwrap()).collect();
+        let params: Vec<Vec<f32>> = out[..4]
+            .iter()
+            .map(|b| b.to_vec::<f32>().unwrap())
+            .collect();
         params_after.push((loss, params));
     }
     let (one, accumulated) = (&params_after[0], &params_after[1]);
-    assert!((one.0 - accumulated.0).abs() < 1e-5, "losses {} vs {}", one.0, accumulated.0);
+    assert!(
+        (one.0 - accumulated.0).abs() < 1e-5,
+        "losses {} vs {}",
+        one.0,
+        accumulated.0
+    );
     let init = model.init_params().unwrap();
     for (k, (p, q)) in one.1.iter().zip(&accumulated.1).enumerate() {
         let moved = p.iter().zip(&init[k]).any(|(a, b)| a != b);
         assert!(moved || k % 2 == 1, "parameter {k} did not move");
         for (a, b) in p.iter().zip(q) {
-            assert!((a - b).abs() <= 1e-5 + 1e-4 * a.abs(), "param {k}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-5 + 1e-4 * a.abs(),
+                "param {k}: {a} vs {b}"
+            );
         }
     }
 }

@@ -34,10 +34,20 @@ fn descriptors_list_params_then_adam_slots_then_step_and_key() {
     assert_eq!(
         names,
         [
-            "fc0.w", "fc0.b", "fc1.w", "fc1.b",
-            "exp_avg.fc0.w", "exp_avg.fc0.b", "exp_avg.fc1.w", "exp_avg.fc1.b",
-            "exp_avg_sq.fc0.w", "exp_avg_sq.fc0.b", "exp_avg_sq.fc1.w", "exp_avg_sq.fc1.b",
-            "step", "rng_key"
+            "fc0.w",
+            "fc0.b",
+            "fc1.w",
+            "fc1.b",
+            "exp_avg.fc0.w",
+            "exp_avg.fc0.b",
+            "exp_avg.fc1.w",
+            "exp_avg.fc1.b",
+            "exp_avg_sq.fc0.w",
+            "exp_avg_sq.fc0.b",
+            "exp_avg_sq.fc1.w",
+            "exp_avg_sq.fc1.b",
+            "step",
+            "rng_key"
         ]
     );
 }
@@ -49,7 +59,11 @@ fn a_borrowed_step_keeps_the_previous_state_valid_and_matches_the_donated_step()
     donated.step().unwrap();
     let before = borrowed.state().unwrap().to_host().unwrap();
     let previous = borrowed.step_keeping_previous().unwrap();
-    assert_eq!(previous.to_host().unwrap(), before, "old buffers must stay intact");
+    assert_eq!(
+        previous.to_host().unwrap(),
+        before,
+        "old buffers must stay intact"
+    );
     assert_eq!(previous.step().unwrap(), 0);
     assert_eq!(borrowed.state().unwrap().step().unwrap(), 1);
     assert_eq!(

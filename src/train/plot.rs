@@ -27,7 +27,12 @@ pub fn write_loss_curve(path: &Path, train: &[(f64, f64)], eval: &[(f64, f64)]) 
     };
     // axes
     let gray = [96, 96, 96];
-    line(&mut img, (MARGIN as f64, MARGIN as f64), (MARGIN as f64, (HEIGHT - MARGIN) as f64), gray);
+    line(
+        &mut img,
+        (MARGIN as f64, MARGIN as f64),
+        (MARGIN as f64, (HEIGHT - MARGIN) as f64),
+        gray,
+    );
     line(
         &mut img,
         (MARGIN as f64, (HEIGHT - MARGIN) as f64),

@@ -165,9 +165,9 @@ impl Trainer {
 
     /// The device state (between steps it is always present).
     pub fn state(&self) -> Result<&TrainState> {
-        self.state
-            .as_ref()
-            .ok_or_else(|| Error::ExecuteArgs("the training state was lost by a failed step".into()))
+        self.state.as_ref().ok_or_else(|| {
+            Error::ExecuteArgs("the training state was lost by a failed step".into())
+        })
     }
 
     pub fn progress(&self) -> &TrainerProgress {
@@ -331,7 +331,9 @@ impl Trainer {
                 let b = out.get(i).ok_or_else(|| {
                     Error::ExecuteArgs("eval program returned too few results".into())
                 })?;
-                Ok(f64::from(b.to_vec::<f32>()?.first().copied().unwrap_or(f32::NAN)))
+                Ok(f64::from(
+                    b.to_vec::<f32>()?.first().copied().unwrap_or(f32::NAN),
+                ))
             };
             loss += scalar(0)?;
             accuracy += scalar(1)?;
@@ -382,7 +384,11 @@ impl Trainer {
         on_step: &mut dyn FnMut(&mut Trainer) -> Result<()>,
     ) -> Result<TrainSummary> {
         std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
-            Error::io("cannot create the output directory", &self.args.output_dir, e)
+            Error::io(
+                "cannot create the output directory",
+                &self.args.output_dir,
+                e,
+            )
         })?;
         self.reporter
             .open_metrics(&self.args.output_dir.join("metrics.jsonl"))?;
@@ -486,7 +492,9 @@ fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64> {
         });
     };
     let batches = (epochs * per_epoch as f64).ceil() as u64;
-    Ok(batches.div_ceil(args.gradient_accumulation_steps.max(1)).max(1))
+    Ok(batches
+        .div_ceil(args.gradient_accumulation_steps.max(1))
+        .max(1))
 }
 
 /// Uploads `batches` concatenated: with a leading micro-batch axis (`x: [N, ..x_shape]`) for

@@ -31,7 +31,10 @@ pub fn step_losses(trainer: &mut Trainer, steps: usize) -> Vec<f64> {
 }
 
 pub fn reference() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/jax_reference_losses.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/jax_reference_losses.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
