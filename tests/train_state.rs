@@ -103,7 +103,7 @@ fn the_stop_flag_ends_training_after_the_current_step() {
     let out = format!("output_dir=\"{}\"", dir.path().display());
     let mut t = trainer(&["model=\"mlp\"", "layers=[784,16,10]", "max_steps=50", &out]);
     let summary = t
-        .train(&mut |t| {
+        .train(&mut |t: &mut xlatrain::train::Trainer| {
             if t.progress().global_step == 7 {
                 t.stop_flag().store(true, Ordering::Relaxed);
             }
@@ -113,4 +113,38 @@ fn the_stop_flag_ends_training_after_the_current_step() {
     assert!(summary.stopped_early);
     assert_eq!(summary.steps, 7);
     assert_eq!(t.state().unwrap().step().unwrap(), 7);
+}
+
+/// Keeps the pre-step state of every third step and checks it is the state one step back.
+struct KeepEveryThird {
+    kept: Vec<u64>,
+}
+
+impl xlatrain::train::StepHook for KeepEveryThird {
+    fn keep_previous(&mut self, next_step: u64) -> bool {
+        next_step.is_multiple_of(3)
+    }
+
+    fn after_step(
+        &mut self,
+        trainer: &mut xlatrain::train::Trainer,
+        previous: Option<TrainState>,
+    ) -> xlatrain::Result<()> {
+        let now = trainer.state()?.step()?;
+        if let Some(previous) = previous {
+            assert_eq!(previous.step()?, now - 1);
+            self.kept.push(now);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_step_hook_can_ask_for_the_previous_state_of_chosen_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = format!("output_dir=\"{}\"", dir.path().display());
+    let mut t = trainer(&["model=\"mlp\"", "layers=[784,16,10]", "max_steps=7", &out]);
+    let mut hook = KeepEveryThird { kept: Vec::new() };
+    t.train(&mut hook).unwrap();
+    assert_eq!(hook.kept, [3, 6]);
 }

@@ -127,7 +127,7 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let json_path = output_dir.join("training_args.json");
     std::fs::write(&json_path, trainer.args.to_json())
         .map_err(|e| Error::io("cannot write", &json_path, e))?;
-    trainer.train(&mut |_| Ok(()))?;
+    trainer.train(&mut |_: &mut Trainer| Ok(()))?;
     Ok(())
 }
 

@@ -16,4 +16,4 @@ pub use program::{
 pub use progress::TrainerProgress;
 pub use report::Console;
 pub use state::TrainState;
-pub use trainer::{EvalMetrics, TrainSummary, Trainer, WARMUP_STEPS};
+pub use trainer::{EvalMetrics, StepHook, TrainSummary, Trainer, WARMUP_STEPS};

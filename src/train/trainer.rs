@@ -2,10 +2,11 @@
 //! loop: upload a batch, execute one train step (state donated into the next state), and only at
 //! the logging cadence read back the metric scalars that earlier steps left on the device.
 //!
-//! The loop calls an `on_step` hook after every optimizer step, with the trainer borrowed
-//! mutably: that is where a checkpoint save goes (use [`Trainer::step_keeping_previous`] there
-//! to run a step whose inputs stay valid for a background writer). [`Trainer::stop_flag`] ends
-//! the loop cleanly after the current step (e.g. on SIGTERM).
+//! The loop calls a [`StepHook`] after every optimizer step, with the trainer borrowed mutably:
+//! that is where a checkpoint save goes. Before each step the hook may ask for the step to run
+//! with its input state borrowed instead of donated ([`Trainer::step_keeping_previous`]); the
+//! pre-step state then stays valid and is handed to the hook (e.g. for a background writer).
+//! [`Trainer::stop_flag`] ends the loop cleanly after the current step (e.g. on SIGTERM).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,6 +46,26 @@ pub struct TrainSummary {
     pub items_per_second: f64,
     pub final_loss: Option<f64>,
     pub final_eval: Option<EvalMetrics>,
+}
+
+/// Called by [`Trainer::train`] around every optimizer step. Any
+/// `FnMut(&mut Trainer) -> Result<()>` closure is a hook that never keeps the previous state.
+pub trait StepHook {
+    /// Whether step `next_step` (1-based) should run with its input state borrowed, so that the
+    /// state from before it stays valid and is passed to [`Self::after_step`].
+    fn keep_previous(&mut self, _next_step: u64) -> bool {
+        false
+    }
+
+    /// Runs after every step (and its logging/eval); `previous` is the pre-step state when
+    /// [`Self::keep_previous`] asked for it.
+    fn after_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()>;
+}
+
+impl<F: FnMut(&mut Trainer) -> Result<()>> StepHook for F {
+    fn after_step(&mut self, trainer: &mut Trainer, _previous: Option<TrainState>) -> Result<()> {
+        self(trainer)
+    }
 }
 
 /// Steps left out of the median step time (compilation warm-up, caches).
@@ -377,12 +398,9 @@ impl Trainer {
     }
 
     /// Runs the remaining steps, logging every `logging_steps`, evaluating at the eval cadence
-    /// and calling `on_step` after each step (the checkpoint point). Writes `metrics.jsonl`
+    /// and calling `hook` around each step (the checkpoint point). Writes `metrics.jsonl`
     /// (as it goes) and `loss_curve.png` (at the end) into `output_dir`.
-    pub fn train(
-        &mut self,
-        on_step: &mut dyn FnMut(&mut Trainer) -> Result<()>,
-    ) -> Result<TrainSummary> {
+    pub fn train(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
         std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
             Error::io(
                 "cannot create the output directory",
@@ -402,7 +420,12 @@ impl Trainer {
                 break;
             }
             let epoch_before = self.progress.cursor.epoch;
-            self.step()?;
+            let previous = if hook.keep_previous(self.progress.global_step + 1) {
+                Some(self.step_keeping_previous()?)
+            } else {
+                self.step()?;
+                None
+            };
             let step = self.progress.global_step;
             if step.is_multiple_of(logging) || self.finished() {
                 self.log_metrics()?;
@@ -411,7 +434,7 @@ impl Trainer {
                 final_eval = self.evaluate()?;
             }
             self.reporter.tick(step, self.step_times.last().copied());
-            on_step(self)?;
+            hook.after_step(self, previous)?;
         }
         self.log_metrics()?;
         let train_time = started.elapsed();
