@@ -42,28 +42,43 @@ setting_flags! {
     model,
     /// Where metrics.jsonl, loss_curve.png and checkpoints go.
     output_dir,
+    /// Optimizer steps to run (default: the model's reference run).
     max_steps,
+    /// Epochs over a data file (when --max-steps is not given).
     num_train_epochs,
+    /// Samples (MLP) or sequences (GPT) per micro-batch.
     per_device_train_batch_size,
+    /// Micro-batches summed into one optimizer step.
     gradient_accumulation_steps,
+    /// Peak learning rate.
     learning_rate,
+    /// Decoupled weight decay on parameters with ndim >= 2.
     weight_decay,
+    /// AdamW beta1.
     adam_beta1,
+    /// AdamW beta2.
     adam_beta2,
+    /// AdamW epsilon.
     adam_epsilon,
     /// `adamw` or `sgd`.
     optimizer,
+    /// SGD momentum (0 = plain SGD).
     momentum,
     /// Global gradient-norm clipping; 0 = off.
     max_grad_norm,
     /// `constant`, `constant_with_warmup`, `linear` or `cosine`.
     lr_scheduler_type,
+    /// Linear warm-up steps from 0 to the learning rate.
     warmup_steps,
+    /// Log (and read metrics back) every this many steps.
     logging_steps,
     /// `no`, `steps` or `epoch`.
     eval_strategy,
+    /// Evaluate every this many steps (default: --logging-steps).
     eval_steps,
+    /// Seeds the device PRNG key (dropout) and a data file's order.
     seed,
+    /// Seeds the data (default: the reference data seed).
     data_seed,
     /// A token corpus (GPT): text as bytes, or u16/u32 tokens (see --data-format).
     data,
@@ -71,14 +86,23 @@ setting_flags! {
     data_format,
     /// MLP sizes, e.g. `[784,512,10]`.
     layers,
+    /// GPT vocabulary size.
     vocab_size,
+    /// GPT width.
     d_model,
+    /// GPT blocks.
     n_layers,
+    /// GPT attention heads.
     n_heads,
+    /// GPT feed-forward width.
     d_ff,
+    /// GPT context length.
     seq_len,
+    /// GPT dropout probability.
     dropout,
+    /// GPT init standard deviation.
     init_std,
+    /// Seed of the initial parameters.
     init_seed,
 }
 
