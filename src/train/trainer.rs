@@ -537,7 +537,6 @@ fn upload_batch(
         dims.extend(shape.iter().map(|&d| d as i64));
         dims
     };
-    let stacked = dims;
     let y: Vec<i32> = batches.iter().flat_map(|b| b.y.iter().copied()).collect();
     let x = match batches.first().map(|b| &b.x) {
         Some(Inputs::F32(_)) => {
@@ -547,7 +546,7 @@ fn upload_batch(
                     all.extend_from_slice(v);
                 }
             }
-            client.upload(&all, &stacked(x_shape), 0)?
+            client.upload(&all, &dims(x_shape), 0)?
         }
         _ => {
             let mut all = Vec::new();
@@ -556,10 +555,10 @@ fn upload_batch(
                     all.extend_from_slice(v);
                 }
             }
-            client.upload(&all, &stacked(x_shape), 0)?
+            client.upload(&all, &dims(x_shape), 0)?
         }
     };
-    Ok((x, client.upload(&y, &stacked(y_shape), 0)?))
+    Ok((x, client.upload(&y, &dims(y_shape), 0)?))
 }
 
 fn median(times: &[Duration]) -> Duration {
