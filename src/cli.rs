@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod train;
+pub use train::{SettingFlags, TrainArgs};
+
 use crate::pjrt::signature::{main_argument_types, TensorType};
 use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DeviceKind, ElementType};
 use crate::{Error, Result};
@@ -67,6 +70,10 @@ pub enum Command {
     Devices,
     /// Compile a StableHLO file, run it on deterministic inputs, print shapes, checksums, timings.
     RunHlo(RunHloArgs),
+    /// Train a model (flags override --config; defaults are models.json's reference run).
+    Train(TrainArgs),
+    /// Print the train-step StableHLO program of a model and settings.
+    Lower(TrainArgs),
     /// List, verify or inspect checkpoints.
     Checkpoints {
         #[command(subcommand)]
@@ -96,6 +103,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Devices => devices(&cli.global),
         Command::RunHlo(args) => run_hlo(&cli.global, args),
+        Command::Train(args) => train::train(&cli.global, args),
+        Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),
         Command::Export(args) => export::run(args),
     }
