@@ -98,7 +98,12 @@ impl SaveReport {
                 let names: Vec<String> = self
                     .deleted
                     .iter()
-                    .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                    .map(|p| {
+                        p.file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
                     .collect();
                 format!("; retention deleted {}", names.join(", "))
             }

@@ -19,8 +19,9 @@ use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{
     check_architecture, checkpoint_dir_name, choose_resume, cleanup_stale, dtype_of,
-    open_checkpoint, upload_tensors, Verify, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState, RetentionPolicy,
-    SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, WriterOptions, FORMAT_VERSION,
+    open_checkpoint, upload_tensors, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
+    RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
+    WriterOptions, FORMAT_VERSION,
 };
 use crate::config::{ResumeFrom, SaveStrategy, TrainingArgs};
 use crate::data::DataCursor;
@@ -28,12 +29,15 @@ use crate::pjrt::Buffer;
 use crate::{Error, Result};
 
 use super::program::{TensorDesc, RNG_KEY, STEP};
-use super::{TrainState, TrainSummary, Trainer, TrainerProgress};
+use super::{StepHook, TrainState, TrainSummary, Trainer, TrainerProgress};
 
 /// A save requested after step `step`, waiting for the state of that step to be released by the
 /// next (non-donating) step.
 struct PendingSave {
     step: u64,
+    requested_at: Instant,
+    /// Loop time spent so far on this save (the snapshot).
+    prepare_time: Duration,
     trainer_state: TrainerState,
     retention: RetentionPolicy,
 }
@@ -58,8 +62,8 @@ pub struct LoadedBest {
     pub metric: f64,
 }
 
-/// Save/resume state of one run; drive it with [`Self::on_step`] from the trainer's step hook
-/// and [`Self::finish`] after the loop.
+/// Save/resume state of one run: the trainer's [`StepHook`] during the loop, then
+/// [`Self::finish`]; [`train_with_checkpoints`] does both.
 pub struct Checkpointing {
     args: TrainingArgs,
     writer: CheckpointWriter,
@@ -109,10 +113,18 @@ impl Checkpointing {
             "devices": client.device_count(),
             "plugin": client.plugin().path().display().to_string(),
         });
-        let versions = BTreeMap::from([
-            ("xlatrain".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        let mut versions = BTreeMap::from([
+            (
+                "xlatrain".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
             ("pjrt_platform".to_string(), client.platform_version()),
         ]);
+        for (key, value) in client.plugin_attributes() {
+            if key.contains("version") {
+                versions.insert(format!("pjrt.{key}"), value);
+            }
+        }
         let args_json: Value =
             serde_json::from_str(&args.to_json()).unwrap_or_else(|_| Value::Object(Map::new()));
         Ok(Checkpointing {
@@ -190,12 +202,14 @@ impl Checkpointing {
         }))
     }
 
-    /// The step hook: hands a kept state to the writer, and decides whether this step saves.
-    pub fn on_step(&mut self, trainer: &mut Trainer) -> Result<()> {
+    /// After each step: hands the kept pre-step state to the writer, and decides whether this
+    /// step saves.
+    fn on_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()> {
+        let entered = Instant::now();
         if let Some(pending) = self.pending.take() {
-            match trainer.take_kept_state() {
-                Some(state) => self.submit(pending, state)?,
-                // The loop stopped before the next step: the live state is that step's state.
+            match previous {
+                Some(state) => self.submit(pending, state, entered)?,
+                // Not kept (cannot happen: keep_previous asked for it); save it with the rest.
                 None => self.pending = Some(pending),
             }
         }
@@ -203,22 +217,31 @@ impl Checkpointing {
         let epoch = trainer.progress().cursor.epoch;
         let epoch_ended = epoch > self.last_epoch;
         self.last_epoch = epoch;
-        if self.args.save_strategy == SaveStrategy::No {
+        if !self.saving() {
             return Ok(());
         }
         if trainer.finished() || self.stop.load(Ordering::SeqCst) {
             return self.save_now(trainer);
         }
         if self.save_due(trainer, epoch_ended) {
+            let snapshot_started = Instant::now();
+            let trainer_state = self.trainer_state(trainer, step);
+            let retention = self.retention(trainer, step);
             self.pending = Some(PendingSave {
                 step,
-                trainer_state: self.trainer_state(trainer, step),
-                retention: self.retention(trainer, step),
+                requested_at: snapshot_started,
+                prepare_time: snapshot_started.elapsed(),
+                trainer_state,
+                retention,
             });
-            trainer.keep_state_after_next_step();
             self.last_save_at = Instant::now();
         }
         Ok(())
+    }
+
+    /// Whether this run saves at all (a strategy, or only by time).
+    fn saving(&self) -> bool {
+        self.args.save_strategy != SaveStrategy::No || self.args.save_interval_minutes.is_some()
     }
 
     fn save_due(&self, trainer: &Trainer, epoch_ended: bool) -> bool {
@@ -239,7 +262,7 @@ impl Checkpointing {
     /// After the loop: the final save (unless `--save-strategy no` or this step is saved
     /// already), then waits until every save is durable. Errors of background saves surface here.
     pub fn finish(&mut self, trainer: &mut Trainer) -> Result<()> {
-        if self.args.save_strategy != SaveStrategy::No {
+        if self.saving() {
             self.save_now(trainer)?;
         }
         let report = self.writer.wait()?;
@@ -249,6 +272,7 @@ impl Checkpointing {
 
     /// Saves the live state now, in this thread (borrowing the buffers), unless it is saved.
     fn save_now(&mut self, trainer: &mut Trainer) -> Result<()> {
+        let requested_at = Instant::now();
         let step = trainer.progress().global_step;
         self.pending = None;
         if self.last_saved_step == Some(step) {
@@ -259,24 +283,29 @@ impl Checkpointing {
         let state = trainer.state()?;
         let n_params = trainer.model().param_specs()?.len();
         let (model, optimizer) = split(state.descriptors(), state.buffers().iter(), n_params)?;
-        let job = self.job(step, model, optimizer, trainer_state, retention);
+        let mut job = self.job(step, model, optimizer, trainer_state, retention);
+        job.requested_at = requested_at;
+        job.prepare_time = requested_at.elapsed();
         let reports = self.writer.save_blocking(job)?;
         self.record_saved(step, reports);
         Ok(())
     }
 
-    fn submit(&mut self, pending: PendingSave, state: TrainState) -> Result<()> {
+    fn submit(&mut self, pending: PendingSave, state: TrainState, entered: Instant) -> Result<()> {
         let n_params = self.n_params()?;
         let (descs, buffers) = state.into_parts();
         let (model, optimizer) = split(&descs, buffers.into_iter(), n_params)?;
         let step = pending.step;
-        let job = self.job(
+        let mut job = self.job(
             step,
             model,
             optimizer,
             pending.trainer_state,
             pending.retention,
         );
+        job.requested_at = pending.requested_at;
+        // The snapshot at the save point plus the hand-over now; `save` adds its own wait.
+        job.prepare_time = pending.prepare_time + entered.elapsed();
         let reports = self.writer.save(job)?;
         self.record_saved(step, reports);
         Ok(())
@@ -302,6 +331,8 @@ impl Checkpointing {
             training_args: self.args_json.clone(),
             config: self.model_json.clone(),
             retention,
+            prepare_time: Duration::ZERO,
+            requested_at: Instant::now(),
         }
     }
 
@@ -388,6 +419,18 @@ impl Checkpointing {
     }
 }
 
+impl StepHook for Checkpointing {
+    /// The step after a save point runs with its input state borrowed, so that state stays
+    /// valid on the device for the background writer.
+    fn keep_previous(&mut self, _next_step: u64) -> bool {
+        self.pending.is_some()
+    }
+
+    fn after_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()> {
+        self.on_step(trainer, previous)
+    }
+}
+
 /// Checkpoint specs of state descriptors.
 fn specs_of(descs: &[TensorDesc]) -> Vec<TensorSpec> {
     descs
@@ -454,12 +497,11 @@ fn restore_state(
             for d in &descs[n_params..] {
                 let dims = d.dims();
                 let buffer = if d.name == STEP {
-                    let step = i32::try_from(saved.global_step).map_err(|_| {
-                        Error::CheckpointInvalid {
+                    let step =
+                        i32::try_from(saved.global_step).map_err(|_| Error::CheckpointInvalid {
                             path: path.clone(),
                             reason: "global_step does not fit the step counter".into(),
-                        }
-                    })?;
+                        })?;
                     client.upload(&[step], &dims, 0)?
                 } else if d.name == RNG_KEY {
                     client.upload(&key, &dims, 0)?
@@ -471,10 +513,12 @@ fn restore_state(
         }
     }
     let state = TrainState::from_parts(descs, buffers)?;
-    let cursor: DataCursor = serde_json::from_value(saved.xlatrain.data_cursor.clone())
-        .map_err(|e| Error::CheckpointInvalid {
-            path: path.clone(),
-            reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
+    let cursor: DataCursor =
+        serde_json::from_value(saved.xlatrain.data_cursor.clone()).map_err(|e| {
+            Error::CheckpointInvalid {
+                path: path.clone(),
+                reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
+            }
         })?;
     let progress = TrainerProgress {
         global_step: saved.global_step,
@@ -493,7 +537,6 @@ fn restore_state(
     };
     Ok((state, progress, model_only))
 }
-
 
 /// What [`train_with_checkpoints`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -514,7 +557,7 @@ pub fn train_with_checkpoints(
 ) -> Result<RunOutcome> {
     let resumed = checkpointing.resume(trainer)?;
     let first_saved = checkpointing.saved_steps.len();
-    let summary = match trainer.train(&mut |t| checkpointing.on_step(t)) {
+    let summary = match trainer.train(checkpointing) {
         Ok(summary) => summary,
         Err(e) => {
             // The save in flight still completes (or is reported); the failed state is not saved.

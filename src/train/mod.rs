@@ -2,6 +2,7 @@
 //! [`TrainState`], the host-side [`TrainerProgress`], and the [`Trainer`] loop with its console
 //! output, `metrics.jsonl` and `loss_curve.png`.
 
+mod checkpointing;
 pub mod plot;
 pub mod program;
 mod progress;
@@ -9,6 +10,7 @@ mod report;
 mod state;
 mod trainer;
 
+pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
 pub use program::{
     eval_program, state_layout, train_step_program, Program, TensorDesc, RNG_KEY, STEP,
     STEP_METRICS,

@@ -375,11 +375,15 @@ impl Trainer {
             ModelConfig::Gpt(_) => entry["eval_perplexity"] = json!(metrics.perplexity),
         }
         self.record(entry)?;
-        if self
-            .progress
-            .best_metric
-            .is_none_or(|best| metrics.loss < best)
-        {
+        let greater_is_better = self.args.greater_is_better.unwrap_or(false);
+        let improved = self.progress.best_metric.is_none_or(|best| {
+            if greater_is_better {
+                metrics.loss > best
+            } else {
+                metrics.loss < best
+            }
+        });
+        if improved {
             self.progress.best_metric = Some(metrics.loss);
             self.progress.best_global_step = Some(self.progress.global_step);
         }
