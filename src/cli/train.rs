@@ -217,6 +217,25 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
             outcome.summary.steps
         );
     }
+    let reports = checkpointing.reports();
+    if !reports.is_empty() {
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        eprintln!(
+            "checkpoints: {} saved; per save: training loop stalled {:.1} ms, durable after \
+             {:.3} s (medians)",
+            reports.len(),
+            median(
+                reports
+                    .iter()
+                    .map(|r| r.stall.as_secs_f64() * 1e3)
+                    .collect()
+            ),
+            median(reports.iter().map(|r| r.to_durable.as_secs_f64()).collect()),
+        );
+    }
     if let Some(best) = &outcome.best {
         eprintln!(
             "loaded the best model: {} (step {}, eval_loss {:.6})",
