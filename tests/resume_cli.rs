@@ -134,7 +134,11 @@ fn sigterm_saves_and_exits_0_and_the_resumed_run_matches_an_uninterrupted_one() 
 fn a_corrupt_newest_checkpoint_is_reported_and_the_previous_one_used() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("run");
-    let output = train(&dir, &["--max-steps", "30", "--save-steps", "10"]);
+    // Written in the loop (--no-async-save) this time: the synchronous path through the trainer.
+    let output = train(
+        &dir,
+        &["--max-steps", "30", "--save-steps", "10", "--no-async-save"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     // Flip the last byte of a tensor of the newest checkpoint: only its checksum notices.
     let shard = dir.join("checkpoint-30/optimizer.safetensors");

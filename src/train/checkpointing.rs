@@ -223,6 +223,11 @@ impl Checkpointing {
         if trainer.finished() || self.stop.load(Ordering::SeqCst) {
             return self.save_now(trainer);
         }
+        if self.save_due(trainer, epoch_ended) && !self.args.async_save {
+            // Written right here from the live buffers; nothing to keep for later.
+            self.last_save_at = Instant::now();
+            return self.save_now(trainer);
+        }
         if self.save_due(trainer, epoch_ended) {
             let snapshot_started = Instant::now();
             let trainer_state = self.trainer_state(trainer, step);
