@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{
-    check_architecture, checkpoint_dir_name, choose_resume, cleanup_stale, dtype_of,
+    check_architecture, checkpoint_dir_name, choose_resume, cleanup_stale, dtype_of, free_space,
     open_checkpoint, upload_tensors, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
     RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
     WriterOptions, FORMAT_VERSION,
@@ -92,6 +92,25 @@ impl Checkpointing {
         if verbose {
             for path in removed {
                 eprintln!("removed unfinished checkpoint {}", path.display());
+            }
+        }
+        let saves = args.save_strategy != SaveStrategy::No || args.save_interval_minutes.is_some();
+        if saves {
+            // A full disk is found now, not at the first save hours into the run: one
+            // checkpoint of this state must fit.
+            let needed: u64 = trainer
+                .state()?
+                .descriptors()
+                .iter()
+                .map(|d| d.byte_size() as u64)
+                .sum();
+            let available = free_space(&args.output_dir)?;
+            if needed > available {
+                return Err(Error::InsufficientSpace {
+                    path: args.output_dir.clone(),
+                    needed,
+                    available,
+                });
             }
         }
         let save = SaveOptions {
