@@ -262,3 +262,65 @@ fn save_interval_minutes_saves_by_time_even_without_a_strategy() {
         .collect();
     assert!(steps.len() >= 2 && steps.last() == Some(&3000), "{steps:?}");
 }
+
+#[test]
+fn epoch_saves_on_a_data_file_resume_bit_exactly() {
+    let root = tempfile::tempdir().unwrap();
+    let corpus = root.path().join("corpus.txt");
+    let words = ["alpha", "beta", "gamma", "delta"];
+    let text: Vec<&str> = (0..6000usize).map(|i| words[(i * 7 + i / 5) % 4]).collect();
+    std::fs::write(&corpus, text.join(" ")).unwrap();
+    let run = |dir: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--model",
+            "gpt",
+            "--d-model",
+            "32",
+            "--n-layers",
+            "1",
+            "--n-heads",
+            "2",
+            "--d-ff",
+            "64",
+            "--seq-len",
+            "32",
+            "--per-device-train-batch-size",
+            "8",
+            "--num-train-epochs",
+            "3",
+            "--save-strategy",
+            "epoch",
+        ];
+        args.extend([
+            "--data",
+            corpus.to_str().unwrap(),
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ]);
+        args.extend(extra);
+        let output = xlatrain(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    let straight = root.path().join("straight");
+    run(&straight, &[]);
+    let mut steps: Vec<u64> = xlatrain::checkpoint::list_checkpoints(&straight, Verify::Full)
+        .unwrap()
+        .iter()
+        .map(|e| e.step)
+        .collect();
+    steps.sort();
+    assert_eq!(steps.len(), 3, "one checkpoint per epoch: {steps:?}");
+    assert!(
+        steps[1] == 2 * steps[0] && steps[2] == 3 * steps[0],
+        "{steps:?}"
+    );
+    let first = straight.join(format!("checkpoint-{}", steps[0]));
+    let resumed = root.path().join("resumed");
+    run(
+        &resumed,
+        &["--resume-from-checkpoint", first.to_str().unwrap()],
+    );
+    let last = format!("checkpoint-{}", steps[2]);
+    assert_same_tensors(&straight.join(&last), &resumed.join(&last));
+}
