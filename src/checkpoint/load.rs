@@ -13,6 +13,9 @@ use memmap2::Mmap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::documents::{
+    parse_index_bytes, parse_json_bytes, parse_manifest_bytes, parse_trainer_state_bytes,
+};
 use super::layout::*;
 use super::safetensors::parse_shard;
 use super::state::TrainerState;
@@ -162,7 +165,9 @@ pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
     check_listed_sizes(path, &manifest, true)?;
     let config = read_json(&path.join(CONFIG_FILE))?;
     let training_args = read_json(&path.join(TRAINING_ARGS_FILE))?;
-    let trainer_state: TrainerState = read_json(&path.join(TRAINER_STATE_FILE))?;
+    let trainer_state_path = path.join(TRAINER_STATE_FILE);
+    let trainer_state =
+        parse_trainer_state_bytes(&trainer_state_path, &read_file(&trainer_state_path)?)?;
     let model = open_tensor_set(path, &manifest, MODEL_PREFIX)?.ok_or_else(|| {
         Error::CheckpointFileMissing {
             path: path.join(single_file_name(MODEL_PREFIX)),
@@ -223,11 +228,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = read_file(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::CheckpointJson {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    parse_json_bytes(path, &read_file(path)?)
 }
 
 pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
@@ -238,31 +239,7 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
         });
     }
     let path = dir.join(MANIFEST_FILE);
-    let manifest: Manifest = read_json(&path)?;
-    let invalid = |reason: String| Error::ManifestInvalid {
-        path: path.clone(),
-        reason,
-    };
-    if manifest.format != MANIFEST_FORMAT {
-        return Err(invalid(format!(
-            "format is {:?}, expected {MANIFEST_FORMAT:?}",
-            manifest.format
-        )));
-    }
-    if manifest.format_version > FORMAT_VERSION {
-        return Err(invalid(format!(
-            "format version {} is newer than this program's {FORMAT_VERSION}",
-            manifest.format_version
-        )));
-    }
-    if let Some(name) = manifest
-        .files
-        .keys()
-        .find(|n| !is_plain_file_name(n) || *n == MANIFEST_FILE)
-    {
-        return Err(invalid(format!("lists an invalid file name {name:?}")));
-    }
-    Ok(manifest)
+    parse_manifest_bytes(&path, &read_file(&path)?)
 }
 
 /// Checks that every file the manifest lists exists with its recorded size (JSON documents are
@@ -306,16 +283,9 @@ fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Opti
     let single = single_file_name(prefix);
     if manifest.files.contains_key(&index_name) {
         let index_path = dir.join(&index_name);
-        let index: ShardIndex = read_json(&index_path)?;
+        let index = parse_index_bytes(&index_path, &read_file(&index_path)?)?;
         let mut files: Vec<&String> = Vec::new();
-        for (tensor, file) in &index.weight_map {
-            if !is_plain_file_name(file) {
-                return Err(Error::IndexUnsafePath {
-                    index: index_path,
-                    tensor: tensor.clone(),
-                    file: file.clone(),
-                });
-            }
+        for file in index.weight_map.values() {
             if !files.contains(&file) {
                 files.push(file);
             }
