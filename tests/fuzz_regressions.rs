@@ -120,6 +120,19 @@ fn unsafe_index_paths_are_refused_by_name() {
     }
 }
 
+/// Writes `bytes` as `file_name` in checkpoint `ckpt` and records its true size and xxh3 in the
+/// manifest, so only the content itself can make an open fail.
+fn replace_file_keeping_manifest_valid(ckpt: &Path, file_name: &str, bytes: &[u8]) {
+    fs::write(ckpt.join(file_name), bytes).unwrap();
+    let manifest_path = ckpt.join(MANIFEST_FILE);
+    let mut manifest: Manifest =
+        serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    let record = manifest.files.get_mut(file_name).unwrap();
+    record.size = bytes.len() as u64;
+    record.xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes));
+    fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
 /// A committed single-shard checkpoint whose `model.safetensors` is replaced by `bytes`, with the
 /// manifest updated to match, so only the shard's content can make the open fail.
 fn checkpoint_with_model_shard(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
@@ -128,15 +141,7 @@ fn checkpoint_with_model_shard(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let mut contents = fixture.contents(1);
     contents.optimizer = None;
     let saved = save_checkpoint(dir.path(), &contents, &SaveOptions::default()).unwrap();
-    let shard = "model.safetensors";
-    fs::write(saved.path.join(shard), bytes).unwrap();
-    let manifest_path = saved.path.join(MANIFEST_FILE);
-    let mut manifest: Manifest =
-        serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
-    let record = manifest.files.get_mut(shard).unwrap();
-    record.size = bytes.len() as u64;
-    record.xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes));
-    fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    replace_file_keeping_manifest_valid(&saved.path, "model.safetensors", bytes);
     (dir, saved.path)
 }
 
@@ -153,5 +158,48 @@ fn hostile_shards_are_refused_by_a_full_checkpoint_open() {
             .unwrap_or_else(|e| panic!("checkpoint with {name} refused: {e}"));
         let parsed = parse_shard(Path::new(&name), &bytes).unwrap();
         assert_eq!(checkpoint.model.len(), parsed.tensors.len(), "{name}");
+    }
+}
+
+/// Found by review of the index checks, beyond the fuzzers' 8 KiB inputs: every shard name was
+/// checked against a list of the names seen so far, so an index naming N distinct files took
+/// O(N²) (40,000 names, 1.2 MB: 7.7 s; 200,000 names: minutes). A watchdog bounds the open at a
+/// minute, orders of magnitude above the linearithmic cost (well under a second), so the test
+/// fails on a regression instead of hanging CI.
+#[test]
+fn an_index_naming_200k_distinct_shards_is_refused_without_quadratic_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fixture = Fixture::new(9);
+    let saved = save_checkpoint(
+        dir.path(),
+        &fixture.contents(3),
+        &checkpoint_support::small_shards(300),
+    )
+    .unwrap();
+    let weight_map: serde_json::Map<String, serde_json::Value> = (0..200_000)
+        .map(|i| (format!("t{i}"), format!("f{i}.safetensors").into()))
+        .collect();
+    let index = serde_json::json!({"metadata": {"total_size": 1}, "weight_map": weight_map});
+    let index_name = index_file_name(MODEL_PREFIX);
+    replace_file_keeping_manifest_valid(
+        &saved.path,
+        &index_name,
+        &serde_json::to_vec(&index).unwrap(),
+    );
+
+    let (done, finished) = std::sync::mpsc::channel();
+    let path = saved.path.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(open_checkpoint(&path, Verify::Full).err());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(Some(Error::IndexInvalid { reason, .. })) => {
+            assert!(
+                reason.contains("not covered by the checkpoint manifest"),
+                "{reason}"
+            )
+        }
+        Ok(other) => panic!("unexpected {other:?}"),
+        Err(_) => panic!("opening a checkpoint with a 200k-entry index took over a minute"),
     }
 }

@@ -3,7 +3,7 @@
 //! the shards both ways, and (at [`Verify::Full`]) every file must match the manifest's xxh3.
 //! Tensors are then borrowed straight from the read-only mappings, one at a time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::ops::Range;
@@ -284,20 +284,17 @@ fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Opti
     if manifest.files.contains_key(&index_name) {
         let index_path = dir.join(&index_name);
         let index = parse_index_bytes(&index_path, &read_file(&index_path)?)?;
-        let mut files: Vec<&String> = Vec::new();
-        for file in index.weight_map.values() {
-            if !files.contains(&file) {
-                files.push(file);
-            }
-        }
+        // A set, not a list: a hostile index can name millions of distinct files, and checking
+        // each against a list made opening quadratic (minutes for a few MB of index).
+        let mut files: BTreeSet<&String> = index.weight_map.values().collect();
         // Shards of this set that the manifest lists but no index entry names must be opened
         // too, so that their tensors are reported as unlisted instead of silently ignored.
-        for name in manifest.files.keys() {
-            if is_shard_of(name, prefix) && !files.contains(&name) {
-                files.push(name);
-            }
-        }
-        files.sort();
+        files.extend(
+            manifest
+                .files
+                .keys()
+                .filter(|name| is_shard_of(name, prefix)),
+        );
         for file in &files {
             if !manifest.files.contains_key(file.as_str()) {
                 return Err(Error::IndexInvalid {
@@ -306,6 +303,7 @@ fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Opti
                 });
             }
         }
+        let files: Vec<&String> = files.into_iter().collect();
         let set = map_shards(dir, &files)?;
         for entry in &set.entries {
             let shard = &set.shards[entry.shard].file_name;
