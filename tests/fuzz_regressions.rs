@@ -203,3 +203,63 @@ fn an_index_naming_200k_distinct_shards_is_refused_without_quadratic_work() {
         Err(_) => panic!("opening a checkpoint with a 200k-entry index took over a minute"),
     }
 }
+
+/// Found by review: a FIFO in place of a checkpoint file blocked `open` forever (resume hung in
+/// `newest_valid`), and a device such as /dev/zero would be read without end. Checkpoint files
+/// must be regular files; anything else makes that checkpoint invalid, named by path, and
+/// discovery falls back to the previous one. The watchdog turns a hang into a failure; the
+/// device planted is /dev/null, which cannot exhaust memory if this regresses.
+#[test]
+fn special_files_in_a_checkpoint_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fixture = Fixture::new(4);
+    let options = checkpoint_support::small_shards(300);
+    save_checkpoint(dir.path(), &fixture.contents(1), &options).unwrap();
+    let mut planted = Vec::new();
+    for (step, file) in [
+        (2, TRAINER_STATE_FILE.to_string()),
+        (3, MANIFEST_FILE.to_string()),
+        (4, shard_file_name(MODEL_PREFIX, 0, 4)),
+    ] {
+        let saved = save_checkpoint(dir.path(), &fixture.contents(step), &options).unwrap();
+        let path = saved.path.join(&file);
+        if file != MANIFEST_FILE {
+            // Recorded as an empty file, so the size check passes and the open is reached.
+            replace_file_keeping_manifest_valid(&saved.path, &file, b"");
+        }
+        fs::remove_file(&path).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+        planted.push(path);
+    }
+    let device = save_checkpoint(dir.path(), &fixture.contents(5), &options).unwrap();
+    let config = device.path.join(CONFIG_FILE);
+    replace_file_keeping_manifest_valid(&device.path, CONFIG_FILE, b"");
+    fs::remove_file(&config).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &config).unwrap();
+    planted.push(config);
+
+    let (done, finished) = std::sync::mpsc::channel();
+    let output_dir = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let _ = done.send(newest_valid(&output_dir, Verify::Full));
+    });
+    let newest = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("resume discovery blocked on a special file")
+        .unwrap();
+    assert_eq!(newest.checkpoint.step, 1);
+    let skipped: Vec<u64> = newest.skipped.iter().map(|e| e.step).collect();
+    assert_eq!(skipped, [5, 4, 3, 2]);
+    for (entry, path) in newest.skipped.iter().rev().zip(&planted) {
+        let reason = entry.invalid_reason.as_deref().unwrap_or("");
+        assert!(
+            reason.contains("not a regular file") && reason.contains(&*path.to_string_lossy()),
+            "step {}: {reason}",
+            entry.step
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -218,13 +218,47 @@ pub fn check_checkpoint(path: &Path, verify: Verify) -> Result<Manifest> {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| match e.kind() {
+/// Opens `path` for reading if it is a regular file (symlinks followed). A checkpoint holds only
+/// regular files; a FIFO planted in one would block the open forever and a device would never
+/// end, so both are refused before opening.
+fn open_regular(path: &Path, context: &str) -> Result<File> {
+    let not_found_or = |e: std::io::Error, context: &str| match e.kind() {
         ErrorKind::NotFound => Error::CheckpointFileMissing {
             path: path.to_path_buf(),
         },
-        _ => Error::io("cannot read", path, e),
-    })
+        _ => Error::io(context, path, e),
+    };
+    let meta = fs::metadata(path).map_err(|e| not_found_or(e, "cannot stat"))?;
+    if !meta.is_file() {
+        return Err(Error::CheckpointInvalid {
+            path: path.to_path_buf(),
+            reason: format!("not a regular file but {}", file_kind(meta.file_type())),
+        });
+    }
+    File::open(path).map_err(|e| not_found_or(e, context))
+}
+
+fn file_kind(kind: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_regular(path, "cannot open")?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(bytes)
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
@@ -352,10 +386,7 @@ fn map_shards(dir: &Path, files: &[&String]) -> Result<TensorSet> {
     };
     for file_name in files {
         let path = dir.join(file_name);
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => Error::CheckpointFileMissing { path: path.clone() },
-            _ => Error::io("cannot open shard", &path, e),
-        })?;
+        let file = open_regular(&path, "cannot open shard")?;
         let map = mmap::map_read(&file, &path)?;
         let parsed = parse_shard(&path, &map)?;
         let shard = set.shards.len();
