@@ -4,8 +4,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default: 60 seconds for each of every target
 #
 # Prints executions and crashes per target; exits 1 if any target crashed. Crash inputs land in
-# fuzz/artifacts/<target>/; turn each into a case in tests/fuzz_regressions.rs (plain
-# `cargo test`, stable) before fixing it. Corpora grow in fuzz/corpus/<target>/ (not committed)
+# fuzz/artifacts/<target>/ (cargo-fuzz's default); copy each into tests/data/fuzz_regressions/
+# and add a case to tests/fuzz_regressions.rs (plain `cargo test`, stable) before fixing it. Corpora grow in fuzz/corpus/<target>/ (not committed)
 # and start from the committed seeds in tests/data/fuzz_seeds/<kind>/ (see fuzz/make_seeds.py).
 #
 # Toolchain: cargo-fuzz needs nightly-only rustc flags (-Zsanitizer=address, sancov passes). The
@@ -67,7 +67,7 @@ for target in "${targets[@]}"; do
     set +e
     (cd fuzz && TMPDIR="$scratch" cargo fuzz run -O "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="artifacts/$target/") > "$log" 2>&1
+        -print_final_stats=1) > "$log" 2>&1
     status=$?
     set -e
     cp "$log" "fuzz/artifacts/$target.log"

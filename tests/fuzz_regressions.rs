@@ -2,7 +2,9 @@
 //! (stable, no fuzz toolchain): each `hostile-*` file in `tests/data/fuzz_seeds/<kind>/` is
 //! refused with an error (never a panic, never a stack overflow), each `valid-*` file is
 //! accepted, and a hostile shard is refused by a full checkpoint open as well as by the parser.
-//! Seeds come from fuzz/make_seeds.py; scripts/fuzz.sh runs the fuzz targets.
+//! Seeds come from fuzz/make_seeds.py; scripts/fuzz.sh runs the fuzz targets. Crash inputs the
+//! fuzzers found live in `tests/data/fuzz_regressions/`, each with its own test below, next to
+//! the bugs found by reviewing the readers for hostile input.
 
 mod checkpoint_support;
 
@@ -262,4 +264,65 @@ fn special_files_in_a_checkpoint_are_refused_without_blocking() {
             entry.step
         );
     }
+}
+
+/// Found by the trainer_state_parse fuzzer (tests/data/fuzz_regressions/): serde_json's default
+/// float parser is not correctly rounded, so `5e-105`, which is what it writes for the f64
+/// nearest 5e-105, read back one ulp off. Every float in trainer_state.json (epoch, total_flos,
+/// log history, the trainer's resume fields) must survive save and load bit for bit.
+#[test]
+fn floats_in_trainer_state_survive_save_and_load_bit_for_bit() {
+    let crash = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/fuzz_regressions/trainer_state_parse-crash-3331c80d.json"),
+    )
+    .unwrap();
+    let path = Path::new(TRAINER_STATE_FILE);
+    let state = parse_trainer_state_bytes(path, &crash).unwrap();
+    let written = serde_json::to_vec(&state).unwrap();
+    assert_eq!(parse_trainer_state_bytes(path, &written).unwrap(), state);
+
+    // Finite doubles spread over the whole range, from a fixed xorshift sequence.
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut floats = vec![5e-105, 0.1, 5e-324, f64::MIN_POSITIVE, f64::MAX, -0.0];
+    while floats.len() < 5000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let f = f64::from_bits(x);
+        if f.is_finite() {
+            floats.push(f);
+        }
+    }
+    let mut fixture = Fixture::new(3);
+    fixture.state.epoch = floats[0];
+    fixture.state.total_flos = floats[1];
+    fixture.state.best_metric = Some(floats[2]);
+    fixture.state.xlatrain.data_cursor = serde_json::json!({ "floats": floats });
+    for &f in &floats {
+        fixture.state.log_history.push(
+            serde_json::json!({ "learning_rate": f })
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let saved = save_checkpoint(dir.path(), &fixture.contents(7), &SaveOptions::default()).unwrap();
+    let loaded = open_checkpoint(&saved.path, Verify::Full)
+        .unwrap()
+        .trainer_state;
+    let bits = |v: &serde_json::Value| v.as_f64().unwrap().to_bits();
+    let cursor = loaded.xlatrain.data_cursor["floats"].as_array().unwrap();
+    for (i, &f) in floats.iter().enumerate() {
+        assert_eq!(bits(&cursor[i]), f.to_bits(), "data_cursor float {f:e}");
+        let logged = &loaded.log_history[1 + i]["learning_rate"];
+        assert_eq!(bits(logged), f.to_bits(), "log_history float {f:e}");
+    }
+    assert_eq!(loaded.epoch.to_bits(), floats[0].to_bits());
+    assert_eq!(loaded.total_flos.to_bits(), floats[1].to_bits());
+    assert_eq!(
+        loaded.best_metric.map(f64::to_bits),
+        Some(floats[2].to_bits())
+    );
 }
