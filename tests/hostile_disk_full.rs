@@ -20,18 +20,27 @@ use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 
 use checkpoint_support::{host_tensors, Fixture};
 use xlatrain::checkpoint::*;
 use xlatrain::Error;
 
+/// Serializes the tests of this file. They fork `mount`/`umount`, and a child forked while
+/// another test holds its filler file open keeps that file's blocks allocated until it execs,
+/// which under load made a freed file system look full (seen once in CI).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// A tmpfs of `size` mounted on a fresh directory; unmounted on drop, also when a test fails.
+/// Holds [`ONE_AT_A_TIME`] from before the mount until after the unmount.
 struct TmpfsMount {
     mount_point: tempfile::TempDir,
+    _serial: MutexGuard<'static, ()>,
 }
 
 impl TmpfsMount {
     fn new(size: &str) -> Self {
+        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let mount_point = tempfile::tempdir().unwrap();
         let output = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -46,7 +55,10 @@ impl TmpfsMount {
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );
-        TmpfsMount { mount_point }
+        TmpfsMount {
+            mount_point,
+            _serial: serial,
+        }
     }
 
     fn path(&self) -> &Path {
