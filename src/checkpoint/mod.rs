@@ -13,6 +13,7 @@
 mod async_save;
 mod device;
 mod discover;
+mod documents;
 mod fsutil;
 mod layout;
 mod load;
@@ -33,6 +34,7 @@ pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
     NewestValid,
 };
+pub use documents::{parse_index_bytes, parse_manifest_bytes, parse_trainer_state_bytes};
 pub use fsutil::{free_space, fsync_dir, write_durable};
 pub use layout::{
     checkpoint_dir_name, index_file_name, parse_checkpoint_dir_name, shard_file_name, FileRecord,
