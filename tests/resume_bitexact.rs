@@ -222,3 +222,45 @@ fn retention_keeps_the_best_and_the_best_model_is_loaded_at_the_end() {
         Some(Value::Number(_))
     ));
 }
+
+#[test]
+fn save_strategy_best_saves_only_improvements_and_the_final_step() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    let pairs = with(
+        &["model=\"mlp\"", "layers=[64,32,10]"],
+        &[
+            "max_steps=20".into(),
+            dir_arg(&dir),
+            "eval_strategy=\"steps\"".into(),
+            "eval_steps=5".into(),
+            "save_strategy=\"best\"".into(),
+        ],
+    );
+    let (trainer, _, outcome) = run(&pairs);
+    let evals: Vec<(u64, f64)> = trainer
+        .progress()
+        .log_history
+        .iter()
+        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get("eval_loss")?.as_f64()?)))
+        .collect();
+    assert_eq!(evals.len(), 4);
+    // The steps whose eval loss beat every earlier one, then the final save.
+    let mut improved = Vec::new();
+    let mut best = f64::INFINITY;
+    for (step, loss) in evals {
+        if loss < best {
+            best = loss;
+            improved.push(step);
+        }
+    }
+    let mut expected = improved.clone();
+    if expected.last() != Some(&20) {
+        expected.push(20);
+    }
+    assert_eq!(outcome.saved_steps, expected);
+    assert!(
+        improved.len() < 4,
+        "precondition: not every evaluation improves"
+    );
+}
