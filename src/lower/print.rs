@@ -377,6 +377,27 @@ impl<'a> Printer<'a> {
                     self.ty(*updates)
                 )
             }
+            Op::AllReduceSum { input, groups } => {
+                let scalar = tensor_type(&[], node.dtype);
+                let (lhs, rhs, sum) = (self.fresh(None), self.fresh(None), self.fresh(None));
+                let rows: Vec<String> = groups
+                    .iter()
+                    .map(|group| {
+                        let ids: Vec<String> = group.iter().map(usize::to_string).collect();
+                        format!("[{}]", ids.join(", "))
+                    })
+                    .collect();
+                let group_size = groups.first().map_or(0, Vec::len);
+                format!(
+                    "\"stablehlo.all_reduce\"({}) ({{\n      ^bb0({lhs}: {scalar}, {rhs}: {scalar}):\n        \
+                     {sum} = stablehlo.add {lhs}, {rhs} : {scalar}\n        stablehlo.return {sum} : {scalar}\n    \
+                     }}) {{replica_groups = dense<[{}]> : tensor<{}x{group_size}xi64>}} : ({ty}) -> {ty}",
+                    self.r(*input)?,
+                    rows.join(", "),
+                    groups.len()
+                )
+            }
+            Op::ReplicaId => format!("stablehlo.replica_id : {ty}"),
             Op::RngBits { state } => {
                 let name = self.fresh(node.name.as_deref());
                 let line = format!(

@@ -126,6 +126,19 @@ pub fn train_step_program(
     layout: &BatchLayout,
     micro_batches: usize,
 ) -> Result<Program> {
+    train_step_program_replicated(model, optimizer, layout, micro_batches, 1)
+}
+
+/// The train step of one replica of a data-parallel run over `replicas` devices (see
+/// [`super::parallel`]); `layout` is the per-device batch. With one replica this is exactly
+/// [`train_step_program`].
+pub fn train_step_program_replicated(
+    model: &ModelConfig,
+    optimizer: &OptimizerSpec,
+    layout: &BatchLayout,
+    micro_batches: usize,
+    replicas: usize,
+) -> Result<Program> {
     let descs = state_layout(model, optimizer)?;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
@@ -138,6 +151,10 @@ pub fn train_step_program(
     let (step, key) = (state[state.len() - 2], state[state.len() - 1]);
     // every step moves the key on, whether or not dropout draws from it
     let (mut key, _) = g.rng_bit_generator(key, &[2], DType::U32)?;
+    let next_key = key;
+    if replicas > 1 {
+        key = super::parallel::replica_dropout_key(&mut g, key)?;
+    }
     let mut total = None;
     for i in 0..micro_batches {
         let xi = g.slice_axis(x, 0, i, 1)?;
@@ -159,6 +176,13 @@ pub fn train_step_program(
     let loss = g.scale(total, 1.0 / micro_batches as f64)?;
     g.set_name(loss, "loss")?;
     let grads = grad(&mut g, loss, params)?;
+    let (loss, grads) = if replicas > 1 {
+        // replicated state keeps the dropout key's advance independent of the replica
+        key = next_key;
+        super::parallel::average_over_replicas(&mut g, loss, &grads, replicas)?
+    } else {
+        (loss, grads)
+    };
     let update = optim::apply(&mut g, optimizer, params, &grads, slots, step)?;
     let one = g.scalar(1.0, DType::S32)?;
     let next_step = g.add(step, one)?;

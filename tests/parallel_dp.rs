@@ -1,0 +1,170 @@
+//! Data parallelism: a run over 1, 2 or 4 CPU devices at the same GLOBAL batch follows the
+//! single-device run's loss curve within float tolerance, and the replicated state stays
+//! bit-identical on every device (gradients are all-reduced before clipping and the optimizer).
+
+mod train_common;
+
+use train_common::{args, cpu, step_losses, trainer};
+use xlatrain::config::NumDevices;
+use xlatrain::train::Trainer;
+use xlatrain::Error;
+
+/// MLP over a global batch of 64, with clipping that binds, so averaging must come before it.
+fn mlp(per_device: usize, devices: usize) -> Vec<String> {
+    vec![
+        "model=\"mlp\"".into(),
+        format!("per_device_train_batch_size={per_device}"),
+        format!("num_devices={devices}"),
+        "max_steps=10".into(),
+        "max_grad_norm=0.5".into(),
+        "lr_scheduler_type=\"linear\"".into(),
+    ]
+}
+
+fn dp_trainer(pairs: &[String]) -> Trainer {
+    let pairs: Vec<&str> = pairs.iter().map(String::as_str).collect();
+    trainer(&pairs)
+}
+
+/// Per-step `(loss, grad_norm)` with metrics read back every step.
+fn curve(t: &mut Trainer, steps: usize) -> Vec<(f64, f64)> {
+    (0..steps)
+        .map(|_| {
+            t.step().unwrap();
+            let entry = t.log_metrics().unwrap().unwrap();
+            (
+                entry["loss"].as_f64().unwrap(),
+                entry["grad_norm"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_replicas_identical(t: &Trainer) {
+    let states = t.replica_states().unwrap();
+    assert_eq!(states.len(), t.num_devices());
+    let first = states[0].to_host().unwrap();
+    for (replica, state) in states.iter().enumerate().skip(1) {
+        let bytes = state.to_host().unwrap();
+        for ((desc, a), b) in state.descriptors().iter().zip(&first).zip(&bytes) {
+            assert!(
+                a == b,
+                "replica {replica} differs from replica 0 in {}",
+                desc.name
+            );
+        }
+    }
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-12)
+}
+
+#[test]
+fn two_and_four_devices_follow_the_single_device_loss_curve_at_the_same_global_batch() {
+    let mut single = dp_trainer(&mlp(64, 1));
+    assert_eq!(single.num_devices(), 1);
+    let reference = curve(&mut single, 10);
+    let reference_params = single.state().unwrap().read_f32("fc0.w").unwrap();
+    for devices in [2, 4] {
+        let mut t = dp_trainer(&mlp(64 / devices, devices));
+        assert_eq!(t.num_devices(), devices);
+        let ours = curve(&mut t, 10);
+        for (step, ((loss, norm), (ref_loss, ref_norm))) in ours.iter().zip(&reference).enumerate()
+        {
+            assert!(
+                relative(*loss, *ref_loss) <= 1e-5,
+                "{devices} devices, step {}: loss {loss} vs single-device {ref_loss}",
+                step + 1
+            );
+            assert!(
+                relative(*norm, *ref_norm) <= 1e-4,
+                "{devices} devices, step {}: grad norm {norm} vs single-device {ref_norm}",
+                step + 1
+            );
+        }
+        let params = t.state().unwrap().read_f32("fc0.w").unwrap();
+        let worst = params
+            .iter()
+            .zip(&reference_params)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4, "{devices} devices: fc0.w differs by {worst}");
+        assert_replicas_identical(&t);
+        assert_eq!(t.state().unwrap().step().unwrap(), 10);
+    }
+}
+
+#[test]
+fn each_device_trains_on_its_slice_not_on_the_whole_batch() {
+    // The same per-device batch on 2 devices sees twice the data of one device: a different run.
+    let mut one = dp_trainer(&mlp(32, 1));
+    let mut two = dp_trainer(&mlp(32, 2));
+    let a = step_losses(&mut one, 3);
+    let b = step_losses(&mut two, 3);
+    assert!(
+        a.iter().zip(&b).any(|(x, y)| relative(*x, *y) > 1e-4),
+        "a global batch of 64 gave the losses of a batch of 32: {a:?} vs {b:?}"
+    );
+}
+
+const SMALL_GPT: [&str; 8] = [
+    "model=\"gpt\"",
+    "d_model=32",
+    "n_layers=1",
+    "n_heads=2",
+    "d_ff=64",
+    "seq_len=16",
+    "max_steps=6",
+    "max_grad_norm=1.0",
+];
+
+#[test]
+fn gpt_without_dropout_matches_one_device_and_with_dropout_stays_replicated() {
+    let with = |extra: &[&str]| -> Trainer {
+        let mut pairs: Vec<&str> = SMALL_GPT.to_vec();
+        pairs.extend_from_slice(extra);
+        trainer(&pairs)
+    };
+    let mut single = with(&["per_device_train_batch_size=8"]);
+    let mut two = with(&["per_device_train_batch_size=4", "num_devices=2"]);
+    let a = step_losses(&mut single, 4);
+    let b = step_losses(&mut two, 4);
+    for (step, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(relative(*y, *x) <= 1e-5, "step {}: {y} vs {x}", step + 1);
+    }
+    assert_replicas_identical(&two);
+
+    let mut dropout = with(&[
+        "per_device_train_batch_size=4",
+        "num_devices=\"all\"",
+        "dropout=0.1",
+    ]);
+    assert_eq!(dropout.num_devices(), cpu().device_count());
+    let losses = step_losses(&mut dropout, 4);
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert_replicas_identical(&dropout);
+}
+
+#[test]
+fn num_devices_accepts_a_count_or_all_and_rejects_more_than_the_client_has() {
+    let available = cpu().device_count();
+    assert_eq!(NumDevices::All.resolve(available).unwrap(), available);
+    assert_eq!(NumDevices::Count(2).resolve(available).unwrap(), 2);
+    let too_many = format!("num_devices={}", available + 1);
+    let Err(err) = Trainer::new(cpu(), args(&["model=\"mlp\"", &too_many])) else {
+        panic!("{too_many} was accepted");
+    };
+    assert!(
+        matches!(&err, Error::InvalidArgument { key, .. } if key == "num_devices"),
+        "{err}"
+    );
+    for bad in ["num_devices=0", "num_devices=\"some\""] {
+        let parsed = xlatrain::config::TrainingArgsPatch::from_overrides(&[bad])
+            .and_then(xlatrain::config::TrainingArgs::resolve);
+        assert!(
+            matches!(parsed, Err(Error::InvalidArgument { .. })),
+            "{bad} was accepted"
+        );
+    }
+}
