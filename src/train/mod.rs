@@ -7,6 +7,7 @@ pub mod plot;
 pub mod program;
 mod progress;
 mod report;
+pub mod sharded;
 mod state;
 mod trainer;
 
