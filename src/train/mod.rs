@@ -8,12 +8,13 @@ pub mod program;
 mod progress;
 mod report;
 pub mod sharded;
+pub mod spmd;
 mod state;
 mod trainer;
 
 pub use program::{
-    eval_program, state_layout, train_step_program, train_step_program_replicated, Program,
-    TensorDesc, RNG_KEY, STEP, STEP_METRICS,
+    eval_program, state_layout, train_step_program, train_step_program_replicated,
+    train_step_program_spmd, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,
 };
 pub use progress::TrainerProgress;
 pub use report::Console;

@@ -139,6 +139,31 @@ pub fn train_step_program_replicated(
     micro_batches: usize,
     replicas: usize,
 ) -> Result<Program> {
+    build_train_step(model, optimizer, layout, micro_batches, replicas, 1)
+}
+
+/// The train step for the SPMD partitioner over `partitions` devices (see [`super::spmd`]):
+/// the program of the global batch `layout`, with `mhlo.sharding` annotations that split every
+/// state tensor whose dim 0 divides evenly into row blocks (the rest replicated) and the batch
+/// along its batch axis.
+pub fn train_step_program_spmd(
+    model: &ModelConfig,
+    optimizer: &OptimizerSpec,
+    layout: &BatchLayout,
+    micro_batches: usize,
+    partitions: usize,
+) -> Result<Program> {
+    build_train_step(model, optimizer, layout, micro_batches, 1, partitions)
+}
+
+fn build_train_step(
+    model: &ModelConfig,
+    optimizer: &OptimizerSpec,
+    layout: &BatchLayout,
+    micro_batches: usize,
+    replicas: usize,
+    partitions: usize,
+) -> Result<Program> {
     let descs = state_layout(model, optimizer)?;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
@@ -197,6 +222,29 @@ pub fn train_step_program_replicated(
     };
     for i in 0..descs.len() {
         options = options.donate(i, i);
+    }
+    if partitions > 1 {
+        use super::sharded::sharding_annotation;
+        let batch_axis = |shape: &[usize]| {
+            let mut tiles = vec!["1".to_string(); shape.len()];
+            tiles[1] = partitions.to_string();
+            let ids: Vec<String> = (0..partitions).map(|d| d.to_string()).collect();
+            format!("{{devices=[{}]{}}}", tiles.join(","), ids.join(","))
+        };
+        let state_shardings: Vec<Option<String>> = descs
+            .iter()
+            .map(|d| Some(sharding_annotation(&d.shape, partitions)))
+            .collect();
+        options.argument_shardings = state_shardings.clone();
+        options.argument_shardings.push(Some(batch_axis(&xd.shape)));
+        options.argument_shardings.push(Some(batch_axis(&yd.shape)));
+        options.result_shardings = state_shardings;
+        options.result_shardings.extend(
+            STEP_METRICS
+                .iter()
+                .map(|_| Some("{replicated}".to_string())),
+        );
+        options.num_partitions = Some(partitions);
     }
     Ok(Program {
         mlir: to_stablehlo(&g, &outputs, &options)?,
