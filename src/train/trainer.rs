@@ -7,6 +7,11 @@
 //! with its input state borrowed instead of donated ([`Trainer::step_keeping_previous`]); the
 //! pre-step state then stays valid and is handed to the hook (e.g. for a background writer).
 //! [`Trainer::stop_flag`] ends the loop cleanly after the current step (e.g. on SIGTERM).
+//!
+//! With `num_devices = N > 1` the step is compiled for `N` replicas (see [`super::parallel`]):
+//! every device keeps a full copy of the state, gets its slice of each global batch, and the
+//! program averages gradients across devices. [`Trainer::state`] is device 0's copy (what a
+//! checkpoint writes); [`Trainer::restore`] copies a restored state onto every device.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
