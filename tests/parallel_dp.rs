@@ -168,3 +168,63 @@ fn num_devices_accepts_a_count_or_all_and_rejects_more_than_the_client_has() {
         );
     }
 }
+
+fn xlatrain(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_xlatrain"))
+        .args(args)
+        .env("TF_CPP_MIN_LOG_LEVEL", "3")
+        .output()
+        .expect("run xlatrain")
+}
+
+#[test]
+fn the_cli_trains_over_num_devices_and_rejects_counts_it_cannot_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let common = [
+        "--model",
+        "mlp",
+        "--layers",
+        "[16,8,4]",
+        "--per-device-train-batch-size",
+        "4",
+        "--max-steps",
+        "3",
+        "--logging-steps",
+        "1",
+        "--set",
+        "save_strategy=\"no\"",
+    ];
+    let mut run: Vec<&str> = vec!["train", "--output-dir", out.to_str().unwrap()];
+    run.extend(common);
+    run.extend(["--num-devices", "all"]);
+    let done = xlatrain(&run);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.matches("\"loss\"").count(), 3, "{metrics}");
+    // 4 devices x 4 samples x 3 steps
+    assert!(metrics.contains("\"train_samples_per_second\""));
+
+    for (count, key) in [("9", "num_devices"), ("some", "num_devices")] {
+        let mut bad: Vec<&str> = vec!["train", "--output-dir", out.to_str().unwrap()];
+        bad.extend(common);
+        bad.extend(["--num-devices", count]);
+        let refused = xlatrain(&bad);
+        assert_eq!(refused.status.code(), Some(2), "--num-devices {count}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains(key));
+    }
+
+    let mut lower: Vec<&str> = vec!["lower"];
+    lower.extend(common);
+    lower.extend(["--num-devices", "2"]);
+    let printed = xlatrain(&lower);
+    assert!(printed.status.success());
+    assert!(String::from_utf8_lossy(&printed.stdout).contains("\"stablehlo.all_reduce\""));
+    lower.pop();
+    lower.push("all");
+    assert_eq!(xlatrain(&lower).status.code(), Some(2));
+}
