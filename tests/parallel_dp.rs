@@ -228,3 +228,30 @@ fn the_cli_trains_over_num_devices_and_rejects_counts_it_cannot_serve() {
     lower.push("all");
     assert_eq!(xlatrain(&lower).status.code(), Some(2));
 }
+
+#[test]
+fn accumulation_and_eval_work_per_device_as_on_one_device() {
+    let run = |per_device: &str, devices: &str| -> Trainer {
+        trainer(&[
+            "model=\"mlp\"",
+            "layers=[784,64,10]",
+            per_device,
+            devices,
+            "gradient_accumulation_steps=2",
+            "eval_strategy=\"steps\"",
+            "max_steps=4",
+        ])
+    };
+    let mut one = run("per_device_train_batch_size=32", "num_devices=1");
+    let mut two = run("per_device_train_batch_size=16", "num_devices=2");
+    let a = step_losses(&mut one, 4);
+    let b = step_losses(&mut two, 4);
+    for (step, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(relative(*y, *x) <= 1e-5, "step {}: {y} vs {x}", step + 1);
+    }
+    let eval_one = one.evaluate().unwrap().unwrap();
+    let eval_two = two.evaluate().unwrap().unwrap();
+    assert!(relative(eval_two.loss, eval_one.loss) <= 1e-5);
+    assert!((eval_two.accuracy - eval_one.accuracy).abs() <= 1e-6);
+    assert_replicas_identical(&two);
+}
