@@ -255,3 +255,22 @@ fn accumulation_and_eval_work_per_device_as_on_one_device() {
     assert!((eval_two.accuracy - eval_one.accuracy).abs() <= 1e-6);
     assert_replicas_identical(&two);
 }
+
+#[test]
+fn a_borrowed_step_hands_back_device_zeros_previous_state_and_keeps_replicas_in_step() {
+    // the async checkpoint path: the pre-step state of device 0 stays valid after the step
+    let mut donated = dp_trainer(&mlp(16, 4));
+    let mut borrowed = dp_trainer(&mlp(16, 4));
+    donated.step().unwrap();
+    borrowed.step().unwrap();
+    let before = borrowed.state().unwrap().to_host().unwrap();
+    let previous = borrowed.step_keeping_previous().unwrap();
+    assert_eq!(previous.to_host().unwrap(), before);
+    assert_eq!(previous.step().unwrap(), 1);
+    donated.step().unwrap();
+    assert_eq!(
+        borrowed.state().unwrap().to_host().unwrap(),
+        donated.state().unwrap().to_host().unwrap()
+    );
+    assert_replicas_identical(&borrowed);
+}

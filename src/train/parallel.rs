@@ -45,9 +45,10 @@ pub fn average_over_replicas(
 const KEY_SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// The dropout key of this replica: the replicated key with `replica_id * KEY_SPREAD` added to
-/// its key word, so replicas draw independent masks (replica 0 draws what a single device
-/// would). The counter word is untouched, and the key carried to the next step is the
-/// un-folded one, so the state stays identical on every replica.
+/// its key word, so replicas draw independent masks (replica 0 keeps the key unchanged). The
+/// counter word is untouched, and the key carried to the next step is the un-folded one, so the
+/// state stays identical on every replica. With dropout the masks differ from a single-device
+/// run's (each replica draws for its own slice), so only dropout-free runs match one device.
 pub fn replica_dropout_key(g: &mut Graph, key: Tensor) -> Result<Tensor> {
     let id = g.replica_id()?;
     let id = g.convert(id, DType::U64)?;
