@@ -154,3 +154,39 @@ fn a_sharded_checkpoint_restores_onto_two_devices_and_onto_one() {
         );
     }
 }
+
+#[test]
+fn a_sharded_gpt_with_embedding_rows_split_over_four_devices_trains_like_one_device() {
+    let base = [
+        "model=\"gpt\"",
+        "d_model=32",
+        "n_layers=1",
+        "n_heads=2",
+        "d_ff=64",
+        "seq_len=16",
+        "max_steps=6",
+        "max_grad_norm=1.0",
+    ];
+    let mut one: Vec<&str> = base.to_vec();
+    one.push("per_device_train_batch_size=8");
+    let mut single = trainer(&one);
+    let expected = step_losses(&mut single, 4);
+    let mut four: Vec<&str> = base.to_vec();
+    four.push("per_device_train_batch_size=2");
+    let mut t = ShardedTrainer::new(cpu(), &args(&four), 4).unwrap();
+    for (step, want) in expected.iter().enumerate() {
+        let got = t.step().unwrap();
+        assert!(
+            relative(got, *want) <= 1e-5,
+            "step {}: {got} vs {want}",
+            step + 1
+        );
+    }
+    // the token embedding (gathered rows, scatter-added gradient) lives as 4 blocks of 64 rows
+    for block in t.shards_of("wte").unwrap() {
+        assert_eq!(block.dims(), vec![64, 32]);
+    }
+    for block in t.shards_of("exp_avg_sq.wte").unwrap() {
+        assert_eq!(block.dims(), vec![64, 32]);
+    }
+}
