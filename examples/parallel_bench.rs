@@ -35,7 +35,7 @@ fn main() -> Result<()> {
         client.device_count()
     );
     for devices in [1usize, 2, 4] {
-        if global % devices != 0 || devices > client.device_count() {
+        if !global.is_multiple_of(devices) || devices > client.device_count() {
             continue;
         }
         let pairs = vec![
