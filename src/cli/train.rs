@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
-use crate::config::{ResumeFrom, TrainingArgs, TrainingArgsPatch};
+use crate::config::{NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::Client;
 use crate::signals::StopSignal;
-use crate::train::{train_step_program, train_with_checkpoints, Checkpointing, Console, Trainer};
+use crate::train::{
+    train_step_program_replicated, train_with_checkpoints, Checkpointing, Console, Trainer,
+};
 use crate::{Error, Result};
 
 /// Declares the flags that map one to one onto `TrainingArgs` keys: each is passed on as a
@@ -81,6 +83,9 @@ setting_flags! {
     seed,
     /// Seeds the data (default: the reference data seed).
     data_seed,
+    /// Data-parallel devices: a count or `all`; the global batch is the per-device batch times
+    /// this (on the CPU plugin, --cpu-devices sets how many devices exist).
+    num_devices,
     /// A token corpus (GPT): text as bytes, or u16/u32 tokens (see --data-format).
     data,
     /// `bytes`, `u16` or `u32`.
@@ -250,12 +255,28 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
 pub fn lower(args: &TrainArgs) -> Result<()> {
     let settings = args.resolve()?;
     let model = settings.model_config()?;
+    let replicas = match settings.num_devices {
+        None => 1,
+        Some(NumDevices::Count(n)) => n,
+        Some(NumDevices::All) => {
+            return Err(Error::Usage(
+                "lower prints the program of a device count; give --num-devices N".into(),
+            ))
+        }
+    };
+    // the per-device batch: what one replica's program sees
     let dataset = Dataset::open(&settings.data_spec()?)?;
     let steps = settings.max_steps.unwrap_or(1);
     let optimizer = OptimizerSpec::from_args(&settings, steps);
     let micro = usize::try_from(settings.gradient_accumulation_steps)
         .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
-    let program = train_step_program(&model, &optimizer, &dataset.batch_layout(), micro)?;
+    let program = train_step_program_replicated(
+        &model,
+        &optimizer,
+        &dataset.batch_layout(),
+        micro,
+        replicas,
+    )?;
     use std::io::Write as _;
     std::io::stdout()
         .lock()
