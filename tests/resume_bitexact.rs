@@ -160,6 +160,16 @@ fn mlp_resume_is_bit_exact() {
 }
 
 #[test]
+fn data_parallel_mlp_resume_is_bit_exact() {
+    // Two replicas: the checkpoint holds device 0's copy, restore replicates it.
+    assert_resume_is_bit_exact(
+        &["model=\"mlp\"", "layers=[64,32,10]", "num_devices=2"],
+        8,
+        3,
+    );
+}
+
+#[test]
 fn small_gpt_with_dropout_resume_is_bit_exact() {
     assert_resume_is_bit_exact(&SMALL_GPT, 9, 4);
 }
