@@ -42,8 +42,9 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Accelerator kind; picks the plugin (CPU: fetched from PyPI on first use).
-    #[arg(long, global = true, value_enum, default_value_t = DeviceKind::Cpu)]
-    pub device: DeviceKind,
+    /// (default: cpu, or `device` of a training config file)
+    #[arg(long, global = true, value_enum)]
+    pub device: Option<DeviceKind>,
     /// A PJRT plugin file to load instead (also $XLATRAIN_PLUGIN).
     #[arg(long, global = true, value_name = "PATH")]
     pub plugin: Option<PathBuf>,
@@ -56,7 +57,7 @@ impl GlobalArgs {
     /// The client options these flags describe.
     pub fn client_options(&self) -> ClientOptions {
         ClientOptions {
-            device: self.device,
+            device: self.device.unwrap_or_default(),
             plugin: self.plugin.clone(),
             cpu_device_count: self.cpu_devices,
             cache_dir: None,

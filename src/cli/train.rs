@@ -10,7 +10,7 @@ use super::GlobalArgs;
 use crate::config::{NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
-use crate::pjrt::Client;
+use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
 use crate::train::{
     train_step_program_replicated, train_with_checkpoints, Checkpointing, Console, Trainer,
@@ -34,7 +34,7 @@ macro_rules! setting_flags {
             fn overrides(&self) -> Vec<String> {
                 let mut pairs = Vec::new();
                 $( if let Some(v) = &self.$field { pairs.push(format!("{}={v}", stringify!($field))); } )*
-                pairs
+                pairs.into_iter().map(bracket_bare_lists).collect()
             }
         }
     };
@@ -90,7 +90,7 @@ setting_flags! {
     data,
     /// `bytes`, `u16` or `u32`.
     data_format,
-    /// MLP sizes, e.g. `[784,512,10]`.
+    /// MLP sizes, e.g. `784,512,10` (or `[784,512,10]`).
     layers,
     /// GPT vocabulary size.
     vocab_size,
@@ -197,7 +197,7 @@ impl TrainArgs {
 
 pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let mut settings = args.resolve()?;
-    settings.device = format!("{:?}", global.device).to_lowercase();
+    let global = device_from_settings(global, &mut settings);
     let client = Client::open(&global.client_options())?;
     let mut trainer = Trainer::new(client, settings)?;
     trainer.set_console(Console::auto());
@@ -282,4 +282,32 @@ pub fn lower(args: &TrainArgs) -> Result<()> {
         .lock()
         .write_all(program.mlir.as_bytes())
         .map_err(|e| Error::io("cannot write to standard output", "<stdout>", e))
+}
+
+/// The `--device` flag wins over the config file's `device`; without the flag, the config's
+/// `device` (`cpu`, `cuda`, `tpu`, or a plugin path) picks the plugin.
+fn device_from_settings(global: &GlobalArgs, settings: &mut TrainingArgs) -> GlobalArgs {
+    let mut global = global.clone();
+    match global.device {
+        Some(kind) => settings.device = kind.to_string(),
+        None => match settings.device.as_str() {
+            "cpu" => global.device = Some(DeviceKind::Cpu),
+            "cuda" => global.device = Some(DeviceKind::Cuda),
+            "tpu" => global.device = Some(DeviceKind::Tpu),
+            path => {
+                if global.plugin.is_none() {
+                    global.plugin = Some(PathBuf::from(path));
+                }
+            }
+        },
+    }
+    global
+}
+
+/// `layers=784,512,10` as `layers=[784,512,10]`: on a command line the brackets are noise.
+fn bracket_bare_lists(pair: String) -> String {
+    match pair.strip_prefix("layers=") {
+        Some(value) if !value.trim_start().starts_with('[') => format!("layers=[{value}]"),
+        _ => pair,
+    }
 }
