@@ -1,0 +1,484 @@
+//! Crash injection: a real `xlatrain train` process that commits a checkpoint after every step
+//! (asynchronous saves, sharded files, `--save-total-limit 2`, so a shard copy, fsync, manifest
+//! write, rename or retention delete is nearly always under way) is killed with SIGKILL at seeded
+//! random instants, resumed with `--resume-from-checkpoint`, killed again, and so on in the same
+//! output directory. After every kill each `checkpoint-<step>` left behind passes full
+//! verification, no committed save is lost, and the next run resumes from exactly the newest
+//! committed checkpoint; a chain run to its end has the final parameters, optimizer state and
+//! logged losses of an uninterrupted run, bit for bit.
+//!
+//! `XLATRAIN_CRASH_KILLS=N` sets the number of kills (default 30; `scripts/crash_kill.sh` runs
+//! 500), `XLATRAIN_CRASH_SEED=S` the seed of the kill instants (printed, to replay a failure).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use xlatrain::checkpoint::{
+    list_checkpoints, newest_valid, open_checkpoint, Verify, MANIFEST_FILE, RETIRED_PREFIX,
+    STAGING_PREFIX,
+};
+
+const MAX_STEPS: u64 = 40;
+const DEFAULT_KILLS: usize = 30;
+const SIGKILL: i32 = 9;
+const DEFAULT_SEED: u64 = 0x5eed_c4a5;
+/// Longest a run may take before the test calls it hung.
+const HANG: Duration = Duration::from_secs(120);
+
+/// One training configuration for every run: the chains and the uninterrupted reference.
+fn train_args(dir: &Path, resume: bool) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "train",
+        "--model",
+        "mlp",
+        "--layers",
+        "[784,64,10]",
+        "--per-device-train-batch-size",
+        "16",
+        "--max-steps",
+        &MAX_STEPS.to_string(),
+        "--lr-scheduler-type",
+        "cosine",
+        "--warmup-steps",
+        "5",
+        "--logging-steps",
+        "1",
+        "--save-steps",
+        "1",
+        "--save-total-limit",
+        "2",
+        // fc0.w alone is 200 kB: several shards and index files per checkpoint.
+        "--max-shard-size",
+        "250KB",
+        "--async-save",
+        "--output-dir",
+        dir.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if resume {
+        args.push("--resume-from-checkpoint".into());
+    }
+    args
+}
+
+/// splitmix64: a seeded, reproducible stream of kill instants.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A running `xlatrain train` whose stderr lines arrive on a channel.
+struct Run {
+    child: Child,
+    lines: Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Run {
+    fn start(dir: &Path, resume: bool) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xlatrain"))
+            .args(train_args(dir, resume))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start xlatrain");
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Run {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Collects stderr until a line starting with `prefix` or the end of the stream.
+    fn wait_for_line(&mut self, prefix: &str) {
+        let deadline = Instant::now() + HANG;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => {
+                    let found = line.starts_with(prefix);
+                    self.log.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("no `{prefix}` line within {HANG:?}:\n{}", self.text());
+                }
+            }
+        }
+    }
+
+    /// Waits for the process to exit and collects the rest of stderr.
+    fn finish(&mut self) -> ExitStatus {
+        self.wait_for_line("\0never");
+        self.child.wait().unwrap()
+    }
+
+    fn text(&self) -> String {
+        self.log.join("\n")
+    }
+
+    /// Steps of the `saved <path> (...)` lines, in order.
+    fn saved_steps(&self) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter_map(|l| l.strip_prefix("saved "))
+            .filter_map(|rest| rest.split(" (").next())
+            .filter_map(|path| path.rsplit("checkpoint-").next()?.parse().ok())
+            .collect()
+    }
+
+    /// The `(path, step)` of a `resumed from <path> (step <n>)` line.
+    fn resumed_from(&self) -> Option<(String, u64)> {
+        self.log.iter().find_map(|l| {
+            let rest = l.strip_prefix("resumed from ")?;
+            let (path, rest) = rest.split_once(" (step ")?;
+            let step = rest.split(')').next()?.parse().ok()?;
+            Some((path.to_string(), step))
+        })
+    }
+}
+
+/// Where a kill found the output directory, judged from what the dead process left there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Landed {
+    /// A staging directory without a manifest: shards being copied, fsync'd, JSON written.
+    StagingFiles,
+    /// A staging directory with its manifest: written, not yet renamed into place.
+    StagedNotRenamed,
+    /// A retired checkpoint: retention was deleting it.
+    RetentionDelete,
+    /// Neither: between saves, during start-up or resume, or between a rename and its fsync.
+    Quiet,
+}
+
+fn landed_in(dir: &Path) -> Landed {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Landed::Quiet;
+    };
+    let mut landed = Landed::Quiet;
+    for entry in entries.map_while(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let here = if name.starts_with(STAGING_PREFIX) {
+            if entry.path().join(MANIFEST_FILE).exists() {
+                Landed::StagedNotRenamed
+            } else {
+                Landed::StagingFiles
+            }
+        } else if name.starts_with(RETIRED_PREFIX) {
+            Landed::RetentionDelete
+        } else {
+            continue;
+        };
+        landed = landed.min(here);
+    }
+    landed
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    kills_tried: usize,
+    /// The process was alive and died of SIGKILL.
+    kills_landed: usize,
+    /// The run had already finished when its kill came.
+    kills_after_finish: usize,
+    landed: BTreeMap<String, usize>,
+    /// Runs that resumed and named the checkpoint they picked.
+    resumes_picked: usize,
+    /// Runs killed before they said what they resumed from.
+    resumes_cut_short: usize,
+    /// Runs that started from scratch because no checkpoint had been committed yet.
+    fresh_starts: usize,
+    /// `checkpoint-<step>` directories found invalid after a kill, or chosen while invalid.
+    invalid_found: usize,
+    invalid_chosen: usize,
+    chains_finished: usize,
+    logged_steps_compared: usize,
+    /// Logged steps that appear more than once (re-run after resuming from an earlier step).
+    logged_steps_replayed: usize,
+}
+
+/// The per-step training log entries of metrics.jsonl (every line must be whole JSON).
+fn logged_losses(dir: &Path) -> Vec<Value> {
+    let path = dir.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|e| panic!("{} line {}: {e}: {line:?}", path.display(), i + 1))
+        })
+        .filter(|e| e.get("loss").is_some())
+        .collect()
+}
+
+fn by_step(entries: &[Value]) -> BTreeMap<u64, Value> {
+    entries
+        .iter()
+        .map(|e| (e["step"].as_u64().unwrap(), e.clone()))
+        .collect()
+}
+
+fn log_history_losses(checkpoint: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(checkpoint.join("trainer_state.json")).unwrap();
+    let state: Value = serde_json::from_str(&text).unwrap();
+    state["log_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("loss").is_some())
+        .cloned()
+        .collect()
+}
+
+fn assert_same_tensors(chain: &Path, straight: &Path) {
+    let a = open_checkpoint(chain, Verify::Full).unwrap();
+    let b = open_checkpoint(straight, Verify::Full).unwrap();
+    let sets = [
+        ("model", &a.model, &b.model),
+        (
+            "optimizer",
+            a.optimizer.as_ref().unwrap(),
+            b.optimizer.as_ref().unwrap(),
+        ),
+    ];
+    for (set, x, y) in sets {
+        assert_eq!(x.len(), y.len(), "{set} tensor count");
+        for ((sx, bx), (sy, by)) in x.iter().zip(y.iter()) {
+            assert_eq!(sx, sy, "{set} tensor spec");
+            assert!(
+                bx == by,
+                "{set} tensor {} of {} differs from the uninterrupted run",
+                sx.name,
+                chain.display()
+            );
+        }
+    }
+}
+
+/// A chain that ran to the end matches the uninterrupted run: final checkpoint bytes, every
+/// logged loss (including steps logged again after a resume), the saved log history.
+fn assert_matches_straight(chain: &Path, straight: &Path, tally: &mut Tally) {
+    let last = format!("checkpoint-{MAX_STEPS}");
+    assert_same_tensors(&chain.join(&last), &straight.join(&last));
+    let reference = by_step(&logged_losses(straight));
+    assert_eq!(reference.len() as u64, MAX_STEPS);
+    let logged = logged_losses(chain);
+    let mut seen = BTreeSet::new();
+    for entry in &logged {
+        let step = entry["step"].as_u64().unwrap();
+        let expected = &reference[&step];
+        for key in ["loss", "grad_norm", "learning_rate", "epoch"] {
+            assert_eq!(
+                entry[key],
+                expected[key],
+                "{key} logged at step {step} in {} differs from the uninterrupted run",
+                chain.display()
+            );
+        }
+        if !seen.insert(step) {
+            tally.logged_steps_replayed += 1;
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        (1..=MAX_STEPS).collect::<Vec<_>>(),
+        "every step logged at least once"
+    );
+    tally.logged_steps_compared += logged.len();
+    assert_eq!(
+        log_history_losses(&chain.join(&last)),
+        log_history_losses(&straight.join(&last)),
+        "log history in trainer_state.json"
+    );
+}
+
+/// After a kill: every committed checkpoint verifies, none that the dead run reported saved is
+/// missing, and the one a resume must pick is returned.
+fn check_after_kill(dir: &Path, reported_saved: Option<u64>, tally: &mut Tally) -> Option<PathBuf> {
+    if !dir.exists() {
+        return None;
+    }
+    for entry in list_checkpoints(dir, Verify::Full).unwrap() {
+        if let Some(reason) = &entry.invalid_reason {
+            tally.invalid_found += 1;
+            panic!(
+                "a kill left an invalid checkpoint {}: {reason}",
+                entry.path.display()
+            );
+        }
+    }
+    let newest = newest_valid(dir, Verify::Full).ok().map(|n| n.checkpoint);
+    if let Some(saved) = reported_saved {
+        let newest_step = newest.as_ref().map(|n| n.step);
+        assert!(
+            newest_step >= Some(saved),
+            "checkpoint-{saved} was reported saved but the newest valid is {newest_step:?}"
+        );
+    }
+    newest.map(|n| n.path)
+}
+
+#[test]
+fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_exact() {
+    let kills: usize = std::env::var("XLATRAIN_CRASH_KILLS")
+        .ok()
+        .map(|v| v.parse().expect("XLATRAIN_CRASH_KILLS is a number"))
+        .unwrap_or(DEFAULT_KILLS);
+    let seed: u64 = std::env::var("XLATRAIN_CRASH_SEED")
+        .ok()
+        .map(|v| v.parse().expect("XLATRAIN_CRASH_SEED is a number"))
+        .unwrap_or(DEFAULT_SEED);
+    let started = Instant::now();
+    let root = tempfile::tempdir().unwrap();
+
+    let straight = root.path().join("straight");
+    let mut reference = Run::start(&straight, false);
+    let status = reference.finish();
+    assert!(status.success(), "{}", reference.text());
+
+    let mut rng = Rng(seed);
+    let mut tally = Tally::default();
+    let mut chain = 0;
+    let mut dir = root.path().join("chain-0");
+    // What the next run must resume from (None: nothing committed yet, start from scratch).
+    let mut expected: Option<PathBuf> = None;
+    while tally.kills_tried < kills {
+        let resume = expected.is_some();
+        let mut run = Run::start(&dir, resume);
+        // Some kills from the start (landing in start-up, resume or the first saves), most at
+        // 0-300 ms after the first committed save, when saves follow each other back to back.
+        if rng.below(10) < 3 {
+            std::thread::sleep(Duration::from_millis(rng.below(1200)));
+        } else {
+            run.wait_for_line("saved ");
+            std::thread::sleep(Duration::from_millis(rng.below(300)));
+        }
+        tally.kills_tried += 1;
+        let finished_first = run.child.try_wait().unwrap();
+        let status = match finished_first {
+            Some(status) => status,
+            None => {
+                run.child.kill().unwrap();
+                run.child.wait().unwrap()
+            }
+        };
+        let killed = status.signal() == Some(SIGKILL);
+        let landed = killed.then(|| landed_in(&dir));
+        run.finish();
+        let text = run.text();
+        assert!(
+            killed || status.success(),
+            "run {} failed: {status:?}\n{text}",
+            tally.kills_tried
+        );
+        assert!(
+            !text.contains("is invalid") && !text.contains("panicked"),
+            "{text}"
+        );
+        match run.resumed_from() {
+            Some((path, step)) => {
+                let wanted = expected.as_ref().unwrap();
+                if Path::new(&path) != wanted {
+                    tally.invalid_chosen += 1;
+                    panic!(
+                        "resumed from {path} (step {step}), newest committed is {}\n{text}",
+                        wanted.display()
+                    );
+                }
+                open_checkpoint(Path::new(&path), Verify::Full)
+                    .unwrap_or_else(|e| panic!("resumed from an invalid checkpoint: {e}"));
+                tally.resumes_picked += 1;
+            }
+            None if resume => tally.resumes_cut_short += 1,
+            None => tally.fresh_starts += 1,
+        }
+        if let Some(landed) = landed {
+            tally.kills_landed += 1;
+            *tally.landed.entry(format!("{landed:?}")).or_default() += 1;
+            expected = check_after_kill(&dir, run.saved_steps().last().copied(), &mut tally);
+        } else {
+            // It finished before the kill: a whole chain, to compare with the reference.
+            tally.kills_after_finish += 1;
+            assert_matches_straight(&dir, &straight, &mut tally);
+            tally.chains_finished += 1;
+            chain += 1;
+            dir = root.path().join(format!("chain-{chain}"));
+            expected = None;
+        }
+    }
+    // Run the last chain to its end.
+    let mut run = Run::start(&dir, expected.is_some());
+    let status = run.finish();
+    assert!(status.success(), "{}", run.text());
+    if run.resumed_from().is_some() {
+        tally.resumes_picked += 1;
+    }
+    assert_matches_straight(&dir, &straight, &mut tally);
+    tally.chains_finished += 1;
+
+    println!(
+        "crash_kill: seed {seed}: {} kills tried, {} landed, {} after the run had finished; \
+         where they landed: {:?}; {} resumes picked the newest committed checkpoint, {} runs \
+         killed before resuming, {} fresh starts; invalid checkpoints found {} / chosen {}; {} \
+         chains bit-identical to the uninterrupted run ({} logged steps compared, {} replayed); \
+         {:.1} s",
+        tally.kills_tried,
+        tally.kills_landed,
+        tally.kills_after_finish,
+        tally.landed,
+        tally.resumes_picked,
+        tally.resumes_cut_short,
+        tally.fresh_starts,
+        tally.invalid_found,
+        tally.invalid_chosen,
+        tally.chains_finished,
+        tally.logged_steps_compared,
+        tally.logged_steps_replayed,
+        started.elapsed().as_secs_f64(),
+    );
+    assert_eq!(tally.kills_tried, kills);
+    assert_eq!(tally.invalid_found + tally.invalid_chosen, 0);
+    let mid_save = tally.landed.iter().filter(|(k, _)| *k != "Quiet");
+    assert!(
+        mid_save.map(|(_, n)| n).sum::<usize>() > 0 || kills < 10,
+        "no kill landed while a checkpoint was being written: {tally:?}"
+    );
+    assert!(
+        tally.resumes_picked * 3 >= tally.kills_landed,
+        "too few resumes got far enough to pick a checkpoint: {tally:?}"
+    );
+}
