@@ -10,15 +10,14 @@
 //! `XLATRAIN_CRASH_KILLS=N` sets the number of kills (default 30; `scripts/crash_kill.sh` runs
 //! 500), `XLATRAIN_CRASH_SEED=S` the seed of the kill instants (printed, to replay a failure).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+mod crash_support;
+
+use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use crash_support::{assert_matches_straight, Rng, Run};
 use xlatrain::checkpoint::{
     list_checkpoints, newest_valid, open_checkpoint, Verify, MANIFEST_FILE, RETIRED_PREFIX,
     STAGING_PREFIX,
@@ -26,151 +25,8 @@ use xlatrain::checkpoint::{
 
 const MAX_STEPS: u64 = 40;
 const DEFAULT_KILLS: usize = 30;
-const SIGKILL: i32 = 9;
 const DEFAULT_SEED: u64 = 0x5eed_c4a5;
-/// Longest a run may take before the test calls it hung.
-const HANG: Duration = Duration::from_secs(120);
-
-/// One training configuration for every run: the chains and the uninterrupted reference.
-fn train_args(dir: &Path, resume: bool) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "train",
-        "--model",
-        "mlp",
-        "--layers",
-        "[784,64,10]",
-        "--per-device-train-batch-size",
-        "16",
-        "--max-steps",
-        &MAX_STEPS.to_string(),
-        "--lr-scheduler-type",
-        "cosine",
-        "--warmup-steps",
-        "5",
-        "--logging-steps",
-        "1",
-        "--save-steps",
-        "1",
-        "--save-total-limit",
-        "2",
-        // fc0.w alone is 200 kB: several shards and index files per checkpoint.
-        "--max-shard-size",
-        "250KB",
-        "--async-save",
-        "--output-dir",
-        dir.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if resume {
-        args.push("--resume-from-checkpoint".into());
-    }
-    args
-}
-
-/// splitmix64: a seeded, reproducible stream of kill instants.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A running `xlatrain train` whose stderr lines arrive on a channel.
-struct Run {
-    child: Child,
-    lines: Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Run {
-    fn start(dir: &Path, resume: bool) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-            .args(train_args(dir, resume))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start xlatrain");
-        let stderr = child.stderr.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Run {
-            child,
-            lines,
-            log: Vec::new(),
-        }
-    }
-
-    /// Collects stderr until a line starting with `prefix` or the end of the stream.
-    fn wait_for_line(&mut self, prefix: &str) {
-        let deadline = Instant::now() + HANG;
-        loop {
-            match self
-                .lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) => {
-                    let found = line.starts_with(prefix);
-                    self.log.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => return,
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.child.kill();
-                    panic!("no `{prefix}` line within {HANG:?}:\n{}", self.text());
-                }
-            }
-        }
-    }
-
-    /// Waits for the process to exit and collects the rest of stderr.
-    fn finish(&mut self) -> ExitStatus {
-        self.wait_for_line("\0never");
-        self.child.wait().unwrap()
-    }
-
-    fn text(&self) -> String {
-        self.log.join("\n")
-    }
-
-    /// Steps of the `saved <path> (...)` lines, in order.
-    fn saved_steps(&self) -> Vec<u64> {
-        self.log
-            .iter()
-            .filter_map(|l| l.strip_prefix("saved "))
-            .filter_map(|rest| rest.split(" (").next())
-            .filter_map(|path| path.rsplit("checkpoint-").next()?.parse().ok())
-            .collect()
-    }
-
-    /// The `(path, step)` of a `resumed from <path> (step <n>)` line.
-    fn resumed_from(&self) -> Option<(String, u64)> {
-        self.log.iter().find_map(|l| {
-            let rest = l.strip_prefix("resumed from ")?;
-            let (path, rest) = rest.split_once(" (step ")?;
-            let step = rest.split(')').next()?.parse().ok()?;
-            Some((path.to_string(), step))
-        })
-    }
-}
+const SIGKILL: i32 = 9;
 
 /// Where a kill found the output directory, judged from what the dead process left there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -231,99 +87,13 @@ struct Tally {
     logged_steps_replayed: usize,
 }
 
-/// The per-step training log entries of metrics.jsonl (every line must be whole JSON).
-fn logged_losses(dir: &Path) -> Vec<Value> {
-    let path = dir.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap();
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str::<Value>(line)
-                .unwrap_or_else(|e| panic!("{} line {}: {e}: {line:?}", path.display(), i + 1))
-        })
-        .filter(|e| e.get("loss").is_some())
-        .collect()
-}
-
-fn by_step(entries: &[Value]) -> BTreeMap<u64, Value> {
-    entries
-        .iter()
-        .map(|e| (e["step"].as_u64().unwrap(), e.clone()))
-        .collect()
-}
-
-fn log_history_losses(checkpoint: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(checkpoint.join("trainer_state.json")).unwrap();
-    let state: Value = serde_json::from_str(&text).unwrap();
-    state["log_history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e.get("loss").is_some())
-        .cloned()
-        .collect()
-}
-
-fn assert_same_tensors(chain: &Path, straight: &Path) {
-    let a = open_checkpoint(chain, Verify::Full).unwrap();
-    let b = open_checkpoint(straight, Verify::Full).unwrap();
-    let sets = [
-        ("model", &a.model, &b.model),
-        (
-            "optimizer",
-            a.optimizer.as_ref().unwrap(),
-            b.optimizer.as_ref().unwrap(),
-        ),
-    ];
-    for (set, x, y) in sets {
-        assert_eq!(x.len(), y.len(), "{set} tensor count");
-        for ((sx, bx), (sy, by)) in x.iter().zip(y.iter()) {
-            assert_eq!(sx, sy, "{set} tensor spec");
-            assert!(
-                bx == by,
-                "{set} tensor {} of {} differs from the uninterrupted run",
-                sx.name,
-                chain.display()
-            );
-        }
+impl Tally {
+    fn chain_finished(&mut self, dir: &Path, straight: &Path) {
+        let compared = assert_matches_straight(dir, straight, MAX_STEPS);
+        self.logged_steps_compared += compared.logged_steps;
+        self.logged_steps_replayed += compared.replayed;
+        self.chains_finished += 1;
     }
-}
-
-/// A chain that ran to the end matches the uninterrupted run: final checkpoint bytes, every
-/// logged loss (including steps logged again after a resume), the saved log history.
-fn assert_matches_straight(chain: &Path, straight: &Path, tally: &mut Tally) {
-    let last = format!("checkpoint-{MAX_STEPS}");
-    assert_same_tensors(&chain.join(&last), &straight.join(&last));
-    let reference = by_step(&logged_losses(straight));
-    assert_eq!(reference.len() as u64, MAX_STEPS);
-    let logged = logged_losses(chain);
-    let mut seen = BTreeSet::new();
-    for entry in &logged {
-        let step = entry["step"].as_u64().unwrap();
-        let expected = &reference[&step];
-        for key in ["loss", "grad_norm", "learning_rate", "epoch"] {
-            assert_eq!(
-                entry[key],
-                expected[key],
-                "{key} logged at step {step} in {} differs from the uninterrupted run",
-                chain.display()
-            );
-        }
-        if !seen.insert(step) {
-            tally.logged_steps_replayed += 1;
-        }
-    }
-    assert_eq!(
-        seen.into_iter().collect::<Vec<_>>(),
-        (1..=MAX_STEPS).collect::<Vec<_>>(),
-        "every step logged at least once"
-    );
-    tally.logged_steps_compared += logged.len();
-    assert_eq!(
-        log_history_losses(&chain.join(&last)),
-        log_history_losses(&straight.join(&last)),
-        "log history in trainer_state.json"
-    );
 }
 
 /// After a kill: every committed checkpoint verifies, none that the dead run reported saved is
@@ -366,7 +136,7 @@ fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_ex
     let root = tempfile::tempdir().unwrap();
 
     let straight = root.path().join("straight");
-    let mut reference = Run::start(&straight, false);
+    let mut reference = Run::start(&straight, MAX_STEPS, false);
     let status = reference.finish();
     assert!(status.success(), "{}", reference.text());
 
@@ -378,7 +148,7 @@ fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_ex
     let mut expected: Option<PathBuf> = None;
     while tally.kills_tried < kills {
         let resume = expected.is_some();
-        let mut run = Run::start(&dir, resume);
+        let mut run = Run::start(&dir, MAX_STEPS, resume);
         // Some kills from the start (landing in start-up, resume or the first saves), most at
         // 0-300 ms after the first committed save, when saves follow each other back to back.
         if rng.below(10) < 3 {
@@ -433,22 +203,20 @@ fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_ex
         } else {
             // It finished before the kill: a whole chain, to compare with the reference.
             tally.kills_after_finish += 1;
-            assert_matches_straight(&dir, &straight, &mut tally);
-            tally.chains_finished += 1;
+            tally.chain_finished(&dir, &straight);
             chain += 1;
             dir = root.path().join(format!("chain-{chain}"));
             expected = None;
         }
     }
     // Run the last chain to its end.
-    let mut run = Run::start(&dir, expected.is_some());
+    let mut run = Run::start(&dir, MAX_STEPS, expected.is_some());
     let status = run.finish();
     assert!(status.success(), "{}", run.text());
     if run.resumed_from().is_some() {
         tally.resumes_picked += 1;
     }
-    assert_matches_straight(&dir, &straight, &mut tally);
-    tally.chains_finished += 1;
+    tally.chain_finished(&dir, &straight);
 
     println!(
         "crash_kill: seed {seed}: {} kills tried, {} landed, {} after the run had finished; \
