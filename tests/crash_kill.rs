@@ -7,8 +7,9 @@
 //! committed checkpoint; a chain run to its end has the final parameters, optimizer state and
 //! logged losses of an uninterrupted run, bit for bit.
 //!
-//! `XLATRAIN_CRASH_KILLS=N` sets the number of kills (default 30; `scripts/crash_kill.sh` runs
-//! 500), `XLATRAIN_CRASH_SEED=S` the seed of the kill instants (printed, to replay a failure).
+//! `XLATRAIN_CRASH_KILLS=N` sets the number of kills that hit a live process (default 30;
+//! `scripts/crash_kill.sh` runs 500), `XLATRAIN_CRASH_SEED=S` the seed of the kill delays
+//! (printed; where a kill lands also depends on the machine's timing).
 
 mod crash_support;
 
@@ -23,7 +24,7 @@ use xlatrain::checkpoint::{
     STAGING_PREFIX,
 };
 
-const MAX_STEPS: u64 = 40;
+const MAX_STEPS: u64 = 60;
 const DEFAULT_KILLS: usize = 30;
 const DEFAULT_SEED: u64 = 0x5eed_c4a5;
 const SIGKILL: i32 = 9;
@@ -146,7 +147,12 @@ fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_ex
     let mut dir = root.path().join("chain-0");
     // What the next run must resume from (None: nothing committed yet, start from scratch).
     let mut expected: Option<PathBuf> = None;
-    while tally.kills_tried < kills {
+    // Counted are kills that hit a live process; one that comes after the run finished is a miss.
+    while tally.kills_landed < kills {
+        assert!(
+            tally.kills_tried < 3 * kills + 10,
+            "runs keep finishing before their kill: {tally:?}"
+        );
         let resume = expected.is_some();
         let mut run = Run::start(&dir, MAX_STEPS, resume);
         // Some kills from the start (landing in start-up, resume or the first saves), most at
@@ -238,7 +244,7 @@ fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_ex
         tally.logged_steps_replayed,
         started.elapsed().as_secs_f64(),
     );
-    assert_eq!(tally.kills_tried, kills);
+    assert_eq!(tally.kills_landed, kills);
     assert_eq!(tally.invalid_found + tally.invalid_chosen, 0);
     let mid_save = tally.landed.iter().filter(|(k, _)| *k != "Quiet");
     assert!(
