@@ -156,12 +156,13 @@ fn sigkill_at_random_instants_never_leaves_a_bad_checkpoint_and_resume_is_bit_ex
         let resume = expected.is_some();
         let mut run = Run::start(&dir, MAX_STEPS, resume);
         // Some kills from the start (landing in start-up, resume or the first saves), most at
-        // 0-300 ms after the first committed save, when saves follow each other back to back.
+        // 0-150 ms after the first committed save, when saves follow each other back to back
+        // (10-100 ms each, idle to loaded machine): a few saves, so a chain takes several kills.
         if rng.below(10) < 3 {
-            std::thread::sleep(Duration::from_millis(rng.below(1200)));
+            std::thread::sleep(Duration::from_millis(rng.below(900)));
         } else {
             run.wait_for_line("saved ");
-            std::thread::sleep(Duration::from_millis(rng.below(300)));
+            std::thread::sleep(Duration::from_millis(rng.below(150)));
         }
         tally.kills_tried += 1;
         let finished_first = run.child.try_wait().unwrap();
