@@ -539,6 +539,29 @@ impl TrainingArgs {
             "gradient_accumulation_steps",
             self.gradient_accumulation_steps,
         )?;
+        if self.gradient_accumulation_steps > MAX_MICRO_BATCHES {
+            return Err(bad(
+                "gradient_accumulation_steps",
+                &self.gradient_accumulation_steps,
+                &format!(
+                    "at most {MAX_MICRO_BATCHES}: the micro-batches are unrolled in the \
+                     train-step program"
+                ),
+            ));
+        }
+        let samples_per_step = (self.per_device_train_batch_size as u64)
+            .saturating_mul(self.gradient_accumulation_steps);
+        if samples_per_step > MAX_SAMPLES_PER_STEP {
+            return Err(bad(
+                "per_device_train_batch_size",
+                &self.per_device_train_batch_size,
+                &format!(
+                    "times gradient_accumulation_steps ({}) is {samples_per_step} samples per \
+                     step; at most {MAX_SAMPLES_PER_STEP} (a step's batch is built in host memory)",
+                    self.gradient_accumulation_steps
+                ),
+            ));
+        }
         at_least_one("logging_steps", self.logging_steps)?;
         if let Some(NumDevices::Count(n)) = self.num_devices {
             at_least_one("num_devices", n as u64)?;
@@ -773,6 +796,12 @@ fn bad(key: &str, value: &(impl std::fmt::Display + ?Sized), reason: &str) -> Er
         reason: reason.into(),
     }
 }
+
+/// Micro-batches per step: each is a copy of the forward and backward pass in the program, so a
+/// huge count would exhaust memory while building the graph instead of failing with a message.
+const MAX_MICRO_BATCHES: u64 = 1024;
+/// Samples in one optimizer step, far above any real run; larger ones would abort on allocation.
+const MAX_SAMPLES_PER_STEP: u64 = 1 << 20;
 
 fn at_least_one(key: &str, value: u64) -> Result<()> {
     if value == 0 {

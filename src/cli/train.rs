@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
+use crate::checkpoint::{list_checkpoints, Verify, MANIFEST_FILE};
 use crate::config::{NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
@@ -198,6 +199,7 @@ impl TrainArgs {
 pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let mut settings = args.resolve()?;
     let global = device_from_settings(global, &mut settings);
+    check_paths(&settings)?;
     let client = Client::open(&global.client_options())?;
     let mut trainer = Trainer::new(client, settings)?;
     trainer.set_console(Console::auto());
@@ -250,6 +252,49 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Usage errors about paths, found before the plugin is loaded: an output directory that is a
+/// file, and a checkpoint to resume from that is not there. (A checkpoint that is there but fails
+/// verification is a data error, exit code 1, reported when it is opened.)
+fn check_paths(settings: &TrainingArgs) -> Result<()> {
+    let output_dir = &settings.output_dir;
+    if output_dir.exists() && !output_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--output-dir {} exists and is not a directory",
+            output_dir.display()
+        )));
+    }
+    match &settings.resume_from_checkpoint {
+        Some(ResumeFrom::Path(path)) => {
+            let problem = if !path.exists() {
+                "does not exist"
+            } else if !path.is_dir() {
+                "is not a directory"
+            } else if !path.join(MANIFEST_FILE).exists() {
+                "is not a checkpoint directory (it has no checkpoint_manifest.json)"
+            } else {
+                return Ok(());
+            };
+            Err(Error::Usage(format!(
+                "--resume-from-checkpoint {} {problem}",
+                path.display()
+            )))
+        }
+        Some(ResumeFrom::Latest(true)) => {
+            let any =
+                output_dir.is_dir() && !list_checkpoints(output_dir, Verify::Quick)?.is_empty();
+            if any {
+                return Ok(());
+            }
+            Err(Error::Usage(format!(
+                "--resume-from-checkpoint: there is no checkpoint-<step> directory in {} to \
+                 resume from",
+                output_dir.display()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub fn lower(args: &TrainArgs) -> Result<()> {

@@ -108,6 +108,10 @@ impl TokenDataset {
                 opts.eval_fraction
             )));
         }
+        // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(bad("is not a regular file".into()));
+        }
         let file = File::open(&path).map_err(|source| Error::DataFileIo {
             path: path.clone(),
             context: "cannot open".into(),
