@@ -19,6 +19,8 @@ macro_rules! say {
     }};
 }
 
+mod bench;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "xlatrain",
@@ -64,6 +66,8 @@ pub enum Command {
     Devices,
     /// Compile a StableHLO file, run it on deterministic inputs, print shapes, checksums, timings.
     RunHlo(RunHloArgs),
+    /// Measure device FLOP/s, disk rates, checkpoint save/resume and training speed.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Devices => devices(&cli.global),
         Command::RunHlo(args) => run_hlo(&cli.global, args),
+        Command::Bench(args) => bench::run(&cli.global, args),
     }
 }
 
