@@ -10,6 +10,7 @@
 //! `train.rs`, `report.rs` (JSON report and table).
 
 mod checkpoint;
+mod direct_save;
 mod disk;
 mod matmul;
 mod memory;
@@ -20,6 +21,7 @@ mod stats;
 mod train;
 
 pub use checkpoint::{save_and_resume, RoundSample};
+pub use direct_save::{direct_save, safetensors_header};
 pub use disk::{drop_file_cache, drop_tree_cache, DiskSample, Pattern};
 pub use matmul::{matmul_program, MatmulReport};
 pub use memory::{measure_peak, MemoryPeak};
@@ -91,6 +93,7 @@ pub fn run(
         cold_cache_method: "fsync + posix_fadvise(POSIX_FADV_DONTNEED) per file",
         checkpoints: Vec::new(),
         training: Vec::new(),
+        load_average_at_end: [0.0; 3],
         todo: vec![ASYNC_STALL_TODO.to_string()],
     };
     if let Some(mm) = config.matmul {
@@ -119,6 +122,7 @@ pub fn run(
             report.checkpoints.push(measured);
         }
     }
+    report.load_average_at_end = report::load_average();
     Ok(report)
 }
 
@@ -135,6 +139,7 @@ fn checkpoint_size(
     let state = DeviceState::upload(client, set, 0xc4ec_4b01)?;
     let mut disks = Vec::with_capacity(runs);
     let mut rounds = Vec::with_capacity(runs);
+    let mut direct_saves = Vec::with_capacity(runs);
     for run in 0..runs {
         disks.push(disk::measure(&config.dir, bytes, pattern)?);
         rounds.push(save_and_resume(
@@ -143,6 +148,10 @@ fn checkpoint_size(
             &config.dir,
             run as u64 + 1,
         )?);
+        let probe = config.dir.join("direct-save-probe.safetensors");
+        let (seconds, _, _) = direct_save(&state, &probe)?;
+        disk::remove_and_settle(&probe)?;
+        direct_saves.push(seconds);
     }
     let summary = |values: Vec<f64>| {
         Summary::of(&values).ok_or_else(|| Error::BenchCheck {
@@ -156,6 +165,7 @@ fn checkpoint_size(
     let save_s = summary(rounds.iter().map(|r| r.save_s).collect())?;
     let resume_s = summary(rounds.iter().map(|r| r.resume_s).collect())?;
     let resume_open_s = summary(rounds.iter().map(|r| r.resume_open_s).collect())?;
+    let direct_save_s = summary(direct_saves)?;
     let worst = |pick: fn(&RoundSample) -> MemoryPeak| {
         rounds
             .iter()
@@ -177,6 +187,7 @@ fn checkpoint_size(
         save_over_disk_direct_write: save_s.median / disk_direct_write_s.median,
         save_over_disk_buffered_write: save_s.median / disk_buffered_write_s.median,
         save_over_best_disk_write: save_s.median / best_write,
+        direct_save_over_disk_direct_write: direct_save_s.median / disk_direct_write_s.median,
         resume_over_cold_read_plus_upload: resume_s.median
             / (disk_cold_read_s.median + state.upload_s),
         save_anon_memory_over_state: over_state(save_memory.anon_extra_bytes),
@@ -206,6 +217,7 @@ fn checkpoint_size(
         save_s,
         resume_s,
         resume_open_s,
+        direct_save_s,
         save_memory,
         resume_memory,
         rates_gb_per_s: rates,
