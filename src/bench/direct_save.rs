@@ -42,7 +42,7 @@ pub fn safetensors_header(specs: &[TensorSpec]) -> Result<Vec<u8>> {
         offset += len;
     }
     let mut text = Value::Object(entries).to_string().into_bytes();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut header = (text.len() as u64).to_le_bytes().to_vec();
