@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod train;
+pub use train::{SettingFlags, TrainArgs};
+
 use crate::pjrt::signature::{main_argument_types, TensorType};
 use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DeviceKind, ElementType};
 use crate::{Error, Result};
@@ -68,6 +71,10 @@ pub enum Command {
     RunHlo(RunHloArgs),
     /// Measure device FLOP/s, disk rates, checkpoint save/resume and training speed.
     Bench(bench::BenchArgs),
+    /// Train a model (flags override --config; defaults are models.json's reference run).
+    Train(TrainArgs),
+    /// Print the train-step StableHLO program of a model and settings.
+    Lower(TrainArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -91,6 +98,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Devices => devices(&cli.global),
         Command::RunHlo(args) => run_hlo(&cli.global, args),
         Command::Bench(args) => bench::run(&cli.global, args),
+        Command::Train(args) => train::train(&cli.global, args),
+        Command::Lower(args) => train::lower(args),
     }
 }
 

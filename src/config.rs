@@ -272,6 +272,11 @@ impl TrainingArgs {
         if patch.num_train_epochs.is_some() && patch.max_steps.is_none() {
             args.max_steps = None;
         }
+        // Asking for an eval interval without a strategy means "evaluate every N steps": HF would
+        // silently never evaluate, which users read as a broken eval.
+        if patch.eval_steps.is_some() && patch.eval_strategy.is_none() {
+            args.eval_strategy = EvalStrategy::Steps;
+        }
         patch.apply_to(&mut args);
         args.validate()?;
         Ok(args)

@@ -16,7 +16,9 @@ pub mod graph;
 pub mod lower;
 pub mod mmap;
 pub mod models;
+pub mod optim;
 pub mod pjrt;
 pub mod rng;
+pub mod train;
 
 pub use error::{Error, Result};

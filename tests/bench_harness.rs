@@ -58,7 +58,14 @@ fn bench_command_writes_a_json_report_with_ratios() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let output = Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(["bench", "--quick", "--models", "none", "--ckpt-sizes", "4MiB"])
+        .args([
+            "bench",
+            "--quick",
+            "--models",
+            "none",
+            "--ckpt-sizes",
+            "4MiB",
+        ])
         .args(["--runs", "2", "--matmul-size", "128", "--dir"])
         .arg(dir.path())
         .arg("--output")
@@ -67,15 +74,24 @@ fn bench_command_writes_a_json_report_with_ratios() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["device"]["matmul"]["n"], 128);
     assert!(json["device"]["matmul"]["flops_per_s"].as_f64().unwrap() > 0.0);
     let ckpt = &json["checkpoints"][0];
     assert_eq!(ckpt["bytes"], 4 << 20);
     assert_eq!(ckpt["save_s"]["samples"].as_array().unwrap().len(), 2);
-    assert!(ckpt["ratios"]["save_over_disk_direct_write"].as_f64().unwrap() > 0.0);
-    assert!(ckpt["ratios"]["resume_over_cold_read_plus_upload"].as_f64().unwrap() > 0.0);
+    assert!(
+        ckpt["ratios"]["save_over_disk_direct_write"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(
+        ckpt["ratios"]["resume_over_cold_read_plus_upload"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     // The async-save stall is a TODO, never a number, until measured through the trainer.
     let todo = json["todo"].to_string();
     assert!(todo.contains("async-save stall"), "{todo}");
@@ -102,4 +118,30 @@ fn bench_command_rejects_bad_flags_with_exit_code_2() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn the_training_benchmark_runs_the_reference_mlp_step_from_the_reference_start() {
+    let client = cpu();
+    let report = xlatrain::bench::measure_training(
+        &client,
+        xlatrain::config::ModelKind::Mlp,
+        3,
+        1,
+        Some(1e11),
+    )
+    .unwrap();
+    assert_eq!(report.model, "mlp_784_512_512_10");
+    assert_eq!((report.params, report.batch_size), (669_706, 128));
+    assert_eq!(report.step_s.samples.len(), 3);
+    // Step 1 sees the models.json init and batch 0: the JAX reference's loss@1 (peers/RESULTS.md).
+    assert!(
+        (report.loss_first - 2.300_794_6).abs() < 1e-5,
+        "loss@1 {}",
+        report.loss_first
+    );
+    assert!(report.loss_last.is_finite() && report.loss_last != report.loss_first);
+    let expected_rate = 6.0 * 669_706.0 * 128.0 / report.step_s.median;
+    assert!((report.achieved_flops_per_s / expected_rate - 1.0).abs() < 1e-9);
+    assert!(report.fraction_of_matmul.unwrap() > 0.0);
 }

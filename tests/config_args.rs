@@ -458,3 +458,16 @@ fn command_line_overrides_are_typed_like_toml() {
         assert!(reason.contains(words), "{reason:?} should say {words:?}");
     }
 }
+
+#[test]
+fn an_eval_interval_without_a_strategy_turns_step_evaluation_on() {
+    let args = parse("model = \"mlp\"\neval_steps = 30\n").unwrap();
+    assert_eq!(args.eval_strategy, EvalStrategy::Steps);
+    assert_eq!(args.eval_interval(), 30);
+    let explicit_off = parse("model = \"mlp\"\neval_steps = 30\neval_strategy = \"no\"\n").unwrap();
+    assert_eq!(explicit_off.eval_strategy, EvalStrategy::No);
+    assert_eq!(
+        parse("model = \"mlp\"\n").unwrap().eval_strategy,
+        EvalStrategy::No
+    );
+}

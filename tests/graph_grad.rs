@@ -53,6 +53,8 @@ fn unary_op_gradients_match_finite_differences() {
             ("sqrt", &[2, 3], 0.5, 3.0),
             ("rsqrt", &[2, 3], 0.5, 3.0),
             ("abs", &[2, 3], 0.2, 2.0),
+            ("cosine", &[2, 3], -3.0, 3.0),
+            ("sine", &[2, 3], -3.0, 3.0),
         ],
     );
     let terms = vec![
@@ -66,6 +68,8 @@ fn unary_op_gradients_match_finite_differences() {
             let neg = g.neg(p[6]).unwrap();
             g.abs(neg).unwrap()
         },
+        g.cosine(p[7]).unwrap(),
+        g.sine(p[8]).unwrap(),
     ];
     let loss = total(&mut g, &terms);
     check_gradients(&h, g, loss, &p, &inputs, F64_TOLERANCE);

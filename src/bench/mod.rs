@@ -1,8 +1,8 @@
 //! `xlatrain bench`: the figures a user holds a trainer against, measured in one run on one
 //! machine so they can be compared as ratios: the device's large-matmul FLOP/s (the practical
 //! limit), the disk's own fsync'd write and cold read rates on the checkpoint directory, saving
-//! and resuming device-resident states of given sizes through the real checkpoint path, and (when
-//! the trainer is available) training-step speed of the reference models.
+//! and resuming device-resident states of given sizes through the real checkpoint path, and the
+//! training-step speed of the reference models.
 //!
 //! Files: `stats.rs` (median, percentiles), `memory.rs` (peak RSS probes), `disk.rs` (raw disk
 //! rates, page-cache dropping), `state.rs` (state sets, device upload, the device
@@ -29,11 +29,14 @@ pub use programs::{mlp_sgd_step, StepProgram};
 pub use report::{render, BenchReport, CheckpointReport, DeviceReport, Machine, Rates, Ratios};
 pub use state::{DeviceState, StateSet};
 pub use stats::{gb_per_s, Summary};
-pub use train::{step_flops, TrainReport};
+pub use train::{
+    measure as measure_training, reference_name, step_flops, warmup_steps, TrainReport,
+};
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::config::ModelKind;
 use crate::pjrt::Client;
 use crate::{Error, Result};
 
@@ -49,6 +52,8 @@ pub struct BenchConfig {
     pub ckpt_sizes: Vec<StateSet>,
     /// Save/resume rounds (and disk probes) per state size.
     pub ckpt_runs: usize,
+    /// Models whose train step is timed, each with its timed step count.
+    pub training: Vec<(ModelKind, usize)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +126,18 @@ pub fn run(
             ));
             report.checkpoints.push(measured);
         }
+    }
+    let matmul_flops = report.device.matmul.as_ref().map(|m| m.flops_per_s);
+    for &(kind, steps) in &config.training {
+        let measured = train::measure(client, kind, steps, warmup_steps(kind), matmul_flops)?;
+        progress(&format!(
+            "train {}: median step {:.2} ms, {:.0} {}",
+            measured.model,
+            measured.step_s.median * 1e3,
+            measured.throughput,
+            measured.throughput_unit
+        ));
+        report.training.push(measured);
     }
     report.load_average_at_end = report::load_average();
     Ok(report)

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::GlobalArgs;
 use crate::bench::{self, BenchConfig, MatmulConfig, StateSet};
+use crate::config::ModelKind;
 use crate::pjrt::Client;
 use crate::{Error, Result};
 
@@ -105,6 +106,23 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
         }),
         ckpt_sizes,
         ckpt_runs: args.runs,
+        training: models
+            .iter()
+            .map(|m| {
+                let kind = if m == "gpt" {
+                    ModelKind::Gpt
+                } else {
+                    ModelKind::Mlp
+                };
+                let steps = args.steps.unwrap_or(match (kind, args.quick) {
+                    (ModelKind::Mlp, false) => 100,
+                    (ModelKind::Mlp, true) => 30,
+                    (ModelKind::Gpt, false) => 30,
+                    (ModelKind::Gpt, true) => 8,
+                });
+                (kind, steps)
+            })
+            .collect(),
     };
     let client = Client::open(&global.client_options())?;
     let mut progress = |line: &str| eprintln!("bench: {line}");
@@ -112,13 +130,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     if remove_dir {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let mut report = outcome?;
-    if !models.is_empty() {
-        report.todo.push(format!(
-            "training ({}): the trainer is not on this branch yet",
-            models.join(", ")
-        ));
-    }
+    let report = outcome?;
     let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::BenchCheck {
         check: "report".into(),
         reason: e.to_string(),

@@ -124,6 +124,15 @@ fn vjp(g: &mut Graph, y: Tensor, gy: Tensor, want: &[bool]) -> Result<Vec<Option
                 g.mul(gy, s)?
             }
             UnaryOp::Sign => return Ok(vec![None]),
+            UnaryOp::Cosine => {
+                let s = g.sine(x)?;
+                let d = g.mul(gy, s)?;
+                g.neg(d)?
+            }
+            UnaryOp::Sine => {
+                let c = g.cosine(x)?;
+                g.mul(gy, c)?
+            }
         })],
         Op::Binary(op, a, b) => match op {
             BinaryOp::Add => vec![Some(gy), Some(gy)],

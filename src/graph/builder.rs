@@ -244,6 +244,12 @@ impl Graph {
     pub fn sign(&mut self, x: Tensor) -> Result<Tensor> {
         self.unary(UnaryOp::Sign, x)
     }
+    pub fn cosine(&mut self, x: Tensor) -> Result<Tensor> {
+        self.unary(UnaryOp::Cosine, x)
+    }
+    pub fn sine(&mut self, x: Tensor) -> Result<Tensor> {
+        self.unary(UnaryOp::Sine, x)
+    }
 
     /// The numpy broadcast of two shapes (aligned on the right; size-1 axes stretch).
     pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {

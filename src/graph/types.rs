@@ -87,6 +87,10 @@ pub enum UnaryOp {
     Abs,
     /// -1, 0 or +1 (used by the gradient of `Abs`; its own gradient is zero).
     Sign,
+    /// `cos(x)` (used by the cosine learning-rate schedule).
+    Cosine,
+    /// `sin(x)`.
+    Sine,
 }
 
 impl UnaryOp {
@@ -100,6 +104,8 @@ impl UnaryOp {
             UnaryOp::Rsqrt => "rsqrt",
             UnaryOp::Abs => "abs",
             UnaryOp::Sign => "sign",
+            UnaryOp::Cosine => "cosine",
+            UnaryOp::Sine => "sine",
         }
     }
 

@@ -1,0 +1,576 @@
+//! [`Trainer`]: compiles a run's programs, keeps its [`TrainState`] on the device and drives the
+//! loop: upload a batch, execute one train step (state donated into the next state), and only at
+//! the logging cadence read back the metric scalars that earlier steps left on the device.
+//!
+//! The loop calls a [`StepHook`] after every optimizer step, with the trainer borrowed mutably:
+//! that is where a checkpoint save goes. Before each step the hook may ask for the step to run
+//! with its input state borrowed instead of donated ([`Trainer::step_keeping_previous`]); the
+//! pre-step state then stays valid and is handed to the hook (e.g. for a background writer).
+//! [`Trainer::stop_flag`] ends the loop cleanly after the current step (e.g. on SIGTERM).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::config::{EvalStrategy, TrainingArgs};
+use crate::data::{Batch, Dataset, Inputs};
+use crate::models::ModelConfig;
+use crate::optim::OptimizerSpec;
+use crate::pjrt::{Arg, Buffer, Client, CompileOptions, Executable};
+use crate::{Error, Result};
+
+use super::program::{eval_program, train_step_program, Program, STEP_METRICS};
+use super::report::{Console, Reporter};
+use super::{TrainState, TrainerProgress};
+
+/// Results of one evaluation over the held-out batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalMetrics {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub perplexity: f64,
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSummary {
+    pub steps: u64,
+    pub stopped_early: bool,
+    pub compile_time: Duration,
+    pub train_time: Duration,
+    /// Median wall time of one step, excluding the first `WARMUP_STEPS` steps.
+    pub median_step_time: Duration,
+    /// Samples (MLP) or tokens (GPT) per second over the median step.
+    pub items_per_second: f64,
+    pub final_loss: Option<f64>,
+    pub final_eval: Option<EvalMetrics>,
+}
+
+/// Called by [`Trainer::train`] around every optimizer step. Any
+/// `FnMut(&mut Trainer) -> Result<()>` closure is a hook that never keeps the previous state.
+pub trait StepHook {
+    /// Whether step `next_step` (1-based) should run with its input state borrowed, so that the
+    /// state from before it stays valid and is passed to [`Self::after_step`].
+    fn keep_previous(&mut self, _next_step: u64) -> bool {
+        false
+    }
+
+    /// Runs after every step (and its logging/eval); `previous` is the pre-step state when
+    /// [`Self::keep_previous`] asked for it.
+    fn after_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()>;
+}
+
+impl<F: FnMut(&mut Trainer) -> Result<()>> StepHook for F {
+    fn after_step(&mut self, trainer: &mut Trainer, _previous: Option<TrainState>) -> Result<()> {
+        self(trainer)
+    }
+}
+
+/// Steps left out of the median step time (compilation warm-up, caches).
+pub const WARMUP_STEPS: usize = 10;
+
+pub struct Trainer {
+    pub args: TrainingArgs,
+    client: Client,
+    model: ModelConfig,
+    dataset: Dataset,
+    optimizer: OptimizerSpec,
+    train_program: Program,
+    train_exe: Executable,
+    eval_exe: Option<Executable>,
+    eval_batches: Vec<(Buffer, Buffer)>,
+    state: Option<TrainState>,
+    progress: TrainerProgress,
+    /// Metric buffers of the steps since the last log: `[loss, grad_norm, learning_rate]`.
+    pending: Vec<Vec<Buffer>>,
+    stop: Arc<AtomicBool>,
+    reporter: Reporter,
+    compile_time: Duration,
+    step_times: Vec<Duration>,
+    items_per_step: u64,
+}
+
+impl Trainer {
+    /// Opens the data, builds and compiles the programs and puts the initial state on the
+    /// device (models.json init, zero optimizer slots, step 0, key from `seed`).
+    pub fn new(client: Client, args: TrainingArgs) -> Result<Trainer> {
+        let model = args.model_config()?;
+        let dataset = Dataset::open(&args.data_spec()?)?;
+        let micro_batches = usize::try_from(args.gradient_accumulation_steps)
+            .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
+        let max_steps = total_steps(&args, &dataset)?;
+        let optimizer = OptimizerSpec::from_args(&args, max_steps);
+        let layout = dataset.batch_layout();
+        let started = Instant::now();
+        let train_program = train_step_program(&model, &optimizer, &layout, micro_batches)?;
+        let train_exe = client.compile(&train_program.mlir, &CompileOptions::default())?;
+        let eval_data = if args.eval_strategy == EvalStrategy::No {
+            Vec::new()
+        } else {
+            dataset.eval_batches()
+        };
+        let eval_exe = if eval_data.is_empty() {
+            None
+        } else {
+            let program = eval_program(&model, &layout)?;
+            Some(client.compile(&program.mlir, &CompileOptions::default())?)
+        };
+        let compile_time = started.elapsed();
+        let mut eval_batches = Vec::with_capacity(eval_data.len());
+        for batch in &eval_data {
+            eval_batches.push(upload_batch(
+                &client,
+                std::slice::from_ref(batch),
+                &layout.x_shape,
+                &layout.y_shape,
+                false,
+            )?);
+        }
+        let state = TrainState::initial(&client, &model, &optimizer, args.seed)?;
+        let items_per_step = layout.y_shape.iter().product::<usize>() as u64 * micro_batches as u64;
+        let progress = TrainerProgress::new(dataset.start_cursor(), max_steps);
+        let mut reporter = Reporter::new(Console::Quiet, max_steps, items_unit(&model));
+        reporter.set_items_per_step(items_per_step);
+        Ok(Trainer {
+            args,
+            client,
+            model,
+            dataset,
+            optimizer,
+            train_program,
+            train_exe,
+            eval_exe,
+            eval_batches,
+            state: Some(state),
+            progress,
+            pending: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            reporter,
+            compile_time,
+            step_times: Vec::new(),
+            items_per_step,
+        })
+    }
+
+    /// Where console output goes (quiet by default; the CLI picks bar or lines).
+    pub fn set_console(&mut self, console: Console) {
+        self.reporter.set_console(console);
+    }
+
+    pub fn model(&self) -> &ModelConfig {
+        &self.model
+    }
+
+    pub fn optimizer(&self) -> &OptimizerSpec {
+        &self.optimizer
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    /// The StableHLO text of the train step.
+    pub fn train_step_mlir(&self) -> &str {
+        &self.train_program.mlir
+    }
+
+    /// The device state (between steps it is always present).
+    pub fn state(&self) -> Result<&TrainState> {
+        self.state.as_ref().ok_or_else(|| {
+            Error::ExecuteArgs("the training state was lost by a failed step".into())
+        })
+    }
+
+    pub fn progress(&self) -> &TrainerProgress {
+        &self.progress
+    }
+
+    /// Replaces the device state and the host progress (the resume path). The cursor must fit
+    /// this run's data.
+    pub fn restore(&mut self, state: TrainState, progress: TrainerProgress) -> Result<()> {
+        self.dataset.check_cursor(&progress.cursor)?;
+        let expected = self.state()?.descriptors().to_vec();
+        if state.descriptors() != expected.as_slice() {
+            return Err(Error::BufferShape(
+                "the restored state's tensors differ from this run's layout".into(),
+            ));
+        }
+        self.pending.clear();
+        self.state = Some(state);
+        self.progress = progress;
+        Ok(())
+    }
+
+    /// A flag that, once set, makes [`Self::train`] return after the current step.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Whether the run has done all its steps.
+    pub fn finished(&self) -> bool {
+        self.progress.global_step >= self.progress.max_steps
+    }
+
+    /// One optimizer step with the state donated (its old buffers are consumed).
+    pub fn step(&mut self) -> Result<()> {
+        self.run_step(true).map(|_| ())
+    }
+
+    /// One optimizer step whose inputs are only borrowed: returns the state from before the
+    /// step, still valid (e.g. for a background checkpoint writer), at the cost of one state's
+    /// worth of extra device memory while both live.
+    pub fn step_keeping_previous(&mut self) -> Result<TrainState> {
+        self.run_step(false)?
+            .ok_or_else(|| Error::ExecuteArgs("no previous state kept".into()))
+    }
+
+    fn run_step(&mut self, donate: bool) -> Result<Option<TrainState>> {
+        let started = Instant::now();
+        let micro = self.train_program.x.shape[0];
+        let batches: Vec<Batch> = (0..micro)
+            .map(|_| self.dataset.next_batch(&mut self.progress.cursor))
+            .collect();
+        let layout = self.dataset.batch_layout();
+        let (x, y) = upload_batch(
+            &self.client,
+            &batches,
+            &layout.x_shape,
+            &layout.y_shape,
+            true,
+        )?;
+        let state = self.state.take().ok_or_else(|| {
+            Error::ExecuteArgs("the training state was lost by a failed step".into())
+        })?;
+        let (descs, buffers) = state.into_parts();
+        let n = descs.len();
+        let (mut outputs, previous) = if donate {
+            let mut args: Vec<Arg> = buffers.into_iter().map(Arg::Donated).collect();
+            args.push(Arg::Borrowed(&x));
+            args.push(Arg::Borrowed(&y));
+            (self.train_exe.execute(args)?, None)
+        } else {
+            let mut args: Vec<Arg> = buffers.iter().map(Arg::Borrowed).collect();
+            args.push(Arg::Borrowed(&x));
+            args.push(Arg::Borrowed(&y));
+            let outputs = self.train_exe.execute(args)?;
+            (outputs, Some(buffers))
+        };
+        if outputs.len() != n + STEP_METRICS.len() {
+            return Err(Error::ExecuteArgs(format!(
+                "train step returned {} results, expected {}",
+                outputs.len(),
+                n + STEP_METRICS.len()
+            )));
+        }
+        let metrics = outputs.split_off(n);
+        let previous = match previous {
+            Some(buffers) => Some(TrainState::from_parts(descs.clone(), buffers)?),
+            None => None,
+        };
+        self.state = Some(TrainState::from_parts(descs, outputs)?);
+        self.pending.push(metrics);
+        self.progress.global_step += 1;
+        self.progress.num_input_tokens_seen += self.items_per_step;
+        self.progress.epoch = self.epoch();
+        self.step_times.push(started.elapsed());
+        Ok(previous)
+    }
+
+    fn epoch(&self) -> f64 {
+        match self.dataset.batches_per_epoch() {
+            Some(per_epoch) if per_epoch > 0 => {
+                let c = &self.progress.cursor;
+                c.epoch as f64 + c.batch_in_epoch as f64 / per_epoch as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// Reads the metrics of the steps since the last log (one blocking read of small scalars)
+    /// and records a log event `{step, epoch, loss (mean), grad_norm, learning_rate}`.
+    pub fn log_metrics(&mut self) -> Result<Option<Value>> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let mut loss_sum = 0.0;
+        let mut last = [0.0f64; 3];
+        for metrics in &self.pending {
+            for (slot, buffer) in last.iter_mut().zip(metrics) {
+                *slot = f64::from(buffer.to_vec::<f32>()?.first().copied().unwrap_or(f32::NAN));
+            }
+            loss_sum += last[0];
+        }
+        let loss = loss_sum / self.pending.len() as f64;
+        self.pending.clear();
+        let entry = json!({
+            "step": self.progress.global_step,
+            "epoch": self.progress.epoch,
+            "loss": loss,
+            "grad_norm": last[1],
+            "learning_rate": last[2],
+        });
+        self.record(entry.clone())?;
+        Ok(Some(entry))
+    }
+
+    fn record(&mut self, entry: Value) -> Result<()> {
+        self.reporter.log(&entry)?;
+        self.progress.log_history.push(entry);
+        Ok(())
+    }
+
+    /// Mean loss and accuracy over the held-out batches with the current parameters, logged as
+    /// `eval_loss` and `eval_accuracy` (MLP) or `eval_perplexity` (GPT).
+    pub fn evaluate(&mut self) -> Result<Option<EvalMetrics>> {
+        let Some(exe) = &self.eval_exe else {
+            return Ok(None);
+        };
+        let n_params = self.model.param_specs()?.len();
+        let state = self.state.as_ref().ok_or_else(|| {
+            Error::ExecuteArgs("the training state was lost by a failed step".into())
+        })?;
+        let (mut loss, mut accuracy) = (0.0, 0.0);
+        for (x, y) in &self.eval_batches {
+            let mut args: Vec<Arg> = state.buffers()[..n_params]
+                .iter()
+                .map(Arg::Borrowed)
+                .collect();
+            args.push(Arg::Borrowed(x));
+            args.push(Arg::Borrowed(y));
+            let out = exe.execute(args)?;
+            let scalar = |i: usize| -> Result<f64> {
+                let b = out.get(i).ok_or_else(|| {
+                    Error::ExecuteArgs("eval program returned too few results".into())
+                })?;
+                Ok(f64::from(
+                    b.to_vec::<f32>()?.first().copied().unwrap_or(f32::NAN),
+                ))
+            };
+            loss += scalar(0)?;
+            accuracy += scalar(1)?;
+        }
+        let count = self.eval_batches.len().max(1) as f64;
+        let metrics = EvalMetrics {
+            loss: loss / count,
+            accuracy: accuracy / count,
+            perplexity: (loss / count).exp(),
+        };
+        let mut entry = json!({
+            "step": self.progress.global_step,
+            "epoch": self.progress.epoch,
+            "eval_loss": metrics.loss,
+        });
+        match self.model {
+            ModelConfig::Mlp(_) => entry["eval_accuracy"] = json!(metrics.accuracy),
+            ModelConfig::Gpt(_) => entry["eval_perplexity"] = json!(metrics.perplexity),
+        }
+        self.record(entry)?;
+        if self
+            .progress
+            .best_metric
+            .is_none_or(|best| metrics.loss < best)
+        {
+            self.progress.best_metric = Some(metrics.loss);
+            self.progress.best_global_step = Some(self.progress.global_step);
+        }
+        Ok(Some(metrics))
+    }
+
+    fn eval_due(&self, epoch_before: u64) -> bool {
+        match self.args.eval_strategy {
+            EvalStrategy::No => false,
+            EvalStrategy::Steps => self
+                .progress
+                .global_step
+                .is_multiple_of(self.args.eval_interval().max(1)),
+            EvalStrategy::Epoch => self.progress.cursor.epoch > epoch_before,
+        }
+    }
+
+    /// Runs the remaining steps, logging every `logging_steps`, evaluating at the eval cadence
+    /// and calling `hook` around each step (the checkpoint point). Writes `metrics.jsonl`
+    /// (as it goes) and `loss_curve.png` (at the end) into `output_dir`.
+    pub fn train(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
+        std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
+            Error::io(
+                "cannot create the output directory",
+                &self.args.output_dir,
+                e,
+            )
+        })?;
+        self.reporter
+            .open_metrics(&self.args.output_dir.join("metrics.jsonl"))?;
+        let started = Instant::now();
+        let logging = self.args.logging_steps.max(1);
+        let mut final_eval = None;
+        let mut stopped_early = false;
+        while !self.finished() {
+            if self.stop.load(Ordering::Relaxed) {
+                stopped_early = true;
+                break;
+            }
+            let epoch_before = self.progress.cursor.epoch;
+            let previous = if hook.keep_previous(self.progress.global_step + 1) {
+                Some(self.step_keeping_previous()?)
+            } else {
+                self.step()?;
+                None
+            };
+            let step = self.progress.global_step;
+            if step.is_multiple_of(logging) || self.finished() {
+                self.log_metrics()?;
+            }
+            if self.eval_due(epoch_before) {
+                final_eval = self.evaluate()?;
+            }
+            self.reporter.tick(step, self.step_times.last().copied());
+            hook.after_step(self, previous)?;
+        }
+        self.log_metrics()?;
+        let train_time = started.elapsed();
+        let median_step_time = median(&self.step_times);
+        let items_per_second = if median_step_time.is_zero() {
+            0.0
+        } else {
+            self.items_per_step as f64 / median_step_time.as_secs_f64()
+        };
+        let final_loss = self
+            .progress
+            .log_history
+            .iter()
+            .rev()
+            .find_map(|e| e.get("loss").and_then(Value::as_f64));
+        let summary = TrainSummary {
+            steps: self.progress.global_step,
+            stopped_early,
+            compile_time: self.compile_time,
+            train_time,
+            median_step_time,
+            items_per_second,
+            final_loss,
+            final_eval,
+        };
+        let steps = summary.steps as f64;
+        let seconds = train_time.as_secs_f64().max(1e-9);
+        self.record(json!({
+            "step": self.progress.global_step,
+            "epoch": self.progress.epoch,
+            "train_runtime": seconds,
+            "train_steps_per_second": steps / seconds,
+            "train_samples_per_second":
+                steps * self.args.per_device_train_batch_size as f64
+                    * self.args.gradient_accumulation_steps as f64 / seconds,
+            "train_loss": final_loss,
+        }))?;
+        self.reporter.finish(&summary)?;
+        let curve: Vec<(f64, f64)> = self
+            .progress
+            .log_history
+            .iter()
+            .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get("loss")?.as_f64()?)))
+            .collect();
+        let evals: Vec<(f64, f64)> = self
+            .progress
+            .log_history
+            .iter()
+            .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get("eval_loss")?.as_f64()?)))
+            .collect();
+        super::plot::write_loss_curve(
+            &self.args.output_dir.join("loss_curve.png"),
+            &curve,
+            &evals,
+        )?;
+        Ok(summary)
+    }
+}
+
+fn items_unit(model: &ModelConfig) -> &'static str {
+    match model {
+        ModelConfig::Mlp(_) => "samples/s",
+        ModelConfig::Gpt(_) => "tokens/s",
+    }
+}
+
+/// Optimizer steps of the run: `max_steps`, or the epochs over a data file.
+fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64> {
+    if let Some(steps) = args.max_steps {
+        return Ok(steps);
+    }
+    let epochs = args.num_train_epochs.unwrap_or(1.0);
+    let Some(per_epoch) = dataset.batches_per_epoch() else {
+        return Err(Error::InvalidArgument {
+            key: "num_train_epochs".into(),
+            value: epochs.to_string(),
+            reason: "the built-in synthetic data is endless; set max_steps".into(),
+        });
+    };
+    let batches = (epochs * per_epoch as f64).ceil() as u64;
+    Ok(batches
+        .div_ceil(args.gradient_accumulation_steps.max(1))
+        .max(1))
+}
+
+/// Uploads `batches` concatenated: with a leading micro-batch axis (`x: [N, ..x_shape]`) for
+/// the train step when `stacked`, as one plain batch (eval) otherwise.
+fn upload_batch(
+    client: &Client,
+    batches: &[Batch],
+    x_shape: &[usize],
+    y_shape: &[usize],
+    stacked: bool,
+) -> Result<(Buffer, Buffer)> {
+    let dims = |shape: &[usize]| -> Vec<i64> {
+        let mut dims = Vec::with_capacity(shape.len() + 1);
+        if stacked {
+            dims.push(batches.len() as i64);
+        }
+        dims.extend(shape.iter().map(|&d| d as i64));
+        dims
+    };
+    let y: Vec<i32> = batches.iter().flat_map(|b| b.y.iter().copied()).collect();
+    let x = match batches.first().map(|b| &b.x) {
+        Some(Inputs::F32(_)) => {
+            let mut all = Vec::new();
+            for b in batches {
+                if let Inputs::F32(v) = &b.x {
+                    all.extend_from_slice(v);
+                }
+            }
+            client.upload(&all, &dims(x_shape), 0)?
+        }
+        _ => {
+            let mut all = Vec::new();
+            for b in batches {
+                if let Inputs::I32(v) = &b.x {
+                    all.extend_from_slice(v);
+                }
+            }
+            client.upload(&all, &dims(x_shape), 0)?
+        }
+    };
+    Ok((x, client.upload(&y, &dims(y_shape), 0)?))
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let skip = if times.len() > WARMUP_STEPS {
+        WARMUP_STEPS
+    } else {
+        0
+    };
+    let mut steady: Vec<Duration> = times[skip..].to_vec();
+    if steady.is_empty() {
+        return Duration::ZERO;
+    }
+    steady.sort();
+    steady[steady.len() / 2]
+}

@@ -1,0 +1,47 @@
+//! Shared helpers of the training tests: resolved arguments from key=value pairs and a trainer
+//! on the real CPU plugin (a missing plugin fails the test).
+#![allow(dead_code)]
+
+use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
+use xlatrain::pjrt::Client;
+use xlatrain::train::Trainer;
+
+pub fn args(pairs: &[&str]) -> TrainingArgs {
+    TrainingArgs::resolve(TrainingArgsPatch::from_overrides(pairs).unwrap()).unwrap()
+}
+
+pub fn cpu() -> Client {
+    Client::cpu().unwrap_or_else(|e| panic!("the CPU PJRT plugin must be available: {e}"))
+}
+
+pub fn trainer(pairs: &[&str]) -> Trainer {
+    Trainer::new(cpu(), args(pairs)).unwrap()
+}
+
+/// The per-step training losses of the first `steps` steps (logging every step).
+pub fn step_losses(trainer: &mut Trainer, steps: usize) -> Vec<f64> {
+    (0..steps)
+        .map(|_| {
+            trainer.step().unwrap();
+            trainer.log_metrics().unwrap().unwrap()["loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+}
+
+pub fn reference() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/jax_reference_losses.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn assert_close(ours: f64, reference: f64, rel: f64, what: &str) {
+    let err = (ours - reference).abs() / reference.abs().max(1e-12);
+    assert!(
+        err <= rel,
+        "{what}: ours {ours} vs JAX {reference} (relative error {err:.2e} > {rel:.0e})"
+    );
+}
