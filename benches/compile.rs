@@ -1,12 +1,12 @@
-//! Compiling a train-step program (the reference MLP 784-512-512-10, batch 128, SGD) through
+//! Compiling the trainer's MLP train step (reference MLP 784-512-512-10, batch 128, Adam) through
 //! PJRT: uncached (XLA compiles every time) against cached (the executable cache finds the
 //! serialized executable and only deserializes it).
 
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use xlatrain::bench::mlp_sgd_step;
-use xlatrain::models::MlpConfig;
+use xlatrain::bench::ReferenceRun;
+use xlatrain::config::ModelKind;
 use xlatrain::pjrt::{Client, ClientOptions, CompileOptions};
 
 fn compile(c: &mut Criterion) {
@@ -16,9 +16,10 @@ fn compile(c: &mut Criterion) {
         ..ClientOptions::default()
     })
     .expect("the CPU PJRT plugin must be available");
-    let step = mlp_sgd_step(&MlpConfig::default(), 128, 0.01).expect("step program");
-    let options = CompileOptions::replicated(1);
-    let mut group = c.benchmark_group("compile_mlp_step");
+    let run = ReferenceRun::new(ModelKind::Mlp).expect("reference run");
+    let program = run.step_program().expect("step program").mlir;
+    let options = CompileOptions::default();
+    let mut group = c.benchmark_group("compile_mlp_train_step");
     group
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
@@ -26,13 +27,13 @@ fn compile(c: &mut Criterion) {
     group.bench_function("uncached", |b| {
         b.iter(|| {
             client
-                .compile_uncached(&step.text, &options)
+                .compile_uncached(&program, &options)
                 .expect("compile")
         })
     });
-    client.compile(&step.text, &options).expect("compile");
+    client.compile(&program, &options).expect("compile");
     group.bench_function("cached", |b| {
-        b.iter(|| client.compile(&step.text, &options).expect("compile"))
+        b.iter(|| client.compile(&program, &options).expect("compile"))
     });
     group.finish();
     assert!(

@@ -6,6 +6,7 @@
 #   scripts/run_peers.sh                 full: peers ~10 min, ours ~3 min (100MB,1GB,4GB x3 runs)
 #   scripts/run_peers.sh --quick         ~2-3 min: 100MB only, few train steps, on both sides
 #   scripts/run_peers.sh --sizes 100MB,1GB --runs 3    same sizes and runs on both sides
+#   scripts/run_peers.sh --train-only    training only on both sides (JAX trainer, our train steps)
 #   scripts/run_peers.sh --compare-only  recompute the ratios from the JSON of an earlier run
 #
 # env: PEERS_DIR   a writable peers folder to run in (default: a fresh copy in $OUT_DIR/peers)
@@ -21,14 +22,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS_SRC=${PEERS_SRC:-/work/shared/bench/peers}
 MODELS_JSON=${MODELS_JSON:-$(dirname "$PEERS_SRC")/models.json}
 OUT_DIR=${OUT_DIR:-$ROOT/target/peers-run}
-QUICK=""; SIZES=""; RUNS=""; COMPARE_ONLY=0
+QUICK=""; SIZES=""; RUNS=""; COMPARE_ONLY=0; TRAIN_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=--quick; shift ;;
     --sizes) SIZES=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --compare-only) COMPARE_ONLY=1; shift ;;
-    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    --train-only) TRAIN_ONLY=1; shift ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,7 @@ if [ $COMPARE_ONLY = 0 ]; then
   PEER_ARGS=($QUICK)
   [ -n "$SIZES" ] && PEER_ARGS+=(--sizes "$SIZES")
   [ -n "$RUNS" ] && PEER_ARGS+=(--runs "$RUNS")
+  [ $TRAIN_ONLY = 1 ] && PEER_ARGS+=(--train-only)
   echo "== peers: $PEERS_DIR/run_all.sh ${PEER_ARGS[*]}"
   (cd "$PEERS_DIR" && ./run_all.sh "${PEER_ARGS[@]}")
 
@@ -58,6 +61,7 @@ if [ $COMPARE_ONLY = 0 ]; then
   OUR_ARGS=($QUICK --output "$OURS_JSON" --dir "${BENCH_DIR:-$(dirname "${PEERS_SCRATCH:-/tmp/peers-ckpt-scratch}")}")
   [ -n "$SIZES" ] && OUR_ARGS+=(--ckpt-sizes "$SIZES")
   [ -n "$RUNS" ] && OUR_ARGS+=(--runs "$RUNS")
+  [ $TRAIN_ONLY = 1 ] && OUR_ARGS+=(--ckpt-sizes none)
   echo "== ours: $XLATRAIN bench ${OUR_ARGS[*]}"
   TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3} "$XLATRAIN" bench "${OUR_ARGS[@]}" | tee "$OUT_DIR/xlatrain-bench.txt"
 fi

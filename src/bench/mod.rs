@@ -14,7 +14,6 @@ mod direct_save;
 mod disk;
 mod matmul;
 mod memory;
-mod programs;
 mod report;
 mod state;
 mod stats;
@@ -25,12 +24,12 @@ pub use direct_save::{direct_save, safetensors_header};
 pub use disk::{drop_file_cache, drop_tree_cache, DiskSample, Pattern};
 pub use matmul::{matmul_program, MatmulReport};
 pub use memory::{measure_peak, MemoryPeak};
-pub use programs::{mlp_sgd_step, StepProgram};
 pub use report::{render, BenchReport, CheckpointReport, DeviceReport, Machine, Rates, Ratios};
 pub use state::{DeviceState, StateSet};
 pub use stats::{gb_per_s, Summary};
 pub use train::{
-    measure as measure_training, reference_name, step_flops, warmup_steps, TrainReport,
+    measure as measure_training, reference_name, step_flops, warmup_steps, ReferenceRun,
+    TrainReport,
 };
 
 use std::path::PathBuf;

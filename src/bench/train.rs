@@ -66,6 +66,39 @@ fn attention_flops_per_token(gpt: &GptConfig) -> f64 {
     12.0 * gpt.n_layers as f64 * gpt.seq_len as f64 * gpt.d_model as f64
 }
 
+/// The models.json reference run of a model kind: its settings, model, optimizer and data.
+pub struct ReferenceRun {
+    pub args: TrainingArgs,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerSpec,
+    pub dataset: Dataset,
+}
+
+impl ReferenceRun {
+    pub fn new(kind: ModelKind) -> Result<ReferenceRun> {
+        let args = TrainingArgs::defaults(kind);
+        let model = args.model_config()?;
+        let dataset = Dataset::open(&args.data_spec()?)?;
+        let optimizer = OptimizerSpec::from_args(&args, args.max_steps.unwrap_or(500));
+        Ok(ReferenceRun {
+            args,
+            model,
+            optimizer,
+            dataset,
+        })
+    }
+
+    /// The trainer's step program for this run (one micro-batch per step).
+    pub fn step_program(&self) -> Result<crate::train::Program> {
+        train_step_program(
+            &self.model,
+            &self.optimizer,
+            &self.dataset.batch_layout(),
+            1,
+        )
+    }
+}
+
 /// Steps run before timing starts (as the JAX reference: 10 for the MLP, 5 for the GPT).
 pub fn warmup_steps(kind: ModelKind) -> usize {
     match kind {
@@ -92,13 +125,16 @@ pub fn measure(
     warmup: usize,
     matmul_flops_per_s: Option<f64>,
 ) -> Result<TrainReport> {
-    let args = TrainingArgs::defaults(kind);
-    let model = args.model_config()?;
-    let dataset = Dataset::open(&args.data_spec()?)?;
-    let optimizer = OptimizerSpec::from_args(&args, args.max_steps.unwrap_or(500));
-    let layout = dataset.batch_layout();
+    let run = ReferenceRun::new(kind)?;
     let started = Instant::now();
-    let program = train_step_program(&model, &optimizer, &layout, 1)?;
+    let program = run.step_program()?;
+    let ReferenceRun {
+        args,
+        model,
+        optimizer,
+        dataset,
+    } = run;
+    let layout = dataset.batch_layout();
     let lower_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let executable = client.compile_uncached(&program.mlir, &CompileOptions::default())?;
