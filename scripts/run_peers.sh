@@ -154,6 +154,12 @@ for c in ours.get("checkpoints", []):
         return "n/a" if v is None else f"{v:.2f} GB ({v / gb:.2f}x)"
     print(f"| {size} | {g(sm['anon_extra_bytes'])} / {g(sm['hwm_extra_bytes'])} | {g(rm['anon_extra_bytes'])} / {g(rm['hwm_extra_bytes'])} "
           f"| {p(mem(size, 'safetensors save_file', 'save'))} / {p(mem(size, 'safetensors load_file(mmap)', 'load'))} / {p(mem(size, 'safetensors load_file(pread)', 'load'))} |")
+if ours.get("async_save"):
+    print()
+    print("| async save (xlatrain, through the trainer) | state | stall per save (median) | median step | stall / step | durable after |")
+    print("|---|---|---|---|---|---|")
+    for a in ours["async_save"]:
+        print(f"| {a['model']} | {a['state_bytes'] / 1e6:.1f} MB | {t(a['stall_s']['median'])} | {t(a['median_step_s'])} | {a['stall_over_step']:.3f} | {t(a['to_durable_s']['median'])} |")
 for todo in ours.get("todo", []):
     print(f"\nTODO (xlatrain): {todo}")
 PY

@@ -23,6 +23,8 @@ macro_rules! say {
 }
 
 mod bench;
+mod checkpoints;
+mod export;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,6 +77,13 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the train-step StableHLO program of a model and settings.
     Lower(TrainArgs),
+    /// List, verify or inspect checkpoints.
+    Checkpoints {
+        #[command(subcommand)]
+        command: checkpoints::CheckpointsCommand,
+    },
+    /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -100,6 +109,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&cli.global, args),
         Command::Train(args) => train::train(&cli.global, args),
         Command::Lower(args) => train::lower(args),
+        Command::Checkpoints { command } => checkpoints::run(command),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -71,6 +71,67 @@ pub enum ResumeFrom {
     Path(PathBuf),
 }
 
+/// `num_devices`: how many devices a data-parallel run uses, a count or `"all"` (every
+/// addressable device of the client). The global batch is `per_device_train_batch_size` times
+/// this (as in HF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumDevices {
+    Count(usize),
+    All,
+}
+
+impl Serialize for NumDevices {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            NumDevices::Count(n) => serializer.serialize_u64(*n as u64),
+            NumDevices::All => serializer.serialize_str("all"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NumDevices {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(u64),
+            Word(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Count(n) => usize::try_from(n)
+                .map(NumDevices::Count)
+                .map_err(|_| serde::de::Error::custom("device count too large")),
+            Raw::Word(word) if word == "all" => Ok(NumDevices::All),
+            Raw::Word(word) => Err(serde::de::Error::custom(format!(
+                "expected a device count or \"all\", got \"{word}\""
+            ))),
+        }
+    }
+}
+
+impl NumDevices {
+    /// The device count for a client with `available` addressable devices.
+    pub fn resolve(self, available: usize) -> Result<usize> {
+        match self {
+            NumDevices::All => Ok(available.max(1)),
+            NumDevices::Count(n) if n >= 1 && n <= available => Ok(n),
+            NumDevices::Count(n) => Err(bad(
+                "num_devices",
+                &n,
+                &format!(
+                    "must be between 1 and the {available} addressable devices (the CPU plugin \
+                     makes more with --cpu-devices N)"
+                ),
+            )),
+        }
+    }
+}
+
 macro_rules! training_args {
     ($( $(#[doc = $doc:literal])* $name:ident : $ty:ty, )*) => {
         /// The resolved settings of a run (see the module docs). Serialized as
@@ -175,6 +236,9 @@ training_args! {
     save_interval_minutes: Option<f64>,
     /// A shell command run after each committed checkpoint (its path in `XLATRAIN_CHECKPOINT`).
     on_save: Option<String>,
+    /// Data-parallel devices: a count or `"all"`; absent = 1. Each device trains on
+    /// `per_device_train_batch_size` samples of every global batch.
+    num_devices: Option<NumDevices>,
     /// The PJRT device: `cpu`, `cuda`, ... or the path of a plugin library.
     device: String,
     /// A data file (GPT only); absent = the built-in synthetic data.
@@ -247,6 +311,7 @@ impl TrainingArgs {
             async_save: true,
             save_interval_minutes: None,
             on_save: None,
+            num_devices: None,
             device: "cpu".into(),
             data: None,
             data_format: TokenFormat::Bytes,
@@ -385,9 +450,24 @@ impl TrainingArgs {
         Ok(config)
     }
 
-    /// What data to load for this run.
+    /// What data to load for this run on one device.
     pub fn data_spec(&self) -> Result<DataSpec> {
-        let batch_size = self.per_device_train_batch_size;
+        self.data_spec_for_devices(1)
+    }
+
+    /// What data to load for a data-parallel run over `devices` devices: batches of the global
+    /// batch size `per_device_train_batch_size * devices`, split along the batch axis later.
+    pub fn data_spec_for_devices(&self, devices: usize) -> Result<DataSpec> {
+        let batch_size = self
+            .per_device_train_batch_size
+            .checked_mul(devices.max(1))
+            .ok_or_else(|| {
+                bad(
+                    "num_devices",
+                    &devices,
+                    "per_device_train_batch_size * num_devices overflows",
+                )
+            })?;
         Ok(match (self.model_config()?, &self.data) {
             (ModelConfig::Mlp(c), None) => DataSpec::MlpSynthetic {
                 seed: self.data_seed.unwrap_or(MLP_DATA_SEED),
@@ -460,6 +540,9 @@ impl TrainingArgs {
             self.gradient_accumulation_steps,
         )?;
         at_least_one("logging_steps", self.logging_steps)?;
+        if let Some(NumDevices::Count(n)) = self.num_devices {
+            at_least_one("num_devices", n as u64)?;
+        }
         at_least_one("max_eval_batches", self.max_eval_batches as u64)?;
         non_negative("learning_rate", self.learning_rate)?;
         non_negative("weight_decay", self.weight_decay)?;

@@ -199,6 +199,30 @@ pub enum Error {
 
     #[error("no valid checkpoint in {dir}{skipped}")]
     NoValidCheckpoint { dir: PathBuf, skipped: String },
+
+    #[error("checkpoint {path} was written for another model architecture:{differences}\n  to fix: resume with the model settings it was trained with, or start a fresh run in another output_dir")]
+    ArchitectureMismatch { path: PathBuf, differences: String },
+
+    #[error("saving checkpoint-{step} into {output_dir} failed")]
+    SaveFailed {
+        step: u64,
+        output_dir: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("the background checkpoint writer for step {step} panicked")]
+    WriterPanicked { step: u64 },
+
+    #[error("cannot export {path}: {reason}")]
+    Export { path: PathBuf, reason: String },
+
+    #[error("cannot install the {signal} handler")]
+    SignalHandler {
+        signal: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     // ---- data / models / rng ----
     #[error("invalid {model} model config: `{field}` = {value}: {reason}")]
     ModelConfig {

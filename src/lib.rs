@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod lower;
 pub mod mmap;
@@ -19,6 +20,7 @@ pub mod models;
 pub mod optim;
 pub mod pjrt;
 pub mod rng;
+pub mod signals;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -62,7 +62,9 @@ fn bench_command_writes_a_json_report_with_ratios() {
             "bench",
             "--quick",
             "--models",
-            "none",
+            "mlp",
+            "--steps",
+            "2",
             "--ckpt-sizes",
             "4MiB",
         ])
@@ -92,9 +94,13 @@ fn bench_command_writes_a_json_report_with_ratios() {
             .unwrap()
             > 0.0
     );
-    // The async-save stall is a TODO, never a number, until measured through the trainer.
-    let todo = json["todo"].to_string();
-    assert!(todo.contains("async-save stall"), "{todo}");
+    // The async-save stall comes from real saves through the trainer.
+    let stall = &json["async_save"][0];
+    assert_eq!(stall["model"], "mlp_784_512_512_10");
+    assert!(stall["saves"].as_u64().unwrap() >= 3, "{stall}");
+    assert!(stall["stall_s"]["median"].as_f64().unwrap() >= 0.0);
+    assert!(stall["state_bytes"].as_u64().unwrap() > 3 * 669_706 * 4);
+    assert_eq!(json["training"][0]["steps_timed"], 2);
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("matmul f32 128x128x128"), "{table}");
     // Scratch files and checkpoints are gone again.

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{fixture, values};
-use xlatrain::pjrt::{Arg, Client, ClientOptions, CompileOptions};
+use xlatrain::pjrt::{
+    with_deterministic_gpu_ops, Arg, Client, ClientOptions, CompileOptions, DETERMINISTIC_GPU_OPS,
+};
 
 fn client_with_cache(dir: &std::path::Path) -> Client {
     Client::open(&ClientOptions {
@@ -135,4 +137,35 @@ fn an_intact_entry_the_plugin_cannot_load_falls_back_to_compiling() {
     assert_eq!(run_dot(&client, &exe), reference);
     let stats = client.cache_stats();
     assert_eq!((stats.hits, stats.discarded, stats.misses), (0, 1, 2));
+}
+
+#[test]
+fn xla_flags_are_part_of_the_cache_key() {
+    let client = Client::cpu().expect("the CPU plugin must be provisioned");
+    let plugin = client.plugin();
+    let plain = plugin.identity_with_flags(None);
+    let deterministic = plugin.identity_with_flags(Some(DETERMINISTIC_GPU_OPS));
+    let other = plugin.identity_with_flags(Some("--xla_gpu_deterministic_ops=false"));
+    assert_ne!(plain, deterministic);
+    assert_ne!(deterministic, other);
+}
+
+#[test]
+fn deterministic_gpu_ops_are_requested_unless_the_user_chose() {
+    assert_eq!(
+        with_deterministic_gpu_ops("").as_deref(),
+        Some(DETERMINISTIC_GPU_OPS)
+    );
+    assert_eq!(
+        with_deterministic_gpu_ops("--xla_dump_to=/tmp/d").as_deref(),
+        Some("--xla_dump_to=/tmp/d --xla_gpu_deterministic_ops=true")
+    );
+    assert_eq!(
+        with_deterministic_gpu_ops("--xla_gpu_deterministic_ops=false"),
+        None
+    );
+    assert_eq!(
+        with_deterministic_gpu_ops("--xla_gpu_exclude_nondeterministic_ops=true"),
+        None
+    );
 }

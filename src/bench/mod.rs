@@ -9,6 +9,7 @@
 //! [`crate::checkpoint::TensorSource`]), `checkpoint.rs` (one save + resume round), `matmul.rs`,
 //! `train.rs`, `report.rs` (JSON report and table).
 
+mod async_stall;
 mod checkpoint;
 mod direct_save;
 mod disk;
@@ -19,6 +20,7 @@ mod state;
 mod stats;
 mod train;
 
+pub use async_stall::AsyncStallReport;
 pub use checkpoint::{save_and_resume, RoundSample};
 pub use direct_save::{direct_save, safetensors_header};
 pub use disk::{drop_file_cache, drop_tree_cache, DiskSample, Pattern};
@@ -53,6 +55,8 @@ pub struct BenchConfig {
     pub ckpt_runs: usize,
     /// Models whose train step is timed, each with its timed step count.
     pub training: Vec<(ModelKind, usize)>,
+    /// Also run each training model through the trainer with async saves and report the stall.
+    pub async_save: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -61,12 +65,6 @@ pub struct MatmulConfig {
     pub warmup: usize,
     pub runs: usize,
 }
-
-/// The async-save stall is measured through the trainer; until the trainer's checkpoint
-/// integration is on this branch no figure exists, and the report says so.
-pub const ASYNC_STALL_TODO: &str =
-    "async-save stall: not measured yet; it is measured through the \
-     trainer once its checkpoint integration (branch ckptint) is merged";
 
 /// Runs the device and checkpoint parts; `progress` receives one line per finished piece.
 pub fn run(
@@ -98,7 +96,8 @@ pub fn run(
         checkpoints: Vec::new(),
         training: Vec::new(),
         load_average_at_end: [0.0; 3],
-        todo: vec![ASYNC_STALL_TODO.to_string()],
+        async_save: Vec::new(),
+        todo: Vec::new(),
     };
     if let Some(mm) = config.matmul {
         let measured = matmul::measure(client, mm.n, mm.warmup, mm.runs)?;
@@ -137,6 +136,25 @@ pub fn run(
             measured.throughput_unit
         ));
         report.training.push(measured);
+    }
+    if config.async_save && !config.training.is_empty() {
+        std::fs::create_dir_all(&config.dir)
+            .map_err(|e| Error::io("cannot create benchmark directory", &config.dir, e))?;
+    }
+    for &(kind, _) in config.training.iter().filter(|_| config.async_save) {
+        let (steps, every) = match kind {
+            ModelKind::Mlp => (60, 10),
+            ModelKind::Gpt => (24, 6),
+        };
+        let measured = async_stall::measure(client, kind, &config.dir, steps, every)?;
+        progress(&format!(
+            "async save {}: stall {:.2} ms median over {} saves ({:.2} steps)",
+            measured.model,
+            measured.stall_s.median * 1e3,
+            measured.saves,
+            measured.stall_over_step
+        ));
+        report.async_save.push(measured);
     }
     report.load_average_at_end = report::load_average();
     Ok(report)

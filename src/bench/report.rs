@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::async_stall::AsyncStallReport;
 use super::matmul::MatmulReport;
 use super::memory::MemoryPeak;
 use super::stats::Summary;
@@ -22,6 +23,8 @@ pub struct BenchReport {
     pub cold_cache_method: &'static str,
     pub checkpoints: Vec<CheckpointReport>,
     pub training: Vec<TrainReport>,
+    /// Async-save stall through the trainer, per model.
+    pub async_save: Vec<AsyncStallReport>,
     /// `/proc/loadavg` when the run ended.
     pub load_average_at_end: [f64; 3],
     /// Measurements that are not taken yet, with the reason (never a made-up number).
@@ -247,7 +250,7 @@ pub fn render(report: &BenchReport) -> String {
         out.push_str("\ntraining (median step, p10-p90)\n");
         for t in &report.training {
             out.push_str(&format!(
-                "{:<20} compile {:>8}  step {:>9} ({}-{})  {:>10.0} {}  {:.1} GFLOP/s = {:.0}% of matmul\n",
+                "{:<20} compile {:>8}  step {:>9} ({}-{})  {:>10.0} {}  {:.1} GFLOP/s{}\n",
                 t.model,
                 secs(t.compile_s),
                 secs(t.step_s.median),
@@ -256,7 +259,24 @@ pub fn render(report: &BenchReport) -> String {
                 t.throughput,
                 t.throughput_unit,
                 t.achieved_flops_per_s / 1e9,
-                t.fraction_of_matmul.unwrap_or(0.0) * 100.0,
+                t.fraction_of_matmul
+                    .map(|f| format!(" = {:.0}% of matmul", f * 100.0))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    if !report.async_save.is_empty() {
+        out.push_str("\nasync save through the trainer (stall per save, median of saves)\n");
+        for a in &report.async_save {
+            out.push_str(&format!(
+                "{:<20} state {:.1} MB  stall {} ({:.2} of a {} step)  durable after {}  {} saves\n",
+                a.model,
+                a.state_bytes as f64 / 1e6,
+                secs(a.stall_s.median),
+                a.stall_over_step,
+                secs(a.median_step_s),
+                secs(a.to_durable_s.median),
+                a.saves
             ));
         }
     }

@@ -3,9 +3,9 @@
 //! the shards both ways, and (at [`Verify::Full`]) every file must match the manifest's xxh3.
 //! Tensors are then borrowed straight from the read-only mappings, one at a time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,9 @@ use memmap2::Mmap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::documents::{
+    parse_index_bytes, parse_json_bytes, parse_manifest_bytes, parse_trainer_state_bytes,
+};
 use super::layout::*;
 use super::safetensors::parse_shard;
 use super::state::TrainerState;
@@ -162,7 +165,9 @@ pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
     check_listed_sizes(path, &manifest, true)?;
     let config = read_json(&path.join(CONFIG_FILE))?;
     let training_args = read_json(&path.join(TRAINING_ARGS_FILE))?;
-    let trainer_state: TrainerState = read_json(&path.join(TRAINER_STATE_FILE))?;
+    let trainer_state_path = path.join(TRAINER_STATE_FILE);
+    let trainer_state =
+        parse_trainer_state_bytes(&trainer_state_path, &read_file(&trainer_state_path)?)?;
     let model = open_tensor_set(path, &manifest, MODEL_PREFIX)?.ok_or_else(|| {
         Error::CheckpointFileMissing {
             path: path.join(single_file_name(MODEL_PREFIX)),
@@ -213,21 +218,51 @@ pub fn check_checkpoint(path: &Path, verify: Verify) -> Result<Manifest> {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| match e.kind() {
+/// Opens `path` for reading if it is a regular file (symlinks followed). A checkpoint holds only
+/// regular files; a FIFO planted in one would block the open forever and a device would never
+/// end, so both are refused before opening.
+fn open_regular(path: &Path, context: &str) -> Result<File> {
+    let not_found_or = |e: std::io::Error, context: &str| match e.kind() {
         ErrorKind::NotFound => Error::CheckpointFileMissing {
             path: path.to_path_buf(),
         },
-        _ => Error::io("cannot read", path, e),
-    })
+        _ => Error::io(context, path, e),
+    };
+    let meta = fs::metadata(path).map_err(|e| not_found_or(e, "cannot stat"))?;
+    if !meta.is_file() {
+        return Err(Error::CheckpointInvalid {
+            path: path.to_path_buf(),
+            reason: format!("not a regular file but {}", file_kind(meta.file_type())),
+        });
+    }
+    File::open(path).map_err(|e| not_found_or(e, context))
+}
+
+fn file_kind(kind: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_regular(path, "cannot open")?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok(bytes)
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = read_file(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::CheckpointJson {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    parse_json_bytes(path, &read_file(path)?)
 }
 
 pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
@@ -238,31 +273,7 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
         });
     }
     let path = dir.join(MANIFEST_FILE);
-    let manifest: Manifest = read_json(&path)?;
-    let invalid = |reason: String| Error::ManifestInvalid {
-        path: path.clone(),
-        reason,
-    };
-    if manifest.format != MANIFEST_FORMAT {
-        return Err(invalid(format!(
-            "format is {:?}, expected {MANIFEST_FORMAT:?}",
-            manifest.format
-        )));
-    }
-    if manifest.format_version > FORMAT_VERSION {
-        return Err(invalid(format!(
-            "format version {} is newer than this program's {FORMAT_VERSION}",
-            manifest.format_version
-        )));
-    }
-    if let Some(name) = manifest
-        .files
-        .keys()
-        .find(|n| !is_plain_file_name(n) || *n == MANIFEST_FILE)
-    {
-        return Err(invalid(format!("lists an invalid file name {name:?}")));
-    }
-    Ok(manifest)
+    parse_manifest_bytes(&path, &read_file(&path)?)
 }
 
 /// Checks that every file the manifest lists exists with its recorded size (JSON documents are
@@ -306,28 +317,18 @@ fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Opti
     let single = single_file_name(prefix);
     if manifest.files.contains_key(&index_name) {
         let index_path = dir.join(&index_name);
-        let index: ShardIndex = read_json(&index_path)?;
-        let mut files: Vec<&String> = Vec::new();
-        for (tensor, file) in &index.weight_map {
-            if !is_plain_file_name(file) {
-                return Err(Error::IndexUnsafePath {
-                    index: index_path,
-                    tensor: tensor.clone(),
-                    file: file.clone(),
-                });
-            }
-            if !files.contains(&file) {
-                files.push(file);
-            }
-        }
+        let index = parse_index_bytes(&index_path, &read_file(&index_path)?)?;
+        // A set, not a list: a hostile index can name millions of distinct files, and checking
+        // each against a list made opening quadratic (minutes for a few MB of index).
+        let mut files: BTreeSet<&String> = index.weight_map.values().collect();
         // Shards of this set that the manifest lists but no index entry names must be opened
         // too, so that their tensors are reported as unlisted instead of silently ignored.
-        for name in manifest.files.keys() {
-            if is_shard_of(name, prefix) && !files.contains(&name) {
-                files.push(name);
-            }
-        }
-        files.sort();
+        files.extend(
+            manifest
+                .files
+                .keys()
+                .filter(|name| is_shard_of(name, prefix)),
+        );
         for file in &files {
             if !manifest.files.contains_key(file.as_str()) {
                 return Err(Error::IndexInvalid {
@@ -336,6 +337,7 @@ fn open_tensor_set(dir: &Path, manifest: &Manifest, prefix: &str) -> Result<Opti
                 });
             }
         }
+        let files: Vec<&String> = files.into_iter().collect();
         let set = map_shards(dir, &files)?;
         for entry in &set.entries {
             let shard = &set.shards[entry.shard].file_name;
@@ -384,10 +386,7 @@ fn map_shards(dir: &Path, files: &[&String]) -> Result<TensorSet> {
     };
     for file_name in files {
         let path = dir.join(file_name);
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => Error::CheckpointFileMissing { path: path.clone() },
-            _ => Error::io("cannot open shard", &path, e),
-        })?;
+        let file = open_regular(&path, "cannot open shard")?;
         let map = mmap::map_read(&file, &path)?;
         let parsed = parse_shard(&path, &map)?;
         let shard = set.shards.len();

@@ -10,30 +10,39 @@
 //! its mapped byte range) and through [`TensorSet`] (loading borrows each tensor from the
 //! read-only mapping, in file order, for upload).
 
+mod async_save;
+mod device;
 mod discover;
+mod documents;
 mod fsutil;
 mod layout;
 mod load;
 mod plan;
+mod restore;
 mod retention;
 mod safetensors;
 mod save;
 mod size;
 mod source;
+mod standalone;
 mod state;
 mod tensor;
 
+pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
+pub use device::{dtype_of, element_type_of, spec_of, DeviceTensors};
 pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
     NewestValid,
 };
-pub use fsutil::{free_space, fsync_dir};
+pub use documents::{parse_index_bytes, parse_manifest_bytes, parse_trainer_state_bytes};
+pub use fsutil::{free_space, fsync_dir, write_durable};
 pub use layout::{
     checkpoint_dir_name, index_file_name, parse_checkpoint_dir_name, shard_file_name, FileRecord,
     IndexMetadata, Manifest, ShardIndex, CONFIG_FILE, FORMAT_VERSION, MANIFEST_FILE, MODEL_PREFIX,
     OPTIMIZER_PREFIX, RETIRED_PREFIX, STAGING_PREFIX, TRAINER_STATE_FILE, TRAINING_ARGS_FILE,
 };
 pub use load::{check_checkpoint, open_checkpoint, Checkpoint, TensorSet, Verify};
+pub use restore::{check_architecture, choose_resume, upload_tensors, ResumeChoice};
 pub use retention::{apply_retention, steps_to_delete, RetentionPolicy};
 pub use safetensors::{parse_shard, ParsedShard, MAX_HEADER_LEN};
 pub use save::{
@@ -42,5 +51,6 @@ pub use save::{
 };
 pub use size::parse_size;
 pub use source::{HostTensors, TensorSource};
+pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
 pub use tensor::{Dtype, TensorSpec};

@@ -69,6 +69,12 @@ pub struct SavedCheckpoint {
 }
 
 /// Stages and commits a checkpoint; see the module documentation for the protocol.
+///
+/// Out of disk space, it fails with [`Error::InsufficientSpace`] when the free-space check before
+/// writing already sees too little, or with [`Error::Io`] (ENOSPC, naming the file) when space
+/// runs out while writing. Either way the staging directory is removed, no `checkpoint-<step>`
+/// appears and earlier checkpoints are untouched (tests/hostile_disk_full.rs). Like every
+/// runtime error, both map to exit code 1 in the binary ([`Error::exit_code`]).
 pub fn save_checkpoint(
     output_dir: &Path,
     contents: &CheckpointContents,

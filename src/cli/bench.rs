@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Skip the matmul probe.
     #[arg(long)]
     pub no_matmul: bool,
+    /// Skip the async-save stall runs through the trainer.
+    #[arg(long)]
+    pub no_async_save: bool,
     /// A subset that finishes in about a minute: 100MB only, few steps and runs.
     #[arg(long)]
     pub quick: bool,
@@ -123,6 +126,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
                 (kind, steps)
             })
             .collect(),
+        async_save: !args.no_async_save,
     };
     let client = Client::open(&global.client_options())?;
     let mut progress = |line: &str| eprintln!("bench: {line}");

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
-use crate::config::{TrainingArgs, TrainingArgsPatch};
+use crate::config::{NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::Client;
-use crate::train::{train_step_program, Console, Trainer};
+use crate::signals::StopSignal;
+use crate::train::{
+    train_step_program_replicated, train_with_checkpoints, Checkpointing, Console, Trainer,
+};
 use crate::{Error, Result};
 
 /// Declares the flags that map one to one onto `TrainingArgs` keys: each is passed on as a
@@ -80,6 +83,9 @@ setting_flags! {
     seed,
     /// Seeds the data (default: the reference data seed).
     data_seed,
+    /// Data-parallel devices: a count or `all`; the global batch is the per-device batch times
+    /// this (on the CPU plugin, --cpu-devices sets how many devices exist).
+    num_devices,
     /// A token corpus (GPT): text as bytes, or u16/u32 tokens (see --data-format).
     data,
     /// `bytes`, `u16` or `u32`.
@@ -104,6 +110,20 @@ setting_flags! {
     init_std,
     /// Seed of the initial parameters.
     init_seed,
+    /// `no`, `steps` (every --save-steps), `epoch` or `best` (when the eval loss improves).
+    save_strategy,
+    /// Save a checkpoint every N optimizer steps (with --save-strategy steps).
+    save_steps,
+    /// Keep only the newest N checkpoints (never the best one or the one resumed from).
+    save_total_limit,
+    /// Also save when this many minutes passed since the last save.
+    save_interval_minutes,
+    /// Largest safetensors shard, e.g. `5GB`, `500MB`.
+    max_shard_size,
+    /// `eval_loss` (or `loss`): the metric that picks the best checkpoint.
+    metric_for_best_model,
+    /// A shell command run after each committed checkpoint (path in $1 and $XLATRAIN_CHECKPOINT).
+    on_save,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -113,12 +133,53 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SettingFlags,
+    /// Save only the parameters (no optimizer state: such a checkpoint cannot resume bit-exactly).
+    #[arg(long)]
+    pub save_only_model: bool,
+    /// Write checkpoints on a background thread while training continues (the default).
+    #[arg(long, overrides_with = "no_async_save")]
+    pub async_save: bool,
+    /// Write checkpoints in the training loop instead.
+    #[arg(long)]
+    pub no_async_save: bool,
+    /// At the end, load the best checkpoint's parameters (by --metric-for-best-model).
+    #[arg(long)]
+    pub load_best_model_at_end: bool,
+    /// A larger metric is better (default: smaller, as for a loss).
+    #[arg(long)]
+    pub greater_is_better: bool,
+    /// Resume from the newest valid checkpoint in output_dir (no value, or `true`), or from PATH.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "true")]
+    pub resume_from_checkpoint: Option<String>,
     /// Any other setting as key=value (repeatable), e.g. `--set save_steps=100`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 }
 
 impl TrainArgs {
+    /// The settings of the value-less switches, only those given.
+    fn switches(&self) -> TrainingArgsPatch {
+        let on = |given: bool| given.then_some(true);
+        TrainingArgsPatch {
+            save_only_model: on(self.save_only_model),
+            async_save: if self.no_async_save {
+                Some(false)
+            } else {
+                on(self.async_save)
+            },
+            load_best_model_at_end: on(self.load_best_model_at_end),
+            greater_is_better: self.greater_is_better.then_some(Some(true)),
+            resume_from_checkpoint: self.resume_from_checkpoint.as_deref().map(|value| {
+                Some(match value {
+                    "true" => ResumeFrom::Latest(true),
+                    "false" => ResumeFrom::Latest(false),
+                    path => ResumeFrom::Path(PathBuf::from(path)),
+                })
+            }),
+            ..TrainingArgsPatch::default()
+        }
+    }
+
     /// Defaults of the model, then the config file, then `--set` pairs, then the flags.
     pub fn resolve(&self) -> Result<TrainingArgs> {
         let mut patch = match &self.config {
@@ -129,6 +190,7 @@ impl TrainArgs {
         patch = patch.merge(TrainingArgsPatch::from_overrides(
             &self.settings.overrides(),
         )?);
+        patch = patch.merge(self.switches());
         TrainingArgs::resolve(patch)
     }
 }
@@ -139,31 +201,82 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let client = Client::open(&global.client_options())?;
     let mut trainer = Trainer::new(client, settings)?;
     trainer.set_console(Console::auto());
-    let stop = trainer.stop_flag();
-    // SIGTERM/SIGINT end the run after the current step instead of killing it mid-step
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, stop.clone())
-            .map_err(|e| Error::Usage(format!("cannot install a signal handler: {e}")))?;
-    }
+    // SIGTERM/SIGINT end the run after the current step, with a checkpoint, and exit 0.
+    let stop = StopSignal::install_on(trainer.stop_flag())?;
     let output_dir = trainer.args.output_dir.clone();
     std::fs::create_dir_all(&output_dir)
         .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
     let json_path = output_dir.join("training_args.json");
     std::fs::write(&json_path, trainer.args.to_json())
         .map_err(|e| Error::io("cannot write", &json_path, e))?;
-    trainer.train(&mut |_: &mut Trainer| Ok(()))?;
+    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), true)?;
+    let outcome = train_with_checkpoints(&mut trainer, &mut checkpointing)?;
+    if let Some(signal) = stop.signal_name() {
+        let saved = checkpointing
+            .reports()
+            .last()
+            .map(|r| format!("; last checkpoint {}", r.saved.path.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "stopped by {signal} after step {}{saved}",
+            outcome.summary.steps
+        );
+    }
+    let reports = checkpointing.reports();
+    if !reports.is_empty() {
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        eprintln!(
+            "checkpoints: {} saved; per save: training loop stalled {:.1} ms, durable after \
+             {:.3} s (medians)",
+            reports.len(),
+            median(
+                reports
+                    .iter()
+                    .map(|r| r.stall.as_secs_f64() * 1e3)
+                    .collect()
+            ),
+            median(reports.iter().map(|r| r.to_durable.as_secs_f64()).collect()),
+        );
+    }
+    if let Some(best) = &outcome.best {
+        eprintln!(
+            "loaded the best model: {} (step {}, eval_loss {:.6})",
+            best.path.display(),
+            best.step,
+            best.metric
+        );
+    }
     Ok(())
 }
 
 pub fn lower(args: &TrainArgs) -> Result<()> {
     let settings = args.resolve()?;
     let model = settings.model_config()?;
+    let replicas = match settings.num_devices {
+        None => 1,
+        Some(NumDevices::Count(n)) => n,
+        Some(NumDevices::All) => {
+            return Err(Error::Usage(
+                "lower prints the program of a device count; give --num-devices N".into(),
+            ))
+        }
+    };
+    // the per-device batch: what one replica's program sees
     let dataset = Dataset::open(&settings.data_spec()?)?;
     let steps = settings.max_steps.unwrap_or(1);
     let optimizer = OptimizerSpec::from_args(&settings, steps);
     let micro = usize::try_from(settings.gradient_accumulation_steps)
         .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
-    let program = train_step_program(&model, &optimizer, &dataset.batch_layout(), micro)?;
+    let program = train_step_program_replicated(
+        &model,
+        &optimizer,
+        &dataset.batch_layout(),
+        micro,
+        replicas,
+    )?;
     use std::io::Write as _;
     std::io::stdout()
         .lock()

@@ -99,7 +99,10 @@ fn vjp(g: &mut Graph, y: Tensor, gy: Tensor, want: &[bool]) -> Result<Vec<Option
         | Op::Compare(..)
         | Op::StopGradient(_)
         | Op::RngBits { .. }
-        | Op::RngNextState { .. } => vec![None; want.len()],
+        | Op::RngNextState { .. }
+        | Op::ReplicaId => vec![None; want.len()],
+        // y_r = sum_s x_s, so dL/dx_r = sum_s dL/dy_s: the same all-reduce of the cotangents.
+        Op::AllReduceSum { groups, .. } => vec![Some(g.all_reduce_sum(gy, &groups)?)],
         Op::Unary(op, x) => vec![Some(match op {
             UnaryOp::Neg => g.neg(gy)?,
             UnaryOp::Exp => g.mul(gy, y)?,

@@ -291,6 +291,14 @@ pub enum Op {
     RngNextState {
         rng: Tensor,
     },
+    /// Cross-replica sum: every replica of a group gets the elementwise sum of `input` over the
+    /// group's replicas. `groups` lists replica ids (each replica in exactly one group).
+    AllReduceSum {
+        input: Tensor,
+        groups: Vec<Vec<usize>>,
+    },
+    /// The id of the replica running the program (`ui32` scalar).
+    ReplicaId,
 }
 
 impl Op {
@@ -318,13 +326,15 @@ impl Op {
             Op::ScatterAddRows { .. } => "scatter",
             Op::RngBits { .. } => "rng_bit_generator",
             Op::RngNextState { .. } => "rng_bit_generator.state",
+            Op::AllReduceSum { .. } => "all_reduce",
+            Op::ReplicaId => "replica_id",
         }
     }
 
     /// The operands of this op, in order.
     pub fn operands(&self) -> Vec<Tensor> {
         match self {
-            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } => vec![],
+            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } | Op::ReplicaId => vec![],
             Op::Unary(_, x)
             | Op::Convert(x)
             | Op::StopGradient(x)
@@ -334,7 +344,8 @@ impl Op {
             | Op::Slice { input: x, .. }
             | Op::Reduce { input: x, .. }
             | Op::RngBits { state: x }
-            | Op::RngNextState { rng: x } => vec![*x],
+            | Op::RngNextState { rng: x }
+            | Op::AllReduceSum { input: x, .. } => vec![*x],
             Op::Binary(_, a, b) | Op::Compare(_, a, b) => vec![*a, *b],
             Op::Select {
                 pred,

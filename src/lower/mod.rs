@@ -33,6 +33,13 @@ pub struct LowerOptions {
     /// Operand precision of every `dot_general`. `Default` lets the backend choose (XLA on
     /// recent NVIDIA GPUs may then use TF32 for f32 dots); `Highest` asks for full f32.
     pub dot_precision: DotPrecision,
+    /// SPMD: the `mhlo.sharding` of each argument of `main` (by position; `None` or missing =
+    /// no annotation), e.g. `{devices=[4,1]0,1,2,3}` or `{replicated}`.
+    pub argument_shardings: Vec<Option<String>>,
+    /// SPMD: the `mhlo.sharding` of each result.
+    pub result_shardings: Vec<Option<String>>,
+    /// SPMD: printed as the module attribute `mhlo.num_partitions`.
+    pub num_partitions: Option<usize>,
 }
 
 /// The `precision` config of `stablehlo.dot_general`.
@@ -51,6 +58,9 @@ impl Default for LowerOptions {
             module_name: "xlatrain".into(),
             donations: Vec::new(),
             dot_precision: DotPrecision::Default,
+            argument_shardings: Vec::new(),
+            result_shardings: Vec::new(),
+            num_partitions: None,
         }
     }
 }

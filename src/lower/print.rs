@@ -174,8 +174,15 @@ impl<'a> Printer<'a> {
             let node = &self.graph.nodes[p.index()];
             let name = self.fresh(node.name.as_deref().or(Some("arg")));
             let mut arg = format!("{name}: {}", tensor_type(&node.shape, node.dtype));
+            let mut attributes = Vec::new();
+            if let Some(Some(sharding)) = self.options.argument_shardings.get(i) {
+                attributes.push(format!("mhlo.sharding = \"{sharding}\""));
+            }
             if let Some(d) = self.options.donations.iter().find(|d| d.argument == i) {
-                let _ = write!(arg, " {{tf.aliasing_output = {} : i32}}", d.output);
+                attributes.push(format!("tf.aliasing_output = {} : i32", d.output));
+            }
+            if !attributes.is_empty() {
+                let _ = write!(arg, " {{{}}}", attributes.join(", "));
             }
             args.push(arg);
             self.refs[p.index()] = Some(name);
@@ -186,19 +193,35 @@ impl<'a> Printer<'a> {
             }
         }
         let mut result_types = Vec::new();
+        let mut result_decls = Vec::new();
         let mut result_refs = Vec::new();
-        for &o in self.outputs {
-            result_types.push(self.ty(o));
+        for (i, &o) in self.outputs.iter().enumerate() {
+            let ty = self.ty(o);
+            result_decls.push(match self.options.result_shardings.get(i) {
+                Some(Some(sharding)) => format!("{ty} {{mhlo.sharding = \"{sharding}\"}}"),
+                _ => ty.clone(),
+            });
+            result_types.push(ty);
             result_refs.push(self.r(o)?.to_string());
         }
         let module = sanitize(&self.options.module_name).unwrap_or_else(|| "xlatrain".into());
         let mut text = String::new();
-        let _ = writeln!(text, "module @{module} {{");
+        match self.options.num_partitions {
+            Some(n) => {
+                let _ = writeln!(
+                    text,
+                    "module @{module} attributes {{mhlo.num_partitions = {n} : i32}} {{"
+                );
+            }
+            None => {
+                let _ = writeln!(text, "module @{module} {{");
+            }
+        }
         let _ = writeln!(
             text,
             "  func.func public @main({}) -> ({}) {{",
             args.join(", "),
-            result_types.join(", ")
+            result_decls.join(", ")
         );
         text.push_str(&self.body);
         let _ = writeln!(
@@ -377,6 +400,27 @@ impl<'a> Printer<'a> {
                     self.ty(*updates)
                 )
             }
+            Op::AllReduceSum { input, groups } => {
+                let scalar = tensor_type(&[], node.dtype);
+                let (lhs, rhs, sum) = (self.fresh(None), self.fresh(None), self.fresh(None));
+                let rows: Vec<String> = groups
+                    .iter()
+                    .map(|group| {
+                        let ids: Vec<String> = group.iter().map(usize::to_string).collect();
+                        format!("[{}]", ids.join(", "))
+                    })
+                    .collect();
+                let group_size = groups.first().map_or(0, Vec::len);
+                format!(
+                    "\"stablehlo.all_reduce\"({}) ({{\n      ^bb0({lhs}: {scalar}, {rhs}: {scalar}):\n        \
+                     {sum} = stablehlo.add {lhs}, {rhs} : {scalar}\n        stablehlo.return {sum} : {scalar}\n    \
+                     }}) {{replica_groups = dense<[{}]> : tensor<{}x{group_size}xi64>}} : ({ty}) -> {ty}",
+                    self.r(*input)?,
+                    rows.join(", "),
+                    groups.len()
+                )
+            }
+            Op::ReplicaId => format!("stablehlo.replica_id : {ty}"),
             Op::RngBits { state } => {
                 let name = self.fresh(node.name.as_deref());
                 let line = format!(

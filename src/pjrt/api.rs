@@ -67,6 +67,41 @@ fn quiet_plugin_logs() {
     });
 }
 
+/// The XLA flag that makes GPU kernels deterministic (no atomics in scatter and reductions).
+pub const DETERMINISTIC_GPU_OPS: &str = "--xla_gpu_deterministic_ops=true";
+
+/// Asks XLA's GPU compiler for deterministic kernels unless `XLA_FLAGS` already says something
+/// about determinism. Without it, two identical runs on a GPU diverge in the last bits after a
+/// few steps (the embedding gradient's scatter-add uses atomics; measured on an H200), and a
+/// resumed run can never match an uninterrupted one bit for bit. Opt out with
+/// `XLA_FLAGS=--xla_gpu_deterministic_ops=false`.
+///
+/// Only before the first plugin is loaded: the same reasoning as [`quiet_plugin_logs`] makes the
+/// environment change sound then, and XLA reads `XLA_FLAGS` once.
+pub(crate) fn prefer_deterministic_gpu_ops() {
+    let loaded = LOADED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !loaded.is_empty() {
+        return;
+    }
+    let current = std::env::var("XLA_FLAGS").unwrap_or_default();
+    if let Some(flags) = with_deterministic_gpu_ops(&current) {
+        std::env::set_var("XLA_FLAGS", flags);
+    }
+}
+
+/// `XLA_FLAGS` with [`DETERMINISTIC_GPU_OPS`] added, or `None` when the user already chose.
+pub fn with_deterministic_gpu_ops(current: &str) -> Option<String> {
+    if current.contains("deterministic_ops") {
+        return None;
+    }
+    Some(match current.trim() {
+        "" => DETERMINISTIC_GPU_OPS.to_string(),
+        flags => format!("{flags} {DETERMINISTIC_GPU_OPS}"),
+    })
+}
+
 fn load_error(path: &Path, message: impl Into<String>) -> Error {
     Error::PluginLoad {
         path: path.to_path_buf(),
@@ -350,6 +385,13 @@ impl Plugin {
     /// Everything that decides whether a serialized executable fits this plugin: file, size,
     /// mtime, API version and version attributes.
     pub fn identity(&self) -> String {
+        self.identity_with_flags(std::env::var("XLA_FLAGS").ok().as_deref())
+    }
+
+    /// [`Self::identity`] for a given `XLA_FLAGS` value: the flags change what the compiler
+    /// emits (e.g. deterministic GPU kernels), so an executable compiled under other flags must
+    /// not be served from the cache.
+    pub fn identity_with_flags(&self, xla_flags: Option<&str>) -> String {
         let mut identity = format!(
             "path={}\nstamp={}\napi={}.{}\n",
             self.path.display(),
@@ -359,6 +401,9 @@ impl Plugin {
         );
         for (key, value) in &self.attributes {
             identity.push_str(&format!("{key}={value}\n"));
+        }
+        if let Some(flags) = xla_flags {
+            identity.push_str(&format!("xla_flags={flags}\n"));
         }
         identity
     }

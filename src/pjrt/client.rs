@@ -114,6 +114,13 @@ impl Client {
     /// Finds or provisions the plugin, loads it and creates a client.
     pub fn open(opts: &ClientOptions) -> Result<Client> {
         let plugin_path = provision::locate_plugin(opts.device, opts.plugin.as_deref())?;
+        let names_cuda = plugin_path
+            .to_string_lossy()
+            .to_lowercase()
+            .contains("cuda");
+        if opts.device == DeviceKind::Cuda || names_cuda {
+            api::prefer_deterministic_gpu_ops();
+        }
         let plugin = api::load(&plugin_path)?;
         let cache_dir = match &opts.cache_dir {
             Some(dir) => dir.clone(),

@@ -17,7 +17,7 @@ mod ffi;
 pub mod provision;
 pub mod signature;
 
-pub use api::Plugin;
+pub use api::{with_deterministic_gpu_ops, Plugin, DETERMINISTIC_GPU_OPS};
 pub use buffer::Buffer;
 pub use cache::CacheStats;
 pub use client::{Client, ClientOptions, DeviceInfo, DeviceKind};

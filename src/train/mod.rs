@@ -2,16 +2,21 @@
 //! [`TrainState`], the host-side [`TrainerProgress`], and the [`Trainer`] loop with its console
 //! output, `metrics.jsonl` and `loss_curve.png`.
 
+mod checkpointing;
+pub mod parallel;
 pub mod plot;
 pub mod program;
 mod progress;
 mod report;
+pub mod sharded;
+pub mod spmd;
 mod state;
 mod trainer;
 
+pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
 pub use program::{
-    eval_program, state_layout, train_step_program, Program, TensorDesc, RNG_KEY, STEP,
-    STEP_METRICS,
+    eval_program, state_layout, train_step_program, train_step_program_replicated,
+    train_step_program_spmd, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,
 };
 pub use progress::TrainerProgress;
 pub use report::Console;

@@ -126,6 +126,44 @@ pub fn train_step_program(
     layout: &BatchLayout,
     micro_batches: usize,
 ) -> Result<Program> {
+    train_step_program_replicated(model, optimizer, layout, micro_batches, 1)
+}
+
+/// The train step of one replica of a data-parallel run over `replicas` devices (see
+/// [`super::parallel`]); `layout` is the per-device batch. With one replica this is exactly
+/// [`train_step_program`].
+pub fn train_step_program_replicated(
+    model: &ModelConfig,
+    optimizer: &OptimizerSpec,
+    layout: &BatchLayout,
+    micro_batches: usize,
+    replicas: usize,
+) -> Result<Program> {
+    build_train_step(model, optimizer, layout, micro_batches, replicas, 1)
+}
+
+/// The train step for the SPMD partitioner over `partitions` devices (see [`super::spmd`]):
+/// the program of the global batch `layout`, with `mhlo.sharding` annotations that split every
+/// state tensor whose dim 0 divides evenly into row blocks (the rest replicated) and the batch
+/// along its batch axis.
+pub fn train_step_program_spmd(
+    model: &ModelConfig,
+    optimizer: &OptimizerSpec,
+    layout: &BatchLayout,
+    micro_batches: usize,
+    partitions: usize,
+) -> Result<Program> {
+    build_train_step(model, optimizer, layout, micro_batches, 1, partitions)
+}
+
+fn build_train_step(
+    model: &ModelConfig,
+    optimizer: &OptimizerSpec,
+    layout: &BatchLayout,
+    micro_batches: usize,
+    replicas: usize,
+    partitions: usize,
+) -> Result<Program> {
     let descs = state_layout(model, optimizer)?;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
@@ -138,6 +176,10 @@ pub fn train_step_program(
     let (step, key) = (state[state.len() - 2], state[state.len() - 1]);
     // every step moves the key on, whether or not dropout draws from it
     let (mut key, _) = g.rng_bit_generator(key, &[2], DType::U32)?;
+    let next_key = key;
+    if replicas > 1 {
+        key = super::parallel::replica_dropout_key(&mut g, key)?;
+    }
     let mut total = None;
     for i in 0..micro_batches {
         let xi = g.slice_axis(x, 0, i, 1)?;
@@ -159,6 +201,13 @@ pub fn train_step_program(
     let loss = g.scale(total, 1.0 / micro_batches as f64)?;
     g.set_name(loss, "loss")?;
     let grads = grad(&mut g, loss, params)?;
+    let (loss, grads) = if replicas > 1 {
+        // replicated state keeps the dropout key's advance independent of the replica
+        key = next_key;
+        super::parallel::average_over_replicas(&mut g, loss, &grads, replicas)?
+    } else {
+        (loss, grads)
+    };
     let update = optim::apply(&mut g, optimizer, params, &grads, slots, step)?;
     let one = g.scalar(1.0, DType::S32)?;
     let next_step = g.add(step, one)?;
@@ -173,6 +222,29 @@ pub fn train_step_program(
     };
     for i in 0..descs.len() {
         options = options.donate(i, i);
+    }
+    if partitions > 1 {
+        use super::sharded::sharding_annotation;
+        let batch_axis = |shape: &[usize]| {
+            let mut tiles = vec!["1".to_string(); shape.len()];
+            tiles[1] = partitions.to_string();
+            let ids: Vec<String> = (0..partitions).map(|d| d.to_string()).collect();
+            format!("{{devices=[{}]{}}}", tiles.join(","), ids.join(","))
+        };
+        let state_shardings: Vec<Option<String>> = descs
+            .iter()
+            .map(|d| Some(sharding_annotation(&d.shape, partitions)))
+            .collect();
+        options.argument_shardings = state_shardings.clone();
+        options.argument_shardings.push(Some(batch_axis(&xd.shape)));
+        options.argument_shardings.push(Some(batch_axis(&yd.shape)));
+        options.result_shardings = state_shardings;
+        options.result_shardings.extend(
+            STEP_METRICS
+                .iter()
+                .map(|_| Some("{replicated}".to_string())),
+        );
+        options.num_partitions = Some(partitions);
     }
     Ok(Program {
         mlir: to_stablehlo(&g, &outputs, &options)?,

@@ -57,6 +57,17 @@ impl TrainState {
     pub fn from_host<'a>(
         client: &Client,
         descs: Vec<TensorDesc>,
+        bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
+    ) -> Result<TrainState> {
+        TrainState::from_host_on(client, descs, 0, bytes_of)
+    }
+
+    /// [`Self::from_host`] onto device `device` (an addressable device index), e.g. one replica
+    /// of a data-parallel run.
+    pub fn from_host_on<'a>(
+        client: &Client,
+        descs: Vec<TensorDesc>,
+        device: usize,
         mut bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
     ) -> Result<TrainState> {
         let mut buffers = Vec::with_capacity(descs.len());
@@ -72,7 +83,7 @@ impl TrainState {
                     bytes.len()
                 )));
             }
-            buffers.push(client.buffer_from_bytes(bytes, d.element_type, &d.dims(), 0)?);
+            buffers.push(client.buffer_from_bytes(bytes, d.element_type, &d.dims(), device)?);
         }
         TrainState::from_parts(descs, buffers)
     }

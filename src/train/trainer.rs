@@ -7,6 +7,11 @@
 //! with its input state borrowed instead of donated ([`Trainer::step_keeping_previous`]); the
 //! pre-step state then stays valid and is handed to the hook (e.g. for a background writer).
 //! [`Trainer::stop_flag`] ends the loop cleanly after the current step (e.g. on SIGTERM).
+//!
+//! With `num_devices = N > 1` the step is compiled for `N` replicas (see [`super::parallel`]):
+//! every device keeps a full copy of the state, gets its slice of each global batch, and the
+//! program averages gradients across devices. [`Trainer::state`] is device 0's copy (what a
+//! checkpoint writes); [`Trainer::restore`] copies a restored state onto every device.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,7 +26,8 @@ use crate::optim::OptimizerSpec;
 use crate::pjrt::{Arg, Buffer, Client, CompileOptions, Executable};
 use crate::{Error, Result};
 
-use super::program::{eval_program, train_step_program, Program, STEP_METRICS};
+use super::parallel::{batch_slice, replicate_state};
+use super::program::{eval_program, train_step_program_replicated, Program, STEP_METRICS};
 use super::report::{Console, Reporter};
 use super::{TrainState, TrainerProgress};
 
@@ -82,6 +88,11 @@ pub struct Trainer {
     eval_exe: Option<Executable>,
     eval_batches: Vec<(Buffer, Buffer)>,
     state: Option<TrainState>,
+    /// Data parallelism: the state of devices `1..num_devices` (identical to `state`, which is
+    /// device 0's); empty on one device.
+    replicas: Vec<TrainState>,
+    /// Device index of each replica's argument list, as the executable wants them.
+    replica_devices: Vec<usize>,
     progress: TrainerProgress,
     /// Metric buffers of the steps since the last log: `[loss, grad_norm, learning_rate]`.
     pending: Vec<Vec<Buffer>>,
@@ -97,15 +108,35 @@ impl Trainer {
     /// device (models.json init, zero optimizer slots, step 0, key from `seed`).
     pub fn new(client: Client, args: TrainingArgs) -> Result<Trainer> {
         let model = args.model_config()?;
-        let dataset = Dataset::open(&args.data_spec()?)?;
+        let num_devices = match args.num_devices {
+            Some(requested) => requested.resolve(client.device_count())?,
+            None => 1,
+        };
+        let dataset = Dataset::open(&args.data_spec_for_devices(num_devices)?)?;
         let micro_batches = usize::try_from(args.gradient_accumulation_steps)
             .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
         let max_steps = total_steps(&args, &dataset)?;
         let optimizer = OptimizerSpec::from_args(&args, max_steps);
         let layout = dataset.batch_layout();
+        let mut device_layout = layout.clone();
+        for shape in [&mut device_layout.x_shape, &mut device_layout.y_shape] {
+            if let Some(batch) = shape.first_mut() {
+                *batch /= num_devices;
+            }
+        }
         let started = Instant::now();
-        let train_program = train_step_program(&model, &optimizer, &layout, micro_batches)?;
-        let train_exe = client.compile(&train_program.mlir, &CompileOptions::default())?;
+        let train_program = train_step_program_replicated(
+            &model,
+            &optimizer,
+            &device_layout,
+            micro_batches,
+            num_devices,
+        )?;
+        let train_exe = client.compile(
+            &train_program.mlir,
+            &CompileOptions::replicated(num_devices),
+        )?;
+        let replica_devices = train_exe.device_indices();
         let eval_data = if args.eval_strategy == EvalStrategy::No {
             Vec::new()
         } else {
@@ -126,9 +157,11 @@ impl Trainer {
                 &layout.x_shape,
                 &layout.y_shape,
                 false,
+                0,
             )?);
         }
         let state = TrainState::initial(&client, &model, &optimizer, args.seed)?;
+        let replicas = replicate_state(&client, &state, replica_devices.get(1..).unwrap_or(&[]))?;
         let items_per_step = layout.y_shape.iter().product::<usize>() as u64 * micro_batches as u64;
         let progress = TrainerProgress::new(dataset.start_cursor(), max_steps);
         let mut reporter = Reporter::new(Console::Quiet, max_steps, items_unit(&model));
@@ -144,6 +177,8 @@ impl Trainer {
             eval_exe,
             eval_batches,
             state: Some(state),
+            replicas,
+            replica_devices,
             progress,
             pending: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
@@ -184,7 +219,20 @@ impl Trainer {
         &self.train_program.mlir
     }
 
-    /// The device state (between steps it is always present).
+    /// How many devices each step runs on (data parallelism; 1 = a single device).
+    pub fn num_devices(&self) -> usize {
+        self.replica_devices.len().max(1)
+    }
+
+    /// Every replica's state, device 0's first (they are identical after every step).
+    pub fn replica_states(&self) -> Result<Vec<&TrainState>> {
+        let mut states = vec![self.state()?];
+        states.extend(self.replicas.iter());
+        Ok(states)
+    }
+
+    /// The device state (between steps it is always present). In a data-parallel run this is
+    /// device 0's copy, which is what a checkpoint writes.
     pub fn state(&self) -> Result<&TrainState> {
         self.state.as_ref().ok_or_else(|| {
             Error::ExecuteArgs("the training state was lost by a failed step".into())
@@ -206,6 +254,8 @@ impl Trainer {
             ));
         }
         self.pending.clear();
+        let others = self.replica_devices.get(1..).unwrap_or(&[]);
+        self.replicas = replicate_state(&self.client, &state, others)?;
         self.state = Some(state);
         self.progress = progress;
         Ok(())
@@ -240,45 +290,84 @@ impl Trainer {
         let batches: Vec<Batch> = (0..micro)
             .map(|_| self.dataset.next_batch(&mut self.progress.cursor))
             .collect();
-        let layout = self.dataset.batch_layout();
-        let (x, y) = upload_batch(
-            &self.client,
-            &batches,
-            &layout.x_shape,
-            &layout.y_shape,
-            true,
-        )?;
+        let x_shape = &self.train_program.x.shape[1..];
+        let y_shape = &self.train_program.y.shape[1..];
+        let devices = self.replica_devices.len().max(1);
+        let mut inputs = Vec::with_capacity(devices);
+        for (replica, &device) in self.replica_devices.iter().enumerate() {
+            inputs.push(if devices == 1 {
+                upload_batch(&self.client, &batches, x_shape, y_shape, true, device)?
+            } else {
+                let slices: Vec<Batch> = batches
+                    .iter()
+                    .map(|b| batch_slice(b, replica, devices))
+                    .collect::<Result<_>>()?;
+                upload_batch(&self.client, &slices, x_shape, y_shape, true, device)?
+            });
+        }
         let state = self.state.take().ok_or_else(|| {
             Error::ExecuteArgs("the training state was lost by a failed step".into())
         })?;
-        let (descs, buffers) = state.into_parts();
-        let n = descs.len();
-        let (mut outputs, previous) = if donate {
-            let mut args: Vec<Arg> = buffers.into_iter().map(Arg::Donated).collect();
-            args.push(Arg::Borrowed(&x));
-            args.push(Arg::Borrowed(&y));
-            (self.train_exe.execute(args)?, None)
-        } else {
-            let mut args: Vec<Arg> = buffers.iter().map(Arg::Borrowed).collect();
-            args.push(Arg::Borrowed(&x));
-            args.push(Arg::Borrowed(&y));
-            let outputs = self.train_exe.execute(args)?;
-            (outputs, Some(buffers))
-        };
-        if outputs.len() != n + STEP_METRICS.len() {
-            return Err(Error::ExecuteArgs(format!(
-                "train step returned {} results, expected {}",
-                outputs.len(),
-                n + STEP_METRICS.len()
-            )));
+        let mut states = vec![state];
+        states.append(&mut self.replicas);
+        let mut descs = Vec::new();
+        let mut held = Vec::with_capacity(devices);
+        for state in states {
+            let (d, buffers) = state.into_parts();
+            descs = d;
+            held.push(buffers);
         }
-        let metrics = outputs.split_off(n);
+        let n = descs.len();
+        let (outputs, previous) = if donate {
+            let args: Vec<Vec<Arg>> = held
+                .into_iter()
+                .zip(&inputs)
+                .map(|(buffers, (x, y))| {
+                    let mut args: Vec<Arg> = buffers.into_iter().map(Arg::Donated).collect();
+                    args.push(Arg::Borrowed(x));
+                    args.push(Arg::Borrowed(y));
+                    args
+                })
+                .collect();
+            (self.train_exe.execute_replicated(args)?, None)
+        } else {
+            let args: Vec<Vec<Arg>> = held
+                .iter()
+                .zip(&inputs)
+                .map(|(buffers, (x, y))| {
+                    let mut args: Vec<Arg> = buffers.iter().map(Arg::Borrowed).collect();
+                    args.push(Arg::Borrowed(x));
+                    args.push(Arg::Borrowed(y));
+                    args
+                })
+                .collect();
+            let outputs = self.train_exe.execute_replicated(args)?;
+            // device 0's pre-step state is the one handed on; the other copies are dropped
+            (outputs, held.into_iter().next())
+        };
+        let mut next_states = Vec::with_capacity(devices);
+        let mut metrics = None;
+        for mut replica_outputs in outputs {
+            if replica_outputs.len() != n + STEP_METRICS.len() {
+                return Err(Error::ExecuteArgs(format!(
+                    "train step returned {} results, expected {}",
+                    replica_outputs.len(),
+                    n + STEP_METRICS.len()
+                )));
+            }
+            // metrics are all-reduced in the program: device 0's stand for every replica
+            let replica_metrics = replica_outputs.split_off(n);
+            metrics.get_or_insert(replica_metrics);
+            next_states.push(TrainState::from_parts(descs.clone(), replica_outputs)?);
+        }
         let previous = match previous {
-            Some(buffers) => Some(TrainState::from_parts(descs.clone(), buffers)?),
+            Some(buffers) => Some(TrainState::from_parts(descs, buffers)?),
             None => None,
         };
-        self.state = Some(TrainState::from_parts(descs, outputs)?);
-        self.pending.push(metrics);
+        let mut next_states = next_states.into_iter();
+        self.state = next_states.next();
+        self.replicas = next_states.collect();
+        self.pending.push(metrics.unwrap_or_default());
         self.progress.global_step += 1;
         self.progress.num_input_tokens_seen += self.items_per_step;
         self.progress.epoch = self.epoch();
@@ -375,11 +464,15 @@ impl Trainer {
             ModelConfig::Gpt(_) => entry["eval_perplexity"] = json!(metrics.perplexity),
         }
         self.record(entry)?;
-        if self
-            .progress
-            .best_metric
-            .is_none_or(|best| metrics.loss < best)
-        {
+        let greater_is_better = self.args.greater_is_better.unwrap_or(false);
+        let improved = self.progress.best_metric.is_none_or(|best| {
+            if greater_is_better {
+                metrics.loss > best
+            } else {
+                metrics.loss < best
+            }
+        });
+        if improved {
             self.progress.best_metric = Some(metrics.loss);
             self.progress.best_global_step = Some(self.progress.global_step);
         }
@@ -469,7 +562,8 @@ impl Trainer {
             "train_steps_per_second": steps / seconds,
             "train_samples_per_second":
                 steps * self.args.per_device_train_batch_size as f64
-                    * self.args.gradient_accumulation_steps as f64 / seconds,
+                    * self.args.gradient_accumulation_steps as f64
+                    * self.num_devices() as f64 / seconds,
             "train_loss": final_loss,
         }))?;
         self.reporter.finish(&summary)?;
@@ -528,6 +622,7 @@ fn upload_batch(
     x_shape: &[usize],
     y_shape: &[usize],
     stacked: bool,
+    device: usize,
 ) -> Result<(Buffer, Buffer)> {
     let dims = |shape: &[usize]| -> Vec<i64> {
         let mut dims = Vec::with_capacity(shape.len() + 1);
@@ -546,7 +641,7 @@ fn upload_batch(
                     all.extend_from_slice(v);
                 }
             }
-            client.upload(&all, &dims(x_shape), 0)?
+            client.upload(&all, &dims(x_shape), device)?
         }
         _ => {
             let mut all = Vec::new();
@@ -555,10 +650,10 @@ fn upload_batch(
                     all.extend_from_slice(v);
                 }
             }
-            client.upload(&all, &dims(x_shape), 0)?
+            client.upload(&all, &dims(x_shape), device)?
         }
     };
-    Ok((x, client.upload(&y, &dims(y_shape), 0)?))
+    Ok((x, client.upload(&y, &dims(y_shape), device)?))
 }
 
 fn median(times: &[Duration]) -> Duration {

@@ -1,0 +1,171 @@
+//! Device buffers as a [`TensorSource`]: saving downloads each PJRT buffer with
+//! `Buffer::copy_to_host` straight into its byte range of the mapped shard, so a checkpoint costs
+//! one device-to-file copy and no host staging copy.
+//!
+//! [`DeviceTensors`] either owns its buffers (the async writer takes them by move, so the trainer
+//! cannot donate or drop them while they are written) or borrows them (a synchronous save).
+
+use std::borrow::Borrow;
+
+use super::source::TensorSource;
+use super::tensor::{Dtype, TensorSpec};
+use crate::pjrt::{Buffer, ElementType};
+use crate::{Error, Result};
+
+/// The checkpoint dtype of a device element type (same bytes, safetensors name).
+pub fn dtype_of(element_type: ElementType) -> Dtype {
+    match element_type {
+        ElementType::Pred => Dtype::Bool,
+        ElementType::S8 => Dtype::I8,
+        ElementType::S16 => Dtype::I16,
+        ElementType::S32 => Dtype::I32,
+        ElementType::S64 => Dtype::I64,
+        ElementType::U8 => Dtype::U8,
+        ElementType::U16 => Dtype::U16,
+        ElementType::U32 => Dtype::U32,
+        ElementType::U64 => Dtype::U64,
+        ElementType::F16 => Dtype::F16,
+        ElementType::BF16 => Dtype::BF16,
+        ElementType::F32 => Dtype::F32,
+        ElementType::F64 => Dtype::F64,
+    }
+}
+
+/// The device element type that holds a checkpoint dtype's bytes unchanged.
+pub fn element_type_of(dtype: Dtype) -> ElementType {
+    match dtype {
+        Dtype::Bool => ElementType::Pred,
+        Dtype::I8 => ElementType::S8,
+        Dtype::I16 => ElementType::S16,
+        Dtype::I32 => ElementType::S32,
+        Dtype::I64 => ElementType::S64,
+        Dtype::U8 => ElementType::U8,
+        Dtype::U16 => ElementType::U16,
+        Dtype::U32 => ElementType::U32,
+        Dtype::U64 => ElementType::U64,
+        Dtype::F16 => ElementType::F16,
+        Dtype::BF16 => ElementType::BF16,
+        Dtype::F32 => ElementType::F32,
+        Dtype::F64 => ElementType::F64,
+    }
+}
+
+/// The checkpoint description of a device buffer called `name`.
+pub fn spec_of(name: &str, buffer: &Buffer) -> Result<TensorSpec> {
+    let shape = buffer
+        .dims()
+        .into_iter()
+        .map(|d| {
+            u64::try_from(d).map_err(|_| Error::InvalidTensor {
+                tensor: name.to_string(),
+                reason: format!(
+                    "device buffer has a negative dimension: {:?}",
+                    buffer.dims()
+                ),
+            })
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    Ok(TensorSpec::new(
+        name,
+        dtype_of(buffer.element_type()),
+        shape,
+    ))
+}
+
+/// Named device buffers in declaration order. `B` is [`Buffer`] (owned) or `&Buffer` (borrowed).
+pub struct DeviceTensors<B: Borrow<Buffer> = Buffer> {
+    specs: Vec<TensorSpec>,
+    buffers: Vec<B>,
+}
+
+impl<B: Borrow<Buffer>> std::fmt::Debug for DeviceTensors<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let described: Vec<String> = self
+            .specs
+            .iter()
+            .map(|s| format!("{} {}", s.name, s.describe()))
+            .collect();
+        f.debug_tuple("DeviceTensors").field(&described).finish()
+    }
+}
+
+impl<B: Borrow<Buffer>> DeviceTensors<B> {
+    /// Pairs names with buffers (same length, names unique: checked when the shards are planned).
+    pub fn new(names: impl IntoIterator<Item = String>, buffers: Vec<B>) -> Result<Self> {
+        let names: Vec<String> = names.into_iter().collect();
+        if names.len() != buffers.len() {
+            return Err(Error::InvalidTensor {
+                tensor: names.first().cloned().unwrap_or_default(),
+                reason: format!("{} names for {} device buffers", names.len(), buffers.len()),
+            });
+        }
+        let specs = names
+            .iter()
+            .zip(&buffers)
+            .map(|(name, buffer)| spec_of(name, buffer.borrow()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DeviceTensors { specs, buffers })
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// Total bytes of all tensors.
+    pub fn byte_len(&self) -> u64 {
+        self.specs.iter().filter_map(TensorSpec::byte_len).sum()
+    }
+
+    pub fn buffers(&self) -> &[B] {
+        &self.buffers
+    }
+
+    /// Gives the buffers back (e.g. to release device memory after a save).
+    pub fn into_buffers(self) -> Vec<B> {
+        self.buffers
+    }
+}
+
+impl<B: Borrow<Buffer>> TensorSource for DeviceTensors<B> {
+    fn specs(&self) -> &[TensorSpec] {
+        &self.specs
+    }
+
+    fn copy_tensor(&self, index: usize, dst: &mut [u8]) -> Result<()> {
+        let (spec, buffer) = self
+            .specs
+            .get(index)
+            .zip(self.buffers.get(index))
+            .ok_or_else(|| Error::InvalidTensor {
+                tensor: format!("#{index}"),
+                reason: "index out of range".into(),
+            })?;
+        let buffer: &Buffer = buffer.borrow();
+        if buffer.byte_size() != dst.len() {
+            return Err(Error::TensorByteCount {
+                tensor: spec.name.clone(),
+                expected: dst.len() as u64,
+                found: buffer.byte_size() as u64,
+            });
+        }
+        buffer.copy_to_host(dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_element_type_maps_to_a_dtype_of_the_same_size_and_back() {
+        for ty in ElementType::ALL {
+            let dtype = dtype_of(ty);
+            assert_eq!(dtype.size() as usize, ty.byte_size(), "{ty}");
+            assert_eq!(element_type_of(dtype), ty);
+        }
+    }
+}

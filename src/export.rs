@@ -1,0 +1,237 @@
+//! `xlatrain export CHECKPOINT DIR`: a deploy-ready model directory, `model.safetensors` (the
+//! parameters only) plus `config.json`.
+//!
+//! The GPT is exported as a Hugging Face GPT-2 (`GPT2LMHeadModel`): our pre-LN blocks, fused
+//! q/k/v projection with heads as column blocks, GELU-tanh MLP, learned positions and tied
+//! embeddings are GPT-2's architecture, and our linear weights are stored `[in, out]`, which is
+//! GPT-2's Conv1D layout, so only names change. `lm_head.weight` is left out (tied to
+//! `transformer.wte.weight`, as in the original GPT-2 files); so are the `attn.bias` causal-mask
+//! buffers, which transformers rebuilds. The MLP keeps its own names with a small config.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::checkpoint::{
+    fsync_dir, open_checkpoint, write_safetensors_file, TensorSource, TensorSpec, Verify,
+};
+use crate::models::{GptConfig, MlpConfig, ModelConfig};
+use crate::{Error, Result};
+
+/// The weights file of an export.
+pub const EXPORT_WEIGHTS_FILE: &str = "model.safetensors";
+/// The config file of an export.
+pub const EXPORT_CONFIG_FILE: &str = "config.json";
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSummary {
+    pub dir: PathBuf,
+    /// `"gpt2"` or `"xlatrain-mlp"`.
+    pub model_type: &'static str,
+    pub step: u64,
+    pub tensors: usize,
+    pub weights_bytes: u64,
+}
+
+/// The Hugging Face GPT-2 name of one of our GPT parameter names.
+pub fn hf_gpt2_name(ours: &str) -> Option<String> {
+    let leaf = |s: &str| -> Option<&'static str> {
+        Some(match s {
+            "scale" | "w" => "weight",
+            "bias" | "b" => "bias",
+            _ => return None,
+        })
+    };
+    match ours {
+        "wte" => return Some("transformer.wte.weight".into()),
+        "wpe" => return Some("transformer.wpe.weight".into()),
+        _ => {}
+    }
+    if let Some(rest) = ours.strip_prefix("ln_f.") {
+        return Some(format!("transformer.ln_f.{}", leaf(rest)?));
+    }
+    let rest = ours.strip_prefix("h.")?;
+    let (layer, rest) = rest.split_once('.')?;
+    if layer.is_empty() || !layer.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (module, last) = rest.rsplit_once('.')?;
+    let module = match module {
+        "ln_1" | "ln_2" | "attn.c_attn" | "attn.c_proj" | "mlp.c_fc" | "mlp.c_proj" => module,
+        _ => return None,
+    };
+    Some(format!("transformer.h.{layer}.{module}.{}", leaf(last)?))
+}
+
+/// `config.json` of a GPT export, as transformers' `GPT2Config` reads it.
+pub fn hf_gpt2_config(c: &GptConfig) -> Value {
+    json!({
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": c.vocab_size,
+        "n_positions": c.seq_len,
+        "n_ctx": c.seq_len,
+        "n_embd": c.d_model,
+        "n_layer": c.n_layers,
+        "n_head": c.n_heads,
+        "n_inner": c.d_ff,
+        "activation_function": "gelu_new",
+        "layer_norm_epsilon": c.layer_norm_eps,
+        "resid_pdrop": c.dropout,
+        "embd_pdrop": c.dropout,
+        "attn_pdrop": 0.0,
+        "initializer_range": c.init_std,
+        "scale_attn_weights": true,
+        "tie_word_embeddings": true,
+        "bos_token_id": null,
+        "eos_token_id": null,
+        "torch_dtype": "float32",
+    })
+}
+
+fn mlp_config(c: &MlpConfig) -> Value {
+    json!({
+        "model_type": "xlatrain-mlp",
+        "architectures": ["XlatrainMlp"],
+        "layers": c.layers,
+        "activation_function": "relu",
+        "weight_layout": "fc{i}.w is [in, out]: y = x @ w + b",
+        "torch_dtype": "float32",
+    })
+}
+
+/// Parameters borrowed from a checkpoint's mapping under their export names.
+struct Renamed<'a> {
+    specs: Vec<TensorSpec>,
+    data: Vec<&'a [u8]>,
+}
+
+impl TensorSource for Renamed<'_> {
+    fn specs(&self) -> &[TensorSpec] {
+        &self.specs
+    }
+
+    fn copy_tensor(&self, index: usize, dst: &mut [u8]) -> Result<()> {
+        let src = self.data.get(index).ok_or_else(|| Error::InvalidTensor {
+            tensor: format!("#{index}"),
+            reason: "index out of range".into(),
+        })?;
+        if src.len() != dst.len() {
+            return Err(Error::TensorByteCount {
+                tensor: self.specs[index].name.clone(),
+                expected: dst.len() as u64,
+                found: src.len() as u64,
+            });
+        }
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// Fully verifies `checkpoint`, then writes the export into `dir` (created if needed; existing
+/// export files are replaced atomically, other files left alone).
+pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary> {
+    let opened = open_checkpoint(checkpoint, Verify::Full)?;
+    let model: ModelConfig =
+        serde_json::from_value(opened.config.clone()).map_err(|e| Error::Export {
+            path: checkpoint.to_path_buf(),
+            reason: format!("config.json does not describe an xlatrain model: {e}"),
+        })?;
+    let expected: Vec<TensorSpec> = model
+        .param_specs()?
+        .iter()
+        .map(|p| {
+            TensorSpec::new(
+                p.name.clone(),
+                crate::checkpoint::Dtype::F32,
+                p.shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
+            )
+        })
+        .collect();
+    let data = opened.model.matching(checkpoint, &expected)?;
+    let (model_type, config, names): (&'static str, Value, Vec<String>) = match &model {
+        ModelConfig::Gpt(c) => {
+            let names = expected
+                .iter()
+                .map(|s| {
+                    hf_gpt2_name(&s.name).ok_or_else(|| Error::Export {
+                        path: checkpoint.to_path_buf(),
+                        reason: format!("no GPT-2 name for parameter {:?}", s.name),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            ("gpt2", hf_gpt2_config(c), names)
+        }
+        ModelConfig::Mlp(c) => (
+            "xlatrain-mlp",
+            mlp_config(c),
+            expected.iter().map(|s| s.name.clone()).collect(),
+        ),
+    };
+    let specs = expected
+        .iter()
+        .zip(names)
+        .map(|(s, name)| TensorSpec::new(name, s.dtype, s.shape.clone()))
+        .collect();
+    let source = Renamed { specs, data };
+    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create export directory", dir, e))?;
+    let metadata = BTreeMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("xlatrain_step".to_string(), opened.step().to_string()),
+    ]);
+    let weights_bytes = write_safetensors_file(&dir.join(EXPORT_WEIGHTS_FILE), &source, &metadata)?;
+    let mut config_text = serde_json::to_vec_pretty(&config).map_err(|e| Error::Export {
+        path: dir.join(EXPORT_CONFIG_FILE),
+        reason: e.to_string(),
+    })?;
+    config_text.push(b'\n');
+    let config_path = dir.join(EXPORT_CONFIG_FILE);
+    let temporary = dir.join(format!(".{EXPORT_CONFIG_FILE}.tmp-{}", std::process::id()));
+    crate::checkpoint::write_durable(&temporary, &config_text)?;
+    fs::rename(&temporary, &config_path)
+        .map_err(|e| Error::io("cannot rename into place", &config_path, e))?;
+    fsync_dir(dir)?;
+    Ok(ExportSummary {
+        dir: dir.to_path_buf(),
+        model_type,
+        step: opened.step(),
+        tensors: source.specs.len(),
+        weights_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gpt_parameter_has_its_gpt2_name() {
+        let specs = GptConfig {
+            n_layers: 2,
+            ..GptConfig::default()
+        }
+        .param_specs()
+        .unwrap();
+        let names: Vec<String> = specs
+            .iter()
+            .map(|s| hf_gpt2_name(&s.name).unwrap())
+            .collect();
+        assert_eq!(names[0], "transformer.wte.weight");
+        assert_eq!(names[1], "transformer.wpe.weight");
+        assert_eq!(names[2], "transformer.h.0.ln_1.weight");
+        assert_eq!(names[3], "transformer.h.0.ln_1.bias");
+        assert_eq!(names[4], "transformer.h.0.attn.c_attn.weight");
+        assert_eq!(names[7], "transformer.h.0.attn.c_proj.bias");
+        assert_eq!(names[12], "transformer.h.0.mlp.c_proj.weight");
+        assert_eq!(names[14], "transformer.h.1.ln_1.weight");
+        assert_eq!(names[names.len() - 2], "transformer.ln_f.weight");
+        assert_eq!(names[names.len() - 1], "transformer.ln_f.bias");
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert_eq!(hf_gpt2_name("h.x.ln_1.scale"), None);
+        assert_eq!(hf_gpt2_name("h.0.attn.q.w"), None);
+    }
+}

@@ -1,0 +1,602 @@
+//! Saving and resuming a [`Trainer`]: the save cadence (`--save-strategy`, `--save-steps`,
+//! `--save-interval-minutes`, a final save, a save on SIGTERM/SIGINT), the contents of each
+//! checkpoint (parameters in `model*.safetensors`; optimizer slots, `step` and `rng_key` in
+//! `optimizer*.safetensors`; the host progress in `trainer_state.json`), retention and best-model
+//! tracking, and `--resume-from-checkpoint`.
+//!
+//! Async saves never copy the state on the host: at a save point after step `k` the trainer is
+//! told to run step `k+1` with its state borrowed instead of donated, which leaves the buffers of
+//! state `k` intact; after step `k+1` they are moved to the background writer, which downloads
+//! them straight into the mapped shards while training goes on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::checkpoint::{
+    check_architecture, checkpoint_dir_name, choose_resume, cleanup_stale, dtype_of, free_space,
+    open_checkpoint, upload_tensors, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
+    RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
+    WriterOptions, FORMAT_VERSION,
+};
+use crate::config::{ResumeFrom, SaveStrategy, TrainingArgs};
+use crate::data::DataCursor;
+use crate::pjrt::Buffer;
+use crate::{Error, Result};
+
+use super::program::{TensorDesc, RNG_KEY, STEP};
+use super::{StepHook, TrainState, TrainSummary, Trainer, TrainerProgress};
+
+/// A save requested after step `step`, waiting for the state of that step to be released by the
+/// next (non-donating) step.
+struct PendingSave {
+    step: u64,
+    requested_at: Instant,
+    /// Loop time spent so far on this save (the snapshot).
+    prepare_time: Duration,
+    trainer_state: TrainerState,
+    retention: RetentionPolicy,
+}
+
+/// What resuming did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    pub path: PathBuf,
+    pub step: u64,
+    /// Messages about newer checkpoints that were skipped as invalid.
+    pub skipped: Vec<String>,
+    /// The checkpoint had no optimizer state (`--save-only-model`): not a bit-exact resume.
+    pub model_only: bool,
+    pub elapsed: Duration,
+}
+
+/// The best checkpoint loaded at the end (`--load-best-model-at-end`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedBest {
+    pub path: PathBuf,
+    pub step: u64,
+    pub metric: f64,
+}
+
+/// Save/resume state of one run: the trainer's [`StepHook`] during the loop, then
+/// [`Self::finish`]; [`train_with_checkpoints`] does both.
+pub struct Checkpointing {
+    args: TrainingArgs,
+    writer: CheckpointWriter,
+    stop: Arc<AtomicBool>,
+    pending: Option<PendingSave>,
+    last_saved_step: Option<u64>,
+    saved_steps: Vec<u64>,
+    last_save_at: Instant,
+    last_epoch: u64,
+    resumed_from_step: Option<u64>,
+    model_json: Value,
+    args_json: Value,
+    fingerprint: String,
+    platform: Value,
+    versions: BTreeMap<String, String>,
+    reports: Vec<SaveReport>,
+    verbose: bool,
+}
+
+impl Checkpointing {
+    /// Prepares saving for `trainer`'s run: removes staging directories a crash left in
+    /// `output_dir`. `stop` is the flag SIGTERM/SIGINT set (a save is made before stopping).
+    pub fn new(trainer: &Trainer, stop: Arc<AtomicBool>, verbose: bool) -> Result<Checkpointing> {
+        let args = trainer.args.clone();
+        let removed = cleanup_stale(&args.output_dir)?;
+        if verbose {
+            for path in removed {
+                eprintln!("removed unfinished checkpoint {}", path.display());
+            }
+        }
+        let saves = args.save_strategy != SaveStrategy::No || args.save_interval_minutes.is_some();
+        if saves {
+            // A full disk is found now, not at the first save hours into the run: one
+            // checkpoint of this state must fit.
+            let needed: u64 = trainer
+                .state()?
+                .descriptors()
+                .iter()
+                .map(|d| d.byte_size() as u64)
+                .sum();
+            let available = free_space(&args.output_dir)?;
+            if needed > available {
+                return Err(Error::InsufficientSpace {
+                    path: args.output_dir.clone(),
+                    needed,
+                    available,
+                });
+            }
+        }
+        let save = SaveOptions {
+            max_shard_size: args.max_shard_size_bytes()?,
+            ..SaveOptions::default()
+        };
+        let writer = CheckpointWriter::new(WriterOptions {
+            output_dir: args.output_dir.clone(),
+            save,
+            async_save: args.async_save,
+            on_save: args.on_save.clone(),
+            verbose,
+        });
+        let model = trainer.model();
+        let client = trainer.client();
+        let platform = json!({
+            "name": client.platform_name(),
+            "version": client.platform_version(),
+            "devices": client.device_count(),
+            "plugin": client.plugin().path().display().to_string(),
+        });
+        let mut versions = BTreeMap::from([
+            (
+                "xlatrain".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("pjrt_platform".to_string(), client.platform_version()),
+        ]);
+        for (key, value) in client.plugin_attributes() {
+            if key.contains("version") {
+                versions.insert(format!("pjrt.{key}"), value);
+            }
+        }
+        let args_json: Value =
+            serde_json::from_str(&args.to_json()).unwrap_or_else(|_| Value::Object(Map::new()));
+        Ok(Checkpointing {
+            writer,
+            stop,
+            pending: None,
+            last_saved_step: None,
+            saved_steps: Vec::new(),
+            last_save_at: Instant::now(),
+            last_epoch: trainer.progress().cursor.epoch,
+            resumed_from_step: None,
+            model_json: serde_json::to_value(model).unwrap_or(Value::Null),
+            args_json,
+            fingerprint: model.architecture()?.fingerprint(),
+            platform,
+            versions,
+            reports: Vec::new(),
+            verbose,
+            args,
+        })
+    }
+
+    /// Every save report so far (completed saves only).
+    pub fn reports(&self) -> &[SaveReport] {
+        &self.reports
+    }
+
+    /// Resumes `trainer` per `--resume-from-checkpoint` (nothing when it is unset or `false`).
+    pub fn resume(&mut self, trainer: &mut Trainer) -> Result<Option<Resumed>> {
+        let path = match &self.args.resume_from_checkpoint {
+            None | Some(ResumeFrom::Latest(false)) => return Ok(None),
+            Some(ResumeFrom::Latest(true)) => None,
+            Some(ResumeFrom::Path(path)) => Some(path.clone()),
+        };
+        let started = Instant::now();
+        let choice = choose_resume(&self.args.output_dir, path.as_deref())?;
+        let skipped = choice.skipped_messages();
+        if self.verbose {
+            for message in &skipped {
+                eprintln!("warning: {message}");
+            }
+        }
+        let checkpoint = choice.checkpoint;
+        check_architecture(&checkpoint, trainer.model())?;
+        let (state, progress, model_only) = restore_state(trainer, &checkpoint)?;
+        trainer.restore(state, progress)?;
+        let step = checkpoint.step();
+        self.resumed_from_step = Some(step);
+        self.last_saved_step = Some(step);
+        self.last_epoch = trainer.progress().cursor.epoch;
+        if checkpoint.path.parent() == Some(self.args.output_dir.as_path()) {
+            self.saved_steps.push(step);
+        }
+        if self.verbose {
+            eprintln!(
+                "resumed from {} (step {step}) in {:.3} s",
+                checkpoint.path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            if model_only {
+                eprintln!(
+                    "warning: {} was saved with --save-only-model: it holds no optimizer state, \
+                     so the optimizer restarts from zero and the run is not a bit-exact \
+                     continuation",
+                    checkpoint.path.display()
+                );
+            }
+        }
+        Ok(Some(Resumed {
+            path: checkpoint.path.clone(),
+            step,
+            skipped,
+            model_only,
+            elapsed: started.elapsed(),
+        }))
+    }
+
+    /// After each step: hands the kept pre-step state to the writer, and decides whether this
+    /// step saves.
+    fn on_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()> {
+        let entered = Instant::now();
+        if let Some(pending) = self.pending.take() {
+            match previous {
+                Some(state) => self.submit(pending, state, entered)?,
+                // Not kept (cannot happen: keep_previous asked for it); save it with the rest.
+                None => self.pending = Some(pending),
+            }
+        }
+        let step = trainer.progress().global_step;
+        let epoch = trainer.progress().cursor.epoch;
+        let epoch_ended = epoch > self.last_epoch;
+        self.last_epoch = epoch;
+        if !self.saving() {
+            return Ok(());
+        }
+        if trainer.finished() || self.stop.load(Ordering::SeqCst) {
+            return self.save_now(trainer);
+        }
+        if self.save_due(trainer, epoch_ended) && !self.args.async_save {
+            // Written right here from the live buffers; nothing to keep for later.
+            self.last_save_at = Instant::now();
+            return self.save_now(trainer);
+        }
+        if self.save_due(trainer, epoch_ended) {
+            let snapshot_started = Instant::now();
+            let trainer_state = self.trainer_state(trainer, step);
+            let retention = self.retention(trainer, step);
+            self.pending = Some(PendingSave {
+                step,
+                requested_at: snapshot_started,
+                prepare_time: snapshot_started.elapsed(),
+                trainer_state,
+                retention,
+            });
+            self.last_save_at = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Whether this run saves at all (a strategy, or only by time).
+    fn saving(&self) -> bool {
+        self.args.save_strategy != SaveStrategy::No || self.args.save_interval_minutes.is_some()
+    }
+
+    fn save_due(&self, trainer: &Trainer, epoch_ended: bool) -> bool {
+        let progress = trainer.progress();
+        let step = progress.global_step;
+        let by_strategy = match self.args.save_strategy {
+            SaveStrategy::No => false,
+            SaveStrategy::Steps => step.is_multiple_of(self.args.save_steps.max(1)),
+            SaveStrategy::Epoch => epoch_ended,
+            SaveStrategy::Best => progress.best_global_step == Some(step),
+        };
+        let by_time = self.args.save_interval_minutes.is_some_and(|minutes| {
+            self.last_save_at.elapsed() >= Duration::from_secs_f64(minutes * 60.0)
+        });
+        (by_strategy || by_time) && self.last_saved_step != Some(step)
+    }
+
+    /// After the loop: the final save (unless `--save-strategy no` or this step is saved
+    /// already), then waits until every save is durable. Errors of background saves surface here.
+    pub fn finish(&mut self, trainer: &mut Trainer) -> Result<()> {
+        if self.saving() {
+            self.save_now(trainer)?;
+        }
+        let report = self.writer.wait()?;
+        self.reports.extend(report);
+        Ok(())
+    }
+
+    /// Saves the live state now, in this thread (borrowing the buffers), unless it is saved.
+    fn save_now(&mut self, trainer: &mut Trainer) -> Result<()> {
+        let requested_at = Instant::now();
+        let step = trainer.progress().global_step;
+        self.pending = None;
+        if self.last_saved_step == Some(step) {
+            return Ok(());
+        }
+        let trainer_state = self.trainer_state(trainer, step);
+        let retention = self.retention(trainer, step);
+        let state = trainer.state()?;
+        let n_params = trainer.model().param_specs()?.len();
+        let (model, optimizer) = split(state.descriptors(), state.buffers().iter(), n_params)?;
+        let mut job = self.job(step, model, optimizer, trainer_state, retention);
+        job.requested_at = requested_at;
+        job.prepare_time = requested_at.elapsed();
+        let reports = self.writer.save_blocking(job)?;
+        self.record_saved(step, reports);
+        Ok(())
+    }
+
+    fn submit(&mut self, pending: PendingSave, state: TrainState, entered: Instant) -> Result<()> {
+        let n_params = self.n_params()?;
+        let (descs, buffers) = state.into_parts();
+        let (model, optimizer) = split(&descs, buffers.into_iter(), n_params)?;
+        let step = pending.step;
+        let mut job = self.job(
+            step,
+            model,
+            optimizer,
+            pending.trainer_state,
+            pending.retention,
+        );
+        job.requested_at = pending.requested_at;
+        // The snapshot at the save point plus the hand-over now; `save` adds its own wait.
+        job.prepare_time = pending.prepare_time + entered.elapsed();
+        let reports = self.writer.save(job)?;
+        self.record_saved(step, reports);
+        Ok(())
+    }
+
+    fn n_params(&self) -> Result<usize> {
+        Ok(self.args.model_config()?.param_specs()?.len())
+    }
+
+    fn job<B: std::borrow::Borrow<Buffer>>(
+        &self,
+        step: u64,
+        model: DeviceTensors<B>,
+        optimizer: DeviceTensors<B>,
+        trainer_state: TrainerState,
+        retention: RetentionPolicy,
+    ) -> SaveJob<B> {
+        SaveJob {
+            step,
+            model,
+            optimizer: (!self.args.save_only_model).then_some(optimizer),
+            trainer_state,
+            training_args: self.args_json.clone(),
+            config: self.model_json.clone(),
+            retention,
+            prepare_time: Duration::ZERO,
+            requested_at: Instant::now(),
+        }
+    }
+
+    fn record_saved(&mut self, step: u64, reports: Vec<SaveReport>) {
+        self.last_saved_step = Some(step);
+        self.saved_steps.push(step);
+        self.reports.extend(reports);
+    }
+
+    fn checkpoint_path(&self, step: u64) -> PathBuf {
+        self.args.output_dir.join(checkpoint_dir_name(step))
+    }
+
+    /// The best step if it has (or is getting) a checkpoint.
+    fn best_saved(&self, trainer: &Trainer, saving: u64) -> Option<u64> {
+        let best = trainer.progress().best_global_step?;
+        (best == saving || self.saved_steps.contains(&best)).then_some(best)
+    }
+
+    fn retention(&self, trainer: &Trainer, saving: u64) -> RetentionPolicy {
+        RetentionPolicy {
+            save_total_limit: self.args.save_total_limit,
+            best_step: self.best_saved(trainer, saving),
+            resumed_from_step: self.resumed_from_step,
+        }
+    }
+
+    /// `trainer_state.json` for a checkpoint of `step` (the progress right after that step).
+    fn trainer_state(&self, trainer: &Trainer, step: u64) -> TrainerState {
+        let progress = trainer.progress();
+        let args = &self.args;
+        let mut state = TrainerState::at_step(step);
+        state.epoch = progress.epoch;
+        state.max_steps = progress.max_steps;
+        state.logging_steps = args.logging_steps;
+        state.eval_steps = args.eval_interval();
+        state.save_steps = args.save_steps;
+        state.train_batch_size = args.per_device_train_batch_size as u64;
+        state.num_train_epochs = args.num_train_epochs.map_or(0, |e| e.ceil() as u64);
+        state.num_input_tokens_seen = progress.num_input_tokens_seen;
+        state.log_history = progress
+            .log_history
+            .iter()
+            .filter_map(|e| e.as_object().cloned())
+            .collect();
+        state.best_metric = progress.best_metric;
+        state.best_global_step = progress.best_global_step;
+        state.best_model_checkpoint = self
+            .best_saved(trainer, step)
+            .map(|best| self.checkpoint_path(best).display().to_string());
+        state.xlatrain = ResumeState {
+            format_version: FORMAT_VERSION,
+            prng_keys: json!({
+                RNG_KEY: {
+                    "tensor": format!("{RNG_KEY} in optimizer.safetensors"),
+                    "algorithm": "THREE_FRY",
+                    "seed": args.seed,
+                }
+            }),
+            data_cursor: serde_json::to_value(&progress.cursor).unwrap_or(Value::Null),
+            architecture_fingerprint: self.fingerprint.clone(),
+            platform: self.platform.clone(),
+            versions: self.versions.clone(),
+        };
+        state
+    }
+
+    /// `--load-best-model-at-end`: loads the best checkpoint's parameters into `trainer`.
+    pub fn load_best(&mut self, trainer: &mut Trainer) -> Result<Option<LoadedBest>> {
+        if !self.args.load_best_model_at_end {
+            return Ok(None);
+        }
+        let progress = trainer.progress().clone();
+        let (Some(step), Some(metric)) = (progress.best_global_step, progress.best_metric) else {
+            return Ok(None);
+        };
+        let path = self.checkpoint_path(step);
+        let checkpoint = open_checkpoint(&path, Verify::Full)?;
+        check_architecture(&checkpoint, trainer.model())?;
+        // The whole saved state of that step; the run's progress (log history) stays.
+        let (state, _, _) = restore_state(trainer, &checkpoint)?;
+        trainer.restore(state, progress)?;
+        Ok(Some(LoadedBest { path, step, metric }))
+    }
+}
+
+impl StepHook for Checkpointing {
+    /// The step after a save point runs with its input state borrowed, so that state stays
+    /// valid on the device for the background writer.
+    fn keep_previous(&mut self, _next_step: u64) -> bool {
+        self.pending.is_some()
+    }
+
+    fn after_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()> {
+        self.on_step(trainer, previous)
+    }
+}
+
+/// Checkpoint specs of state descriptors.
+fn specs_of(descs: &[TensorDesc]) -> Vec<TensorSpec> {
+    descs
+        .iter()
+        .map(|d| {
+            TensorSpec::new(
+                d.name.clone(),
+                dtype_of(d.element_type),
+                d.shape.iter().map(|&s| s as u64).collect::<Vec<u64>>(),
+            )
+        })
+        .collect()
+}
+
+/// Splits a state into the model set (the first `n_params`) and the rest.
+fn split<B: std::borrow::Borrow<Buffer>>(
+    descs: &[TensorDesc],
+    buffers: impl Iterator<Item = B>,
+    n_params: usize,
+) -> Result<(DeviceTensors<B>, DeviceTensors<B>)> {
+    let mut buffers: Vec<B> = buffers.collect();
+    let rest = buffers.split_off(n_params.min(buffers.len()));
+    let names = |range: &[TensorDesc]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+    let model = DeviceTensors::new(names(&descs[..n_params.min(descs.len())]), buffers)?;
+    let optimizer = DeviceTensors::new(names(&descs[n_params.min(descs.len())..]), rest)?;
+    Ok((model, optimizer))
+}
+
+/// The device state and host progress a checkpoint describes, in `trainer`'s layout.
+fn restore_state(
+    trainer: &Trainer,
+    checkpoint: &Checkpoint,
+) -> Result<(TrainState, TrainerProgress, bool)> {
+    let descs = trainer.state()?.descriptors().to_vec();
+    let n_params = trainer.model().param_specs()?.len();
+    let specs = specs_of(&descs);
+    let client = trainer.client();
+    let path = &checkpoint.path;
+    let saved = &checkpoint.trainer_state;
+    let mut buffers = upload_tensors(client, path, &checkpoint.model, &specs[..n_params], 0)?;
+    let model_only = checkpoint.optimizer.is_none();
+    match &checkpoint.optimizer {
+        Some(set) => {
+            let rest = upload_tensors(client, path, set, &specs[n_params..], 0)?;
+            let step_index = descs[n_params..].iter().position(|d| d.name == STEP);
+            if let Some(i) = step_index {
+                let device_step = rest[i].to_vec::<i32>()?.first().copied().unwrap_or(-1);
+                if i64::from(device_step) != saved.global_step as i64 {
+                    return Err(Error::CheckpointInvalid {
+                        path: path.clone(),
+                        reason: format!(
+                            "the step tensor says {device_step} but trainer_state.json says global_step {}",
+                            saved.global_step
+                        ),
+                    });
+                }
+            }
+            buffers.extend(rest);
+        }
+        None => {
+            // Fresh optimizer slots, the step counter from trainer_state.json and the run's seed
+            // key: the parameters continue, the optimizer does not (not bit-exact).
+            let key = crate::rng::root_key(trainer.args.seed);
+            for d in &descs[n_params..] {
+                let dims = d.dims();
+                let buffer = if d.name == STEP {
+                    let step =
+                        i32::try_from(saved.global_step).map_err(|_| Error::CheckpointInvalid {
+                            path: path.clone(),
+                            reason: "global_step does not fit the step counter".into(),
+                        })?;
+                    client.upload(&[step], &dims, 0)?
+                } else if d.name == RNG_KEY {
+                    client.upload(&key, &dims, 0)?
+                } else {
+                    client.upload(&vec![0f32; d.numel()], &dims, 0)?
+                };
+                buffers.push(buffer);
+            }
+        }
+    }
+    let state = TrainState::from_parts(descs, buffers)?;
+    let cursor: DataCursor =
+        serde_json::from_value(saved.xlatrain.data_cursor.clone()).map_err(|e| {
+            Error::CheckpointInvalid {
+                path: path.clone(),
+                reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
+            }
+        })?;
+    let progress = TrainerProgress {
+        global_step: saved.global_step,
+        epoch: saved.epoch,
+        cursor,
+        log_history: saved
+            .log_history
+            .iter()
+            .cloned()
+            .map(Value::Object)
+            .collect(),
+        best_metric: saved.best_metric,
+        best_global_step: saved.best_global_step,
+        num_input_tokens_seen: saved.num_input_tokens_seen,
+        max_steps: trainer.progress().max_steps,
+    };
+    Ok((state, progress, model_only))
+}
+
+/// What [`train_with_checkpoints`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub summary: TrainSummary,
+    pub resumed: Option<Resumed>,
+    pub best: Option<LoadedBest>,
+    /// Steps of the checkpoints this run saved, in order.
+    pub saved_steps: Vec<u64>,
+}
+
+/// A whole run with checkpointing: resume (per the args), train with saves at the cadence (and
+/// before a requested stop), final save, wait until every save is durable, then
+/// `--load-best-model-at-end`.
+pub fn train_with_checkpoints(
+    trainer: &mut Trainer,
+    checkpointing: &mut Checkpointing,
+) -> Result<RunOutcome> {
+    let resumed = checkpointing.resume(trainer)?;
+    let first_saved = checkpointing.saved_steps.len();
+    let summary = match trainer.train(checkpointing) {
+        Ok(summary) => summary,
+        Err(e) => {
+            // The save in flight still completes (or is reported); the failed state is not saved.
+            if let Err(save) = checkpointing.writer.wait() {
+                eprintln!("error: {save}");
+            }
+            return Err(e);
+        }
+    };
+    checkpointing.finish(trainer)?;
+    let best = checkpointing.load_best(trainer)?;
+    Ok(RunOutcome {
+        summary,
+        resumed,
+        best,
+        saved_steps: checkpointing.saved_steps[first_saved..].to_vec(),
+    })
+}
