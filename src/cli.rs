@@ -22,6 +22,7 @@ macro_rules! say {
     }};
 }
 
+mod bench;
 mod checkpoints;
 mod export;
 
@@ -71,6 +72,8 @@ pub enum Command {
     Devices,
     /// Compile a StableHLO file, run it on deterministic inputs, print shapes, checksums, timings.
     RunHlo(RunHloArgs),
+    /// Measure device FLOP/s, disk rates, checkpoint save/resume and training speed.
+    Bench(bench::BenchArgs),
     /// Train a model (flags override --config; defaults are models.json's reference run).
     Train(TrainArgs),
     /// Print the train-step StableHLO program of a model and settings.
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Devices => devices(&cli.global),
         Command::RunHlo(args) => run_hlo(&cli.global, args),
+        Command::Bench(args) => bench::run(&cli.global, args),
         Command::Train(args) => train::train(&cli.global, args),
         Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),

@@ -262,6 +262,11 @@ pub enum Error {
 
     #[error("data cursor does not fit this dataset: {reason}")]
     DataCursor { reason: String },
+    // ---- bench ----
+    /// A benchmark's own correctness check failed (e.g. a resumed tensor differs from the saved
+    /// one), so its timings would be meaningless.
+    #[error("benchmark check failed: {check}: {reason}")]
+    BenchCheck { check: String, reason: String },
 }
 
 impl Error {

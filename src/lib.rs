@@ -6,6 +6,7 @@
 //! device; [`checkpoint`] pulls it back into memory-mapped safetensors shards and restores it bit
 //! for bit.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

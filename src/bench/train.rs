@@ -1,0 +1,238 @@
+//! Training-step speed of the reference models, timed the way the JAX reference times it (the
+//! trainer's own step program and state, batch on the device before the timer starts), and the
+//! analytic FLOP counts the achieved rate is computed from: the
+//! usual 6 FLOPs per parameter per example (forward 2, backward 4) for the MLP, and for the GPT
+//! `6 * params * tokens` plus the attention score and mix products that the parameter count does
+//! not see (`12 * layers * seq * d_model` per token: QK^T and AV, forward and backward).
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::stats::Summary;
+use crate::config::{ModelKind, TrainingArgs};
+use crate::data::{Dataset, Inputs};
+use crate::models::{GptConfig, ModelConfig};
+use crate::optim::OptimizerSpec;
+use crate::pjrt::{Arg, Client, CompileOptions};
+use crate::train::{train_step_program, TrainState};
+use crate::{Error, Result};
+
+/// One model's training speed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    /// The reference name (models.json), e.g. `mlp_784_512_512_10`.
+    pub model: String,
+    pub params: usize,
+    pub batch_size: usize,
+    /// Examples per step for the MLP, tokens per step for the GPT.
+    pub items_per_step: usize,
+    pub steps_timed: usize,
+    pub warmup_steps: usize,
+    /// Building, differentiating and lowering the step program.
+    pub lower_s: f64,
+    /// XLA compilation (cache bypassed).
+    pub compile_s: f64,
+    pub first_step_s: f64,
+    /// Seconds per step (program execution with the batch already on the device).
+    pub step_s: Summary,
+    pub throughput: f64,
+    /// `samples/s` or `tokens/s`.
+    pub throughput_unit: &'static str,
+    pub flops_per_step: f64,
+    /// `flops_per_step / median step`.
+    pub achieved_flops_per_s: f64,
+    /// Achieved over the matmul probe's FLOP/s of the same run, when it ran.
+    pub fraction_of_matmul: Option<f64>,
+    pub loss_first: f64,
+    pub loss_last: f64,
+}
+
+/// Analytic FLOPs of one training step (forward + backward) of `model` on `batch` examples.
+pub fn step_flops(model: &ModelConfig, batch: usize) -> Result<f64> {
+    let params = model.param_count()? as f64;
+    Ok(match model {
+        ModelConfig::Mlp(_) => 6.0 * params * batch as f64,
+        ModelConfig::Gpt(gpt) => {
+            let tokens = (batch * gpt.seq_len) as f64;
+            6.0 * params * tokens + attention_flops_per_token(gpt) * tokens
+        }
+    })
+}
+
+/// Forward + backward FLOPs per token of the attention products (full, unmasked T x T scores,
+/// which is what a dense causal implementation computes).
+fn attention_flops_per_token(gpt: &GptConfig) -> f64 {
+    12.0 * gpt.n_layers as f64 * gpt.seq_len as f64 * gpt.d_model as f64
+}
+
+/// The models.json reference run of a model kind: its settings, model, optimizer and data.
+pub struct ReferenceRun {
+    pub args: TrainingArgs,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerSpec,
+    pub dataset: Dataset,
+}
+
+impl ReferenceRun {
+    pub fn new(kind: ModelKind) -> Result<ReferenceRun> {
+        let args = TrainingArgs::defaults(kind);
+        let model = args.model_config()?;
+        let dataset = Dataset::open(&args.data_spec()?)?;
+        let optimizer = OptimizerSpec::from_args(&args, args.max_steps.unwrap_or(500));
+        Ok(ReferenceRun {
+            args,
+            model,
+            optimizer,
+            dataset,
+        })
+    }
+
+    /// The trainer's step program for this run (one micro-batch per step).
+    pub fn step_program(&self) -> Result<crate::train::Program> {
+        train_step_program(
+            &self.model,
+            &self.optimizer,
+            &self.dataset.batch_layout(),
+            1,
+        )
+    }
+}
+
+/// Steps run before timing starts (as the JAX reference: 10 for the MLP, 5 for the GPT).
+pub fn warmup_steps(kind: ModelKind) -> usize {
+    match kind {
+        ModelKind::Mlp => 10,
+        ModelKind::Gpt => 5,
+    }
+}
+
+/// The reference name of a model kind, as the peers' results name it.
+pub fn reference_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Mlp => "mlp_784_512_512_10",
+        ModelKind::Gpt => "tiny_gpt_bytes",
+    }
+}
+
+/// Times the reference train step of `kind` (models.json settings: init, data, optimizer, batch)
+/// as the JAX reference does: lowering, an uncached XLA compile, then `warmup + steps` steps with
+/// the state donated from step to step and each batch uploaded before its timer starts.
+pub fn measure(
+    client: &Client,
+    kind: ModelKind,
+    steps: usize,
+    warmup: usize,
+    matmul_flops_per_s: Option<f64>,
+) -> Result<TrainReport> {
+    let run = ReferenceRun::new(kind)?;
+    let started = Instant::now();
+    let program = run.step_program()?;
+    let ReferenceRun {
+        args,
+        model,
+        optimizer,
+        dataset,
+    } = run;
+    let layout = dataset.batch_layout();
+    let lower_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let executable = client.compile_uncached(&program.mlir, &CompileOptions::default())?;
+    let compile_s = started.elapsed().as_secs_f64();
+    let mut state = TrainState::initial(client, &model, &optimizer, args.seed)?;
+    let mut cursor = dataset.start_cursor();
+    let (x_dims, y_dims) = (program.x.dims(), program.y.dims());
+    let mut times = Vec::with_capacity(steps);
+    let (mut first_step_s, mut loss_first, mut loss_last) = (0.0, f64::NAN, f64::NAN);
+    for step in 0..warmup + steps {
+        let batch = dataset.next_batch(&mut cursor);
+        let x = match &batch.x {
+            Inputs::F32(values) => client.upload(values, &x_dims, 0)?,
+            Inputs::I32(values) => client.upload(values, &x_dims, 0)?,
+        };
+        let y = client.upload(&batch.y, &y_dims, 0)?;
+        let (descs, buffers) = state.into_parts();
+        let n = descs.len();
+        let mut step_args: Vec<Arg> = buffers.into_iter().map(Arg::Donated).collect();
+        step_args.push(Arg::Borrowed(&x));
+        step_args.push(Arg::Borrowed(&y));
+        let started = Instant::now();
+        let mut outputs = executable.execute(step_args)?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let metrics = outputs.split_off(n.min(outputs.len()));
+        state = TrainState::from_parts(descs, outputs)?;
+        let loss = || -> Result<f64> {
+            let values = metrics
+                .first()
+                .ok_or_else(|| Error::BenchCheck {
+                    check: "train step".into(),
+                    reason: "no loss output".into(),
+                })?
+                .to_vec::<f32>()?;
+            Ok(values.first().copied().map_or(f64::NAN, f64::from))
+        };
+        if step == 0 {
+            first_step_s = elapsed;
+            loss_first = loss()?;
+        }
+        if step >= warmup {
+            times.push(elapsed);
+        }
+        if step + 1 == warmup + steps {
+            loss_last = loss()?;
+        }
+    }
+    let step_s = Summary::of(&times).ok_or_else(|| Error::BenchCheck {
+        check: "train step".into(),
+        reason: "no timed steps".into(),
+    })?;
+    let batch_size = args.per_device_train_batch_size;
+    let items_per_step = layout.y_shape.iter().product::<usize>();
+    let flops_per_step = step_flops(&model, batch_size)?;
+    let achieved_flops_per_s = flops_per_step / step_s.median;
+    Ok(TrainReport {
+        model: reference_name(kind).to_string(),
+        params: model.param_count()?,
+        batch_size,
+        items_per_step,
+        steps_timed: steps,
+        warmup_steps: warmup,
+        lower_s,
+        compile_s,
+        first_step_s,
+        throughput: items_per_step as f64 / step_s.median,
+        throughput_unit: match kind {
+            ModelKind::Mlp => "samples/s",
+            ModelKind::Gpt => "tokens/s",
+        },
+        flops_per_step,
+        achieved_flops_per_s,
+        fraction_of_matmul: matmul_flops_per_s.map(|m| achieved_flops_per_s / m),
+        loss_first,
+        loss_last,
+        step_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::MlpConfig;
+
+    #[test]
+    fn mlp_step_is_six_flops_per_parameter_per_example() {
+        let mlp = ModelConfig::Mlp(MlpConfig::default());
+        assert_eq!(step_flops(&mlp, 128).unwrap(), 6.0 * 669_706.0 * 128.0);
+    }
+
+    #[test]
+    fn gpt_step_adds_attention_to_the_parameter_flops() {
+        let gpt = ModelConfig::Gpt(GptConfig::default());
+        let tokens = 16.0 * 128.0;
+        let expected = 6.0 * 3_257_856.0 * tokens + 12.0 * 4.0 * 128.0 * 256.0 * tokens;
+        assert_eq!(step_flops(&gpt, 16).unwrap(), expected);
+        // About 42.6 GFLOP per step: at the peers' 570 ms per step that is ~75 GFLOP/s, the figure
+        // quoted in peers/RESULTS.md.
+        assert!((expected / 0.5705 / 1e9 - 75.0).abs() < 1.0);
+    }
+}
