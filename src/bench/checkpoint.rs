@@ -43,9 +43,10 @@ pub fn save_and_resume(
     let trainer_state = TrainerState::at_step(step);
     let training_args = json!({ "benchmark": "xlatrain bench" });
     let config = json!({ "tensors": state.specs.len() });
+    let source = state.source()?;
     let contents = CheckpointContents {
         step,
-        model: state,
+        model: &source,
         optimizer: None,
         trainer_state: &trainer_state,
         training_args: &training_args,

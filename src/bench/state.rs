@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::checkpoint::{parse_size, Dtype, TensorSource, TensorSpec};
+use crate::checkpoint::{parse_size, DeviceTensors, Dtype, TensorSpec};
 use crate::pjrt::{Buffer, Client, ElementType};
 use crate::{Error, Result};
 
@@ -154,21 +154,14 @@ pub fn dims(spec: &TensorSpec) -> Vec<i64> {
     spec.shape.iter().map(|&d| d as i64).collect()
 }
 
-impl TensorSource for DeviceState {
-    fn specs(&self) -> &[TensorSpec] {
-        &self.specs
-    }
-
-    /// Downloads straight into the shard's mapped byte range: no intermediate host copy.
-    fn copy_tensor(&self, index: usize, dst: &mut [u8]) -> Result<()> {
-        let buffer = self
-            .buffers
-            .get(index)
-            .ok_or_else(|| Error::InvalidTensor {
-                tensor: format!("#{index}"),
-                reason: "index out of range".into(),
-            })?;
-        buffer.copy_to_host(dst)
+impl DeviceState {
+    /// The state as the checkpoint module's device source, which downloads each buffer straight
+    /// into the shard's mapped byte range (no intermediate host copy).
+    pub fn source(&self) -> Result<DeviceTensors<&Buffer>> {
+        DeviceTensors::new(
+            self.specs.iter().map(|spec| spec.name.clone()),
+            self.buffers.iter().collect(),
+        )
     }
 }
 
