@@ -239,6 +239,9 @@ training_args! {
     /// Data-parallel devices: a count or `"all"`; absent = 1. Each device trains on
     /// `per_device_train_batch_size` samples of every global batch.
     num_devices: Option<NumDevices>,
+    /// With `num_devices = N`: shard the training state ZeRO/FSDP-style (each tensor whose dim 0
+    /// divides by N lives as one row block per device) instead of replicating it.
+    shard_state: bool,
     /// The PJRT device: `cpu`, `cuda`, ... or the path of a plugin library.
     device: String,
     /// A data file (GPT only); absent = the built-in synthetic data.
@@ -312,6 +315,7 @@ impl TrainingArgs {
             save_interval_minutes: None,
             on_save: None,
             num_devices: None,
+            shard_state: false,
             device: "cpu".into(),
             data: None,
             data_format: TokenFormat::Bytes,

@@ -3,6 +3,8 @@
 //! train-step program.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -14,7 +16,8 @@ use crate::optim::OptimizerSpec;
 use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
 use crate::train::{
-    train_step_program_replicated, train_with_checkpoints, Checkpointing, Console, Trainer,
+    check_sharded_args, train_sharded, train_step_program_replicated, train_with_checkpoints,
+    Checkpointing, Console, Trainer,
 };
 use crate::{Error, Result};
 
@@ -149,6 +152,11 @@ pub struct TrainArgs {
     /// A larger metric is better (default: smaller, as for a loss).
     #[arg(long)]
     pub greater_is_better: bool,
+    /// With --num-devices N: shard the state ZeRO/FSDP-style (each tensor whose dim 0 divides by
+    /// N lives as one row block per device) instead of replicating it. No eval, gradient
+    /// accumulation, async saves or best-model tracking in this mode.
+    #[arg(long)]
+    pub shard_state: bool,
     /// Resume from the newest valid checkpoint in output_dir (no value, or `true`), or from PATH.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "true")]
     pub resume_from_checkpoint: Option<String>,
@@ -169,6 +177,7 @@ impl TrainArgs {
                 on(self.async_save)
             },
             load_best_model_at_end: on(self.load_best_model_at_end),
+            shard_state: on(self.shard_state),
             greater_is_better: self.greater_is_better.then_some(Some(true)),
             resume_from_checkpoint: self.resume_from_checkpoint.as_deref().map(|value| {
                 Some(match value {
@@ -183,6 +192,11 @@ impl TrainArgs {
 
     /// Defaults of the model, then the config file, then `--set` pairs, then the flags.
     pub fn resolve(&self) -> Result<TrainingArgs> {
+        TrainingArgs::resolve(self.patch()?)
+    }
+
+    /// The settings given (config file, `--set` pairs, flags), before the defaults.
+    fn patch(&self) -> Result<TrainingArgsPatch> {
         let mut patch = match &self.config {
             Some(path) => TrainingArgsPatch::from_toml_file(path)?,
             None => TrainingArgsPatch::default(),
@@ -191,8 +205,7 @@ impl TrainArgs {
         patch = patch.merge(TrainingArgsPatch::from_overrides(
             &self.settings.overrides(),
         )?);
-        patch = patch.merge(self.switches());
-        TrainingArgs::resolve(patch)
+        Ok(patch.merge(self.switches()))
     }
 }
 
@@ -200,6 +213,12 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let mut settings = args.resolve()?;
     let global = device_from_settings(global, &mut settings);
     check_paths(&settings)?;
+    if settings.shard_state {
+        let async_save_requested = args.patch()?.async_save == Some(true);
+        check_sharded_args(&settings, async_save_requested)?;
+        let client = Client::open(&global.client_options())?;
+        return train_with_sharded_state(client, settings);
+    }
     let client = Client::open(&global.client_options())?;
     let mut trainer = Trainer::new(client, settings)?;
     trainer.set_console(Console::auto());
@@ -249,6 +268,31 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
             best.path.display(),
             best.step,
             best.metric
+        );
+    }
+    Ok(())
+}
+
+/// `--shard-state`: the SPMD-sharded run, with the same output files as the replicated one.
+fn train_with_sharded_state(client: Client, settings: TrainingArgs) -> Result<()> {
+    let output_dir = settings.output_dir.clone();
+    std::fs::create_dir_all(&output_dir)
+        .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
+    let json_path = output_dir.join("training_args.json");
+    std::fs::write(&json_path, settings.to_json())
+        .map_err(|e| Error::io("cannot write", &json_path, e))?;
+    // SIGTERM/SIGINT end the run after the current step, with a checkpoint, and exit 0.
+    let stop = StopSignal::install_on(Arc::new(AtomicBool::new(false)))?;
+    let outcome = train_sharded(client, settings, Console::auto(), stop.flag(), true)?;
+    if let Some(signal) = stop.signal_name() {
+        let saved = outcome
+            .saved
+            .last()
+            .map(|s| format!("; last checkpoint {}", s.path.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "stopped by {signal} after step {}{saved}",
+            outcome.summary.steps
         );
     }
     Ok(())

@@ -25,7 +25,8 @@ use crate::checkpoint::{
 };
 use crate::config::{ResumeFrom, SaveStrategy, TrainingArgs};
 use crate::data::DataCursor;
-use crate::pjrt::Buffer;
+use crate::models::ModelConfig;
+use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
 use super::program::{TensorDesc, RNG_KEY, STEP};
@@ -74,11 +75,7 @@ pub struct Checkpointing {
     last_save_at: Instant,
     last_epoch: u64,
     resumed_from_step: Option<u64>,
-    model_json: Value,
-    args_json: Value,
-    fingerprint: String,
-    platform: Value,
-    versions: BTreeMap<String, String>,
+    identity: RunIdentity,
     reports: Vec<SaveReport>,
     verbose: bool,
 }
@@ -124,28 +121,7 @@ impl Checkpointing {
             on_save: args.on_save.clone(),
             verbose,
         });
-        let model = trainer.model();
-        let client = trainer.client();
-        let platform = json!({
-            "name": client.platform_name(),
-            "version": client.platform_version(),
-            "devices": client.device_count(),
-            "plugin": client.plugin().path().display().to_string(),
-        });
-        let mut versions = BTreeMap::from([
-            (
-                "xlatrain".to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-            ("pjrt_platform".to_string(), client.platform_version()),
-        ]);
-        for (key, value) in client.plugin_attributes() {
-            if key.contains("version") {
-                versions.insert(format!("pjrt.{key}"), value);
-            }
-        }
-        let args_json: Value =
-            serde_json::from_str(&args.to_json()).unwrap_or_else(|_| Value::Object(Map::new()));
+        let identity = RunIdentity::new(&args, trainer.model(), trainer.client())?;
         Ok(Checkpointing {
             writer,
             stop,
@@ -155,11 +131,7 @@ impl Checkpointing {
             last_save_at: Instant::now(),
             last_epoch: trainer.progress().cursor.epoch,
             resumed_from_step: None,
-            model_json: serde_json::to_value(model).unwrap_or(Value::Null),
-            args_json,
-            fingerprint: model.architecture()?.fingerprint(),
-            platform,
-            versions,
+            identity,
             reports: Vec::new(),
             verbose,
             args,
@@ -352,8 +324,8 @@ impl Checkpointing {
             model,
             optimizer: (!self.args.save_only_model).then_some(optimizer),
             trainer_state,
-            training_args: self.args_json.clone(),
-            config: self.model_json.clone(),
+            training_args: self.identity.args_json.clone(),
+            config: self.identity.model_json.clone(),
             retention,
             prepare_time: Duration::ZERO,
             requested_at: Instant::now(),
@@ -386,42 +358,10 @@ impl Checkpointing {
 
     /// `trainer_state.json` for a checkpoint of `step` (the progress right after that step).
     fn trainer_state(&self, trainer: &Trainer, step: u64) -> TrainerState {
-        let progress = trainer.progress();
-        let args = &self.args;
-        let mut state = TrainerState::at_step(step);
-        state.epoch = progress.epoch;
-        state.max_steps = progress.max_steps;
-        state.logging_steps = args.logging_steps;
-        state.eval_steps = args.eval_interval();
-        state.save_steps = args.save_steps;
-        state.train_batch_size = args.per_device_train_batch_size as u64;
-        state.num_train_epochs = args.num_train_epochs.map_or(0, |e| e.ceil() as u64);
-        state.num_input_tokens_seen = progress.num_input_tokens_seen;
-        state.log_history = progress
-            .log_history
-            .iter()
-            .filter_map(|e| e.as_object().cloned())
-            .collect();
-        state.best_metric = progress.best_metric;
-        state.best_global_step = progress.best_global_step;
-        state.best_model_checkpoint = self
+        let best = self
             .best_saved(trainer, step)
             .map(|best| self.checkpoint_path(best).display().to_string());
-        state.xlatrain = ResumeState {
-            format_version: FORMAT_VERSION,
-            prng_keys: json!({
-                RNG_KEY: {
-                    "tensor": format!("{RNG_KEY} in optimizer.safetensors"),
-                    "algorithm": "THREE_FRY",
-                    "seed": args.seed,
-                }
-            }),
-            data_cursor: serde_json::to_value(&progress.cursor).unwrap_or(Value::Null),
-            architecture_fingerprint: self.fingerprint.clone(),
-            platform: self.platform.clone(),
-            versions: self.versions.clone(),
-        };
-        state
+        trainer_state_of(&self.args, &self.identity, trainer.progress(), step, best)
     }
 
     /// `--load-best-model-at-end`: loads the best checkpoint's parameters into `trainer`.
@@ -537,6 +477,98 @@ fn restore_state(
         }
     }
     let state = TrainState::from_parts(descs, buffers)?;
+    let progress = progress_of(checkpoint, trainer.progress().max_steps)?;
+    Ok((state, progress, model_only))
+}
+
+/// What every checkpoint of a run records about the run besides its state: the model config,
+/// the training arguments, the architecture fingerprint, the platform and the versions.
+pub(crate) struct RunIdentity {
+    pub(crate) model_json: Value,
+    pub(crate) args_json: Value,
+    pub(crate) fingerprint: String,
+    platform: Value,
+    versions: BTreeMap<String, String>,
+}
+
+impl RunIdentity {
+    pub(crate) fn new(args: &TrainingArgs, model: &ModelConfig, client: &Client) -> Result<Self> {
+        let platform = json!({
+            "name": client.platform_name(),
+            "version": client.platform_version(),
+            "devices": client.device_count(),
+            "plugin": client.plugin().path().display().to_string(),
+        });
+        let mut versions = BTreeMap::from([
+            (
+                "xlatrain".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("pjrt_platform".to_string(), client.platform_version()),
+        ]);
+        for (key, value) in client.plugin_attributes() {
+            if key.contains("version") {
+                versions.insert(format!("pjrt.{key}"), value);
+            }
+        }
+        let args_json: Value =
+            serde_json::from_str(&args.to_json()).unwrap_or_else(|_| Value::Object(Map::new()));
+        Ok(RunIdentity {
+            model_json: serde_json::to_value(model).unwrap_or(Value::Null),
+            args_json,
+            fingerprint: model.architecture()?.fingerprint(),
+            platform,
+            versions,
+        })
+    }
+}
+
+/// `trainer_state.json` for a checkpoint of `step`, from the host progress right after it.
+pub(crate) fn trainer_state_of(
+    args: &TrainingArgs,
+    identity: &RunIdentity,
+    progress: &TrainerProgress,
+    step: u64,
+    best_model_checkpoint: Option<String>,
+) -> TrainerState {
+    let mut state = TrainerState::at_step(step);
+    state.epoch = progress.epoch;
+    state.max_steps = progress.max_steps;
+    state.logging_steps = args.logging_steps;
+    state.eval_steps = args.eval_interval();
+    state.save_steps = args.save_steps;
+    state.train_batch_size = args.per_device_train_batch_size as u64;
+    state.num_train_epochs = args.num_train_epochs.map_or(0, |e| e.ceil() as u64);
+    state.num_input_tokens_seen = progress.num_input_tokens_seen;
+    state.log_history = progress
+        .log_history
+        .iter()
+        .filter_map(|e| e.as_object().cloned())
+        .collect();
+    state.best_metric = progress.best_metric;
+    state.best_global_step = progress.best_global_step;
+    state.best_model_checkpoint = best_model_checkpoint;
+    state.xlatrain = ResumeState {
+        format_version: FORMAT_VERSION,
+        prng_keys: json!({
+            RNG_KEY: {
+                "tensor": format!("{RNG_KEY} in optimizer.safetensors"),
+                "algorithm": "THREE_FRY",
+                "seed": args.seed,
+            }
+        }),
+        data_cursor: serde_json::to_value(&progress.cursor).unwrap_or(Value::Null),
+        architecture_fingerprint: identity.fingerprint.clone(),
+        platform: identity.platform.clone(),
+        versions: identity.versions.clone(),
+    };
+    state
+}
+
+/// The host progress a checkpoint's `trainer_state.json` describes, for a run of `max_steps`.
+pub(crate) fn progress_of(checkpoint: &Checkpoint, max_steps: u64) -> Result<TrainerProgress> {
+    let path = &checkpoint.path;
+    let saved = &checkpoint.trainer_state;
     let cursor: DataCursor =
         serde_json::from_value(saved.xlatrain.data_cursor.clone()).map_err(|e| {
             Error::CheckpointInvalid {
@@ -544,7 +576,7 @@ fn restore_state(
                 reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
             }
         })?;
-    let progress = TrainerProgress {
+    Ok(TrainerProgress {
         global_step: saved.global_step,
         epoch: saved.epoch,
         cursor,
@@ -557,9 +589,8 @@ fn restore_state(
         best_metric: saved.best_metric,
         best_global_step: saved.best_global_step,
         num_input_tokens_seen: saved.num_input_tokens_seen,
-        max_steps: trainer.progress().max_steps,
-    };
-    Ok((state, progress, model_only))
+        max_steps,
+    })
 }
 
 /// What [`train_with_checkpoints`] did.

@@ -9,6 +9,7 @@ pub mod program;
 mod progress;
 mod report;
 pub mod sharded;
+mod sharded_run;
 pub mod spmd;
 mod state;
 mod trainer;
@@ -20,5 +21,6 @@ pub use program::{
 };
 pub use progress::TrainerProgress;
 pub use report::Console;
+pub use sharded_run::{check_sharded_args, train_sharded, ShardedOutcome};
 pub use state::TrainState;
 pub use trainer::{EvalMetrics, StepHook, TrainSummary, Trainer, WARMUP_STEPS};

@@ -20,6 +20,7 @@ use crate::{Error, Result};
 use super::parallel::batch_slice;
 use super::program::{train_step_program_spmd, Program, TensorDesc, STEP_METRICS};
 use super::sharded::{row_blocks, upload_placed, DeviceSource, DeviceTensor, Shard};
+use super::trainer::total_steps;
 use super::TrainState;
 
 /// A training run whose state is sharded over `N` devices by the SPMD partitioner.
@@ -36,6 +37,8 @@ pub struct ShardedTrainer {
     shards: Vec<Vec<Buffer>>,
     cursor: DataCursor,
     global_step: u64,
+    max_steps: u64,
+    compile_time: std::time::Duration,
 }
 
 impl ShardedTrainer {
@@ -46,8 +49,9 @@ impl ShardedTrainer {
         let dataset = Dataset::open(&args.data_spec_for_devices(partitions)?)?;
         let micro = usize::try_from(args.gradient_accumulation_steps)
             .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
-        let max_steps = args.max_steps.unwrap_or(1);
+        let max_steps = total_steps(args, &dataset)?;
         let optimizer = OptimizerSpec::from_args(args, max_steps);
+        let started = std::time::Instant::now();
         let program = train_step_program_spmd(
             &model,
             &optimizer,
@@ -56,6 +60,7 @@ impl ShardedTrainer {
             partitions,
         )?;
         let exe = client.compile(&program.mlir, &CompileOptions::spmd(partitions))?;
+        let compile_time = started.elapsed();
         let devices = exe.device_indices();
         let initial = TrainState::initial(&client, &model, &optimizer, args.seed)?;
         let host = initial.to_host()?;
@@ -71,6 +76,8 @@ impl ShardedTrainer {
             descs,
             shards: Vec::new(),
             global_step: 0,
+            max_steps,
+            compile_time,
         };
         trainer.place(|i, _| Ok(host[i].as_slice()))?;
         Ok(trainer)
@@ -111,6 +118,24 @@ impl ShardedTrainer {
         &self.cursor
     }
 
+    /// Optimizer steps of the run (`max_steps`, or the epochs over a data file).
+    pub fn max_steps(&self) -> u64 {
+        self.max_steps
+    }
+
+    /// Time spent building and compiling the SPMD step.
+    pub fn compile_time(&self) -> std::time::Duration {
+        self.compile_time
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
     /// The StableHLO text of the step (with its sharding annotations).
     pub fn train_step_mlir(&self) -> &str {
         &self.program.mlir
@@ -129,6 +154,18 @@ impl ShardedTrainer {
 
     /// One optimizer step on the next global batch; returns its (all-device) mean loss.
     pub fn step(&mut self) -> Result<f64> {
+        let metrics = self.step_metrics()?;
+        let loss = match metrics.first() {
+            Some(buffer) => buffer.to_vec::<f32>()?.first().copied(),
+            None => None,
+        };
+        Ok(f64::from(loss.unwrap_or(f32::NAN)))
+    }
+
+    /// One optimizer step on the next global batch, without waiting for it: returns the step's
+    /// metric scalars (`STEP_METRICS`: loss, grad_norm, learning_rate) as partition 0 holds them,
+    /// still on the device, to be read when they are logged.
+    pub fn step_metrics(&mut self) -> Result<Vec<Buffer>> {
         let micro = self.program.x.shape[0];
         let batches: Vec<Batch> = (0..micro)
             .map(|_| self.dataset.next_batch(&mut self.cursor))
@@ -181,7 +218,7 @@ impl ShardedTrainer {
         let outputs = self.exe.execute_replicated(per_device)?;
         let count = self.descs.len();
         let mut shards: Vec<Vec<Buffer>> = (0..count).map(|_| Vec::with_capacity(n)).collect();
-        let mut loss = None;
+        let mut metrics = None;
         for mut device_outputs in outputs {
             if device_outputs.len() != count + STEP_METRICS.len() {
                 return Err(Error::ExecuteArgs(format!(
@@ -190,17 +227,16 @@ impl ShardedTrainer {
                     count + STEP_METRICS.len()
                 )));
             }
-            let metrics = device_outputs.split_off(count);
-            if loss.is_none() {
-                loss = Some(metrics[0].to_vec::<f32>()?.first().copied());
-            }
+            // all-reduced in the program: partition 0's stand for every device
+            let device_metrics = device_outputs.split_off(count);
+            metrics.get_or_insert(device_metrics);
             for (slot, buffer) in shards.iter_mut().zip(device_outputs) {
                 slot.push(buffer);
             }
         }
         self.shards = shards;
         self.global_step += 1;
-        Ok(f64::from(loss.flatten().unwrap_or(f32::NAN)))
+        Ok(metrics.unwrap_or_default())
     }
 
     /// Checkpoint sources of the sharded state: the model (first `n_params` tensors) and the

@@ -588,7 +588,7 @@ impl Trainer {
     }
 }
 
-fn items_unit(model: &ModelConfig) -> &'static str {
+pub(super) fn items_unit(model: &ModelConfig) -> &'static str {
     match model {
         ModelConfig::Mlp(_) => "samples/s",
         ModelConfig::Gpt(_) => "tokens/s",
@@ -596,7 +596,7 @@ fn items_unit(model: &ModelConfig) -> &'static str {
 }
 
 /// Optimizer steps of the run: `max_steps`, or the epochs over a data file.
-fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64> {
+pub(super) fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64> {
     if let Some(steps) = args.max_steps {
         return Ok(steps);
     }
@@ -656,7 +656,7 @@ fn upload_batch(
     Ok((x, client.upload(&y, &dims(y_shape), device)?))
 }
 
-fn median(times: &[Duration]) -> Duration {
+pub(super) fn median(times: &[Duration]) -> Duration {
     let skip = if times.len() > WARMUP_STEPS {
         WARMUP_STEPS
     } else {
