@@ -1,7 +1,8 @@
 //! `xlatrain train --shard-state` as a user runs it, on the real CPU plugin with 4 devices: the
 //! sharded run follows a 1-device run at the same global batch, its checkpoints pass
 //! `checkpoints verify`, a step-6 checkpoint resumes onto 2 sharded devices and onto 1 plain
-//! device, and settings the sharded path does not support are refused with exit code 2.
+//! device, settings the sharded path does not support are refused with exit code 2, and `lower`
+//! prints the sharded program.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -190,4 +191,16 @@ fn settings_a_sharded_run_does_not_support_exit_2_naming_the_flag() {
     }
     // refused before anything ran: no checkpoint, no metrics
     assert!(!Path::new(out).join("metrics.jsonl").exists());
+}
+
+#[test]
+fn lower_with_shard_state_prints_the_sharded_program() {
+    let lowered = |extra: &[&str]| {
+        let mut args = vec!["lower", "--layers", "64,32,10", "--num-devices", "4"];
+        args.extend(extra);
+        String::from_utf8(succeed(&args).stdout).unwrap()
+    };
+    let sharded = lowered(&["--shard-state"]);
+    assert!(sharded.contains("mhlo.sharding = \"{devices=[4,1]0,1,2,3}\""));
+    assert!(!lowered(&[]).contains("mhlo.sharding"));
 }

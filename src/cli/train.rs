@@ -16,8 +16,8 @@ use crate::optim::OptimizerSpec;
 use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
 use crate::train::{
-    check_sharded_args, train_sharded, train_step_program_replicated, train_with_checkpoints,
-    Checkpointing, Console, Trainer,
+    check_sharded_args, train_sharded, train_step_program_replicated, train_step_program_spmd,
+    train_with_checkpoints, Checkpointing, Console, Trainer,
 };
 use crate::{Error, Result};
 
@@ -359,13 +359,13 @@ pub fn lower(args: &TrainArgs) -> Result<()> {
     let optimizer = OptimizerSpec::from_args(&settings, steps);
     let micro = usize::try_from(settings.gradient_accumulation_steps)
         .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
-    let program = train_step_program_replicated(
-        &model,
-        &optimizer,
-        &dataset.batch_layout(),
-        micro,
-        replicas,
-    )?;
+    let program = if settings.shard_state {
+        // the whole global batch, partitioned by XLA along the sharding annotations
+        let global = Dataset::open(&settings.data_spec_for_devices(replicas)?)?;
+        train_step_program_spmd(&model, &optimizer, &global.batch_layout(), micro, replicas)?
+    } else {
+        train_step_program_replicated(&model, &optimizer, &dataset.batch_layout(), micro, replicas)?
+    };
     use std::io::Write as _;
     std::io::stdout()
         .lock()
