@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use crash_support::{assert_matches_straight, Rng, Run};
 use xlatrain::checkpoint::{newest_valid, verify, Verify};
 
-const MAX_STEPS: u64 = 30;
+/// Long enough that three stops, each up to 150 ms after a save line, cannot reach the end even
+/// on an idle machine (a step with its save takes a few ms there; 30 steps once ran out).
+const MAX_STEPS: u64 = 300;
 const PREEMPTIONS: usize = 3;
 /// One step here takes milliseconds and one save a fraction of a second even on a loaded
 /// machine; the exit may also wait for the save in flight and write the loss plot.
