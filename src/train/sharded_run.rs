@@ -26,7 +26,7 @@ use crate::{Error, Result};
 use super::checkpointing::{progress_of, trainer_state_of, RunIdentity};
 use super::report::{Console, Reporter};
 use super::spmd::ShardedTrainer;
-use super::trainer::{items_unit, median};
+use super::trainer::{items_unit, logged_curve};
 use super::{TrainSummary, TrainerProgress};
 
 /// Refuses, as usage errors naming the setting, what a sharded run does not support.
@@ -360,28 +360,16 @@ impl ShardedRun {
 
     /// The closing `metrics.jsonl` entry, the console summary and `loss_curve.png`.
     fn finish(&mut self, train_time: Duration, stopped_early: bool) -> Result<TrainSummary> {
-        let median_step_time = median(&self.step_times);
-        let items_per_second = if median_step_time.is_zero() {
-            0.0
-        } else {
-            self.items_per_step as f64 / median_step_time.as_secs_f64()
-        };
-        let final_loss = self
-            .progress
-            .log_history
-            .iter()
-            .rev()
-            .find_map(|e| e.get("loss").and_then(Value::as_f64));
-        let summary = TrainSummary {
-            steps: self.progress.global_step,
-            stopped_early,
-            compile_time: self.trainer.compile_time(),
+        let summary = TrainSummary::of_run(
+            &self.progress,
+            &self.step_times,
+            self.items_per_step,
+            self.trainer.compile_time(),
             train_time,
-            median_step_time,
-            items_per_second,
-            final_loss,
-            final_eval: None,
-        };
+            stopped_early,
+            None,
+        );
+        let final_loss = summary.final_loss;
         let steps = self.step_times.len() as f64;
         let seconds = train_time.as_secs_f64().max(1e-9);
         let global_batch =
@@ -395,12 +383,7 @@ impl ShardedRun {
             "train_loss": final_loss,
         }))?;
         self.reporter.finish(&summary)?;
-        let curve: Vec<(f64, f64)> = self
-            .progress
-            .log_history
-            .iter()
-            .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get("loss")?.as_f64()?)))
-            .collect();
+        let curve = logged_curve(&self.progress.log_history, "loss");
         super::plot::write_loss_curve(&self.args.output_dir.join("loss_curve.png"), &curve, &[])?;
         Ok(summary)
     }

@@ -531,28 +531,16 @@ impl Trainer {
         }
         self.log_metrics()?;
         let train_time = started.elapsed();
-        let median_step_time = median(&self.step_times);
-        let items_per_second = if median_step_time.is_zero() {
-            0.0
-        } else {
-            self.items_per_step as f64 / median_step_time.as_secs_f64()
-        };
-        let final_loss = self
-            .progress
-            .log_history
-            .iter()
-            .rev()
-            .find_map(|e| e.get("loss").and_then(Value::as_f64));
-        let summary = TrainSummary {
-            steps: self.progress.global_step,
-            stopped_early,
-            compile_time: self.compile_time,
+        let summary = TrainSummary::of_run(
+            &self.progress,
+            &self.step_times,
+            self.items_per_step,
+            self.compile_time,
             train_time,
-            median_step_time,
-            items_per_second,
-            final_loss,
+            stopped_early,
             final_eval,
-        };
+        );
+        let final_loss = summary.final_loss;
         let steps = summary.steps as f64;
         let seconds = train_time.as_secs_f64().max(1e-9);
         self.record(json!({
@@ -567,18 +555,8 @@ impl Trainer {
             "train_loss": final_loss,
         }))?;
         self.reporter.finish(&summary)?;
-        let curve: Vec<(f64, f64)> = self
-            .progress
-            .log_history
-            .iter()
-            .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get("loss")?.as_f64()?)))
-            .collect();
-        let evals: Vec<(f64, f64)> = self
-            .progress
-            .log_history
-            .iter()
-            .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get("eval_loss")?.as_f64()?)))
-            .collect();
+        let curve = logged_curve(&self.progress.log_history, "loss");
+        let evals = logged_curve(&self.progress.log_history, "eval_loss");
         super::plot::write_loss_curve(
             &self.args.output_dir.join("loss_curve.png"),
             &curve,
@@ -654,6 +632,49 @@ fn upload_batch(
         }
     };
     Ok((x, client.upload(&y, &dims(y_shape), device)?))
+}
+
+impl TrainSummary {
+    /// The summary of a run from its progress and step times (the same for every trainer).
+    pub(super) fn of_run(
+        progress: &TrainerProgress,
+        step_times: &[Duration],
+        items_per_step: u64,
+        compile_time: Duration,
+        train_time: Duration,
+        stopped_early: bool,
+        final_eval: Option<EvalMetrics>,
+    ) -> TrainSummary {
+        let median_step_time = median(step_times);
+        let items_per_second = if median_step_time.is_zero() {
+            0.0
+        } else {
+            items_per_step as f64 / median_step_time.as_secs_f64()
+        };
+        let final_loss = progress
+            .log_history
+            .iter()
+            .rev()
+            .find_map(|e| e.get("loss").and_then(Value::as_f64));
+        TrainSummary {
+            steps: progress.global_step,
+            stopped_early,
+            compile_time,
+            train_time,
+            median_step_time,
+            items_per_second,
+            final_loss,
+            final_eval,
+        }
+    }
+}
+
+/// `(step, value)` of every log entry that has `key` (for the loss-curve image).
+pub(super) fn logged_curve(log_history: &[Value], key: &str) -> Vec<(f64, f64)> {
+    log_history
+        .iter()
+        .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get(key)?.as_f64()?)))
+        .collect()
 }
 
 pub(super) fn median(times: &[Duration]) -> Duration {
