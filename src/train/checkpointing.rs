@@ -10,7 +10,7 @@
 //! them straight into the mapped shards while training goes on.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,30 +85,12 @@ impl Checkpointing {
     /// `output_dir`. `stop` is the flag SIGTERM/SIGINT set (a save is made before stopping).
     pub fn new(trainer: &Trainer, stop: Arc<AtomicBool>, verbose: bool) -> Result<Checkpointing> {
         let args = trainer.args.clone();
-        let removed = cleanup_stale(&args.output_dir)?;
-        if verbose {
-            for path in removed {
-                eprintln!("removed unfinished checkpoint {}", path.display());
-            }
-        }
+        remove_unfinished(&args.output_dir, verbose)?;
         let saves = args.save_strategy != SaveStrategy::No || args.save_interval_minutes.is_some();
         if saves {
             // A full disk is found now, not at the first save hours into the run: one
             // checkpoint of this state must fit.
-            let needed: u64 = trainer
-                .state()?
-                .descriptors()
-                .iter()
-                .map(|d| d.byte_size() as u64)
-                .sum();
-            let available = free_space(&args.output_dir)?;
-            if needed > available {
-                return Err(Error::InsufficientSpace {
-                    path: args.output_dir.clone(),
-                    needed,
-                    available,
-                });
-            }
+            ensure_room_for(&args.output_dir, trainer.state()?.descriptors())?;
         }
         let save = SaveOptions {
             max_shard_size: args.max_shard_size_bytes()?,
@@ -396,6 +378,31 @@ impl StepHook for Checkpointing {
 }
 
 /// Checkpoint specs of state descriptors.
+/// Removes staging directories a crashed run left in `output_dir` (discovery ignores them anyway).
+pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> {
+    for path in cleanup_stale(output_dir)? {
+        if verbose {
+            eprintln!("removed unfinished checkpoint {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Fails now, not at the first save hours into the run, when one checkpoint of a state with
+/// these tensors cannot fit in `output_dir`.
+pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorDesc]) -> Result<()> {
+    let needed: u64 = descs.iter().map(|d| d.byte_size() as u64).sum();
+    let available = free_space(output_dir)?;
+    if needed > available {
+        return Err(Error::InsufficientSpace {
+            path: output_dir.to_path_buf(),
+            needed,
+            available,
+        });
+    }
+    Ok(())
+}
+
 fn specs_of(descs: &[TensorDesc]) -> Vec<TensorSpec> {
     descs
         .iter()

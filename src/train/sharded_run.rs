@@ -16,14 +16,16 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::checkpoint::{
-    apply_retention, check_architecture, checkpoint_dir_name, choose_resume, cleanup_stale,
-    free_space, save_checkpoint, CheckpointContents, RetentionPolicy, SaveOptions, SavedCheckpoint,
+    apply_retention, check_architecture, checkpoint_dir_name, choose_resume, save_checkpoint,
+    CheckpointContents, RetentionPolicy, SaveOptions, SavedCheckpoint,
 };
 use crate::config::{EvalStrategy, NumDevices, ResumeFrom, SaveStrategy, TrainingArgs};
 use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
-use super::checkpointing::{progress_of, trainer_state_of, RunIdentity};
+use super::checkpointing::{
+    ensure_room_for, progress_of, remove_unfinished, trainer_state_of, RunIdentity,
+};
 use super::report::{Console, Reporter};
 use super::spmd::ShardedTrainer;
 use super::trainer::{items_unit, logged_curve};
@@ -124,28 +126,11 @@ pub fn train_sharded(
         Some(requested) => requested.resolve(client.device_count())?,
         None => 1,
     };
-    let removed = cleanup_stale(&args.output_dir)?;
-    if verbose {
-        for path in removed {
-            eprintln!("removed unfinished checkpoint {}", path.display());
-        }
-    }
+    remove_unfinished(&args.output_dir, verbose)?;
     let identity = RunIdentity::new(&args, &args.model_config()?, &client)?;
     let trainer = ShardedTrainer::new(client, &args, devices)?;
     if args.save_strategy != SaveStrategy::No {
-        let needed: u64 = trainer
-            .descriptors()
-            .iter()
-            .map(|d| d.byte_size() as u64)
-            .sum();
-        let available = free_space(&args.output_dir)?;
-        if needed > available {
-            return Err(Error::InsufficientSpace {
-                path: args.output_dir.clone(),
-                needed,
-                available,
-            });
-        }
+        ensure_room_for(&args.output_dir, trainer.descriptors())?;
     }
     let max_steps = trainer.max_steps();
     let batch = trainer.dataset().batch_layout();
