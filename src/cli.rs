@@ -24,6 +24,7 @@ macro_rules! say {
 
 mod bench;
 mod checkpoints;
+pub(crate) use checkpoints::utc_time;
 mod export;
 
 #[derive(Debug, Parser)]
@@ -85,6 +86,13 @@ pub enum Command {
     },
     /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
     Export(export::ExportArgs),
+    /// Print a shell completion script: `source <(xlatrain completions bash)`, or save it where
+    /// the shell loads completions (zsh: a `_xlatrain` file on $fpath; fish:
+    /// ~/.config/fish/completions/xlatrain.fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -112,7 +120,21 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),
         Command::Export(args) => export::run(args),
+        Command::Completions { shell } => completions(*shell),
     }
+}
+
+/// Writes `shell`'s completion script for the whole command line (every subcommand and flag, as
+/// clap knows them) to stdout.
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory as _;
+    use std::io::Write as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "xlatrain", &mut script);
+    std::io::stdout()
+        .lock()
+        .write_all(&script)
+        .map_err(|e| Error::io("cannot write to standard output", "<stdout>", e))
 }
 
 fn devices(global: &GlobalArgs) -> Result<()> {
