@@ -93,7 +93,13 @@ fn a_sharded_cli_run_trains_like_one_device_and_its_checkpoints_resume_sharded_a
     // the same log keys as the replicated trainer, and the final summary line
     let metrics = std::fs::read_to_string(sharded.join("metrics.jsonl")).unwrap();
     let first: Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
-    for key in ["step", "loss", "learning_rate", "grad_norm", "samples_per_second"] {
+    for key in [
+        "step",
+        "loss",
+        "learning_rate",
+        "grad_norm",
+        "samples_per_second",
+    ] {
         assert!(first.get(key).is_some(), "metrics.jsonl lacks {key}");
     }
     assert!(first.get("epoch").is_none(), "a stream has no epoch");

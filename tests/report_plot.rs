@@ -54,7 +54,11 @@ fn the_png_is_compressed_decodes_and_has_its_title_axis_labels_and_ticks_drawn()
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/plot-fixture");
     std::fs::create_dir_all(&fixture).unwrap();
     std::fs::write(fixture.join("loss_curve.png"), &png_bytes).unwrap();
-    std::fs::write(fixture.join("loss_curve_log.png"), curves(true).render_png().unwrap()).unwrap();
+    std::fs::write(
+        fixture.join("loss_curve_log.png"),
+        curves(true).render_png().unwrap(),
+    )
+    .unwrap();
     assert!(
         png_bytes.len() < 100_000,
         "loss_curve.png is {} bytes, over 100 KB",
@@ -135,7 +139,10 @@ fn the_svg_carries_title_axes_legend_and_tick_values_as_text() {
         .map(|w| (w[0].1 - w[1].1) / (w[1].0 - w[0].0))
         .collect();
     for p in &per_unit {
-        assert!((p - per_unit[0]).abs() < 0.02 * per_unit[0].abs(), "{ticks:?}");
+        assert!(
+            (p - per_unit[0]).abs() < 0.02 * per_unit[0].abs(),
+            "{ticks:?}"
+        );
     }
 }
 

@@ -143,11 +143,11 @@ fn a_terminal_gets_a_bar_with_epoch_throughput_and_eta() {
         .expect("run script(1) from util-linux");
     let screen = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{screen}");
-    let bars: Vec<&str> = screen
-        .split('\r')
-        .filter(|s| s.contains("] "))
-        .collect();
-    assert!(!bars.is_empty(), "no progress bar on a terminal: {screen:?}");
+    let bars: Vec<&str> = screen.split('\r').filter(|s| s.contains("] ")).collect();
+    assert!(
+        !bars.is_empty(),
+        "no progress bar on a terminal: {screen:?}"
+    );
     let last = bars.last().unwrap();
     assert!(last.contains("30/30 epoch stream loss "), "{last:?}");
     assert!(last.contains(" samples/s ETA 0:00:00"), "{last:?}");

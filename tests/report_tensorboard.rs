@@ -154,7 +154,10 @@ fn tensorboard_holds_every_logged_number_of_a_run_as_its_own_reader_reads_it() {
         "eval/loss",
         "eval/accuracy",
     ] {
-        assert!(expected_count.contains_key(tag), "metrics.jsonl lacks {tag}");
+        assert!(
+            expected_count.contains_key(tag),
+            "metrics.jsonl lacks {tag}"
+        );
     }
     assert_eq!(series(&events, "train/loss").len(), 4);
     assert_eq!(series(&events, "eval/loss").len(), 2);

@@ -217,13 +217,12 @@ impl TrainArgs {
         )?);
         patch = patch.merge(self.switches());
         if !self.report_to.is_empty() {
-            let report_to = ReportTo::parse(&self.report_to).map_err(|reason| {
-                Error::InvalidArgument {
+            let report_to =
+                ReportTo::parse(&self.report_to).map_err(|reason| Error::InvalidArgument {
                     key: "report_to".into(),
                     value: self.report_to.join(","),
                     reason,
-                }
-            })?;
+                })?;
             patch.report_to = Some(report_to);
         }
         Ok(patch)

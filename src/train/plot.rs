@@ -195,21 +195,23 @@ impl LossCurves {
             .draw_series(LineSeries::new(train, TRAIN_COLOR.stroke_width(2)))
             .map_err(err)?
             .label("train loss")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN_COLOR.stroke_width(2)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], TRAIN_COLOR.stroke_width(2))
+            });
         if !self.eval_loss.is_empty() {
             let eval: Vec<(f64, f64)> = finite(&self.eval_loss)
                 .filter(|p| !self.log_scale || p.1 > 0.0)
                 .collect();
             chart
-                .draw_series(LineSeries::new(eval.iter().copied(), EVAL_COLOR.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    eval.iter().copied(),
+                    EVAL_COLOR.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label("eval loss")
                 .legend(|(x, y)| Circle::new((x + 10, y), 4, EVAL_COLOR.filled()));
             chart
-                .draw_series(
-                    eval.iter()
-                        .map(|&p| Circle::new(p, 4, EVAL_COLOR.filled())),
-                )
+                .draw_series(eval.iter().map(|&p| Circle::new(p, 4, EVAL_COLOR.filled())))
                 .map_err(err)?;
         }
         chart
@@ -240,10 +242,10 @@ pub fn run_title(model: &ModelConfig, args: &TrainingArgs) -> String {
             c.n_layers, c.d_model, c.vocab_size
         ),
     };
-    let run = args
-        .output_dir
-        .file_name()
-        .map_or_else(|| args.output_dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let run = args.output_dir.file_name().map_or_else(
+        || args.output_dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     format!("{model} \u{2014} run {run}")
 }
 

@@ -295,13 +295,18 @@ impl Reporter {
             .then(|| (last_step - first_step) as f64 * self.items_per_step as f64 / seconds)
     }
 
-    /// Called after every step: records the pace and redraws the bar (on a terminal).
-    /// `epoch`: fractional epochs, or None for an endless stream.
-    pub(crate) fn tick(&mut self, step: u64, epoch: Option<f64>) {
-        self.pace.push_back((step, Instant::now()));
+    /// Remembers when `step` finished, keeping the last [`PACE_WINDOW`] steps.
+    fn record_pace(&mut self, step: u64, at: Instant) {
+        self.pace.push_back((step, at));
         while self.pace.len() > PACE_WINDOW + 1 {
             self.pace.pop_front();
         }
+    }
+
+    /// Called after every step: records the pace and redraws the bar (on a terminal).
+    /// `epoch`: fractional epochs, or None for an endless stream.
+    pub(crate) fn tick(&mut self, step: u64, epoch: Option<f64>) {
+        self.record_pace(step, Instant::now());
         if self.console != Console::Bar {
             return;
         }
@@ -390,4 +395,56 @@ fn tensorboard_scalars(entry: &Value) -> Vec<(String, f64)> {
 fn clock(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn report_to_takes_hf_style_names_lists_all_and_none() {
+        let parse = |names: &[&str]| ReportTo::parse(names).unwrap();
+        assert_eq!(parse(&["jsonl"]), ReportTo::default());
+        let both = ReportTo {
+            jsonl: true,
+            tensorboard: true,
+        };
+        assert_eq!(parse(&["jsonl,tensorboard"]), both);
+        assert_eq!(parse(&["tensorboard", "jsonl"]), both);
+        assert_eq!(parse(&["all"]), both);
+        assert_eq!(parse(&["none"]).names(), Vec::<&str>::new());
+        let err = ReportTo::parse(&["wandb"]).unwrap_err();
+        assert!(
+            err.contains("\"wandb\"") && err.contains("tensorboard"),
+            "{err}"
+        );
+        let json = serde_json::to_string(&both).unwrap();
+        assert_eq!(json, r#"["jsonl","tensorboard"]"#);
+        assert_eq!(serde_json::from_str::<ReportTo>(&json).unwrap(), both);
+        assert_eq!(
+            serde_json::from_str::<ReportTo>(r#""tensorboard""#).unwrap(),
+            parse(&["tensorboard"])
+        );
+    }
+
+    #[test]
+    fn the_eta_follows_the_recent_pace_not_the_average_since_the_start() {
+        let mut reporter = Reporter::new(Console::Quiet, 1000, "tokens/s");
+        reporter.set_items_per_step(100);
+        let start = Instant::now();
+        // a slow start (10 s for the first 10 steps), then 0.1 s per step
+        reporter.record_pace(0, start);
+        reporter.record_pace(10, start + Duration::from_secs(10));
+        for k in 1..=(PACE_WINDOW as u64 + 5) {
+            let at = start + Duration::from_secs(10) + Duration::from_millis(100 * k);
+            reporter.record_pace(10 + k, at);
+        }
+        let step = 10 + PACE_WINDOW as u64 + 5;
+        let eta = reporter.eta(step).unwrap();
+        let want = 0.1 * (1000 - step) as f64;
+        assert!((eta - want).abs() < 1e-6 * want, "{eta} vs {want}");
+        let rate = reporter.recent_rate().unwrap();
+        assert!((rate - 1000.0).abs() < 1e-6, "{rate}");
+    }
 }

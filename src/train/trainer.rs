@@ -27,8 +27,8 @@ use crate::pjrt::{Arg, Buffer, Client, CompileOptions, Executable};
 use crate::{Error, Result};
 
 use super::parallel::{batch_slice, replicate_state};
-use super::program::{eval_program, train_step_program_replicated, Program, STEP_METRICS};
 use super::plot::{run_title, LossCurves};
+use super::program::{eval_program, train_step_program_replicated, Program, STEP_METRICS};
 use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
 use super::{TrainState, TrainerProgress};
@@ -497,8 +497,7 @@ impl Trainer {
                 e,
             )
         })?;
-        self.reporter
-            .open(&self.args, self.progress.global_step)?;
+        self.reporter.open(&self.args, self.progress.global_step)?;
         let started = Instant::now();
         let logging = self.args.logging_steps.max(1);
         let mut final_eval = None;
