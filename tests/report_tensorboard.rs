@@ -4,6 +4,7 @@
 //! TensorBoard sees the run while it trains), and come from the sharded loop too; `none` writes
 //! no log files, and an unknown target is refused by name.
 
+mod common;
 mod train_common;
 
 use std::path::{Path, PathBuf};
@@ -11,10 +12,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The Python that has the `tensorboard` package (the one place to change when the tests get a
-/// shared, pinned reference environment).
+/// The pinned Python reference environment, which has the `tensorboard` package.
 fn python() -> Command {
-    Command::new("python3")
+    Command::new(common::python::reference_python())
 }
 
 /// `{"files", "file_version", "scalars": {tag: [[step, value], ...]}}` of the event files in
@@ -25,7 +25,7 @@ fn read_events(logdir: &Path) -> Value {
         .arg(&script)
         .arg(logdir)
         .output()
-        .expect("run python3 with the tensorboard package");
+        .expect("run the reference Python with the tensorboard package");
     assert!(
         out.status.success(),
         "the tensorboard reader failed on {}: {}",
