@@ -4,27 +4,12 @@
 //! throughput and ETA; a terminal gets a bar with epoch, throughput and ETA; and `xlatrain
 //! completions` prints scripts the shells accept.
 
-use std::process::{Command, Output};
+mod report_support;
 
+use std::process::Command;
+
+use report_support::{succeed, xlatrain};
 use serde_json::Value;
-
-fn xlatrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(args)
-        .output()
-        .expect("run xlatrain")
-}
-
-fn succeed(args: &[&str]) -> String {
-    let out = xlatrain(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "xlatrain {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 fn train_events(output_dir: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(output_dir.join("metrics.jsonl"))

@@ -5,11 +5,13 @@
 //! no log files, and an unknown target is refused by name.
 
 mod common;
+mod report_support;
 mod train_common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use report_support::{succeed, xlatrain};
 use serde_json::Value;
 
 /// The pinned Python reference environment, which has the `tensorboard` package.
@@ -33,24 +35,6 @@ fn read_events(logdir: &Path) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn xlatrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(args)
-        .output()
-        .expect("run xlatrain")
-}
-
-fn succeed(args: &[&str]) -> Output {
-    let out = xlatrain(args);
-    assert!(
-        out.status.success(),
-        "xlatrain {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// The one run directory under `<output_dir>/runs/`.

@@ -53,20 +53,10 @@ impl LossCurves {
 
     /// Writes `loss_curve.png` and `loss_curve.svg` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let png_path = dir.join("loss_curve.png");
-        let png = self.render_png().map_err(|reason| Error::Plot {
-            path: png_path.clone(),
-            reason,
-        })?;
-        std::fs::write(&png_path, png)
-            .map_err(|e| Error::io("cannot write the loss curve", &png_path, e))?;
-        let svg_path = dir.join("loss_curve.svg");
-        let svg = self.render_svg().map_err(|reason| Error::Plot {
-            path: svg_path.clone(),
-            reason,
-        })?;
-        std::fs::write(&svg_path, svg)
-            .map_err(|e| Error::io("cannot write the loss curve", &svg_path, e))
+        let png = self.render_png();
+        write_rendered(&dir.join("loss_curve.png"), png)?;
+        let svg = self.render_svg().map(String::into_bytes);
+        write_rendered(&dir.join("loss_curve.svg"), svg)
     }
 
     /// The plot as a compressed RGB PNG of [`WIDTH`] x [`HEIGHT`].
@@ -119,29 +109,36 @@ impl LossCurves {
             } else {
                 (0.1, 10.0)
             };
-            let chart = ChartBuilder::on(root)
-                .caption(&self.title, (FONT, 18))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .right_y_label_area_size(70)
+            let chart = self
+                .chart_builder(root)
                 .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
                 .map_err(|e| e.to_string())?
                 .set_secondary_coord(x0..x1, lr0..lr1);
             self.draw_series(chart)
         } else {
             let (lo, hi) = padded(bounds(losses.into_iter()), 0.05);
-            let chart = ChartBuilder::on(root)
-                .caption(&self.title, (FONT, 18))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .right_y_label_area_size(70)
+            let chart = self
+                .chart_builder(root)
                 .build_cartesian_2d(x0..x1, lo..hi)
                 .map_err(|e| e.to_string())?
                 .set_secondary_coord(x0..x1, lr0..lr1);
             self.draw_series(chart)
         }
+    }
+
+    /// Title and margins: room for tick values and axis names on the left, right and bottom.
+    fn chart_builder<'a, 'b, DB: DrawingBackend>(
+        &'b self,
+        root: &'a DrawingArea<DB, Shift>,
+    ) -> ChartBuilder<'a, 'b, DB> {
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(&self.title, (FONT, 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .right_y_label_area_size(70);
+        builder
     }
 
     fn draw_series<'a, DB, Y>(
@@ -255,6 +252,14 @@ pub fn logged_curve(log_history: &[Value], key: &str) -> Vec<(f64, f64)> {
         .iter()
         .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get(key)?.as_f64()?)))
         .collect()
+}
+
+fn write_rendered(path: &Path, rendered: std::result::Result<Vec<u8>, String>) -> Result<()> {
+    let bytes = rendered.map_err(|reason| Error::Plot {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    std::fs::write(path, bytes).map_err(|e| Error::io("cannot write the loss curve", path, e))
 }
 
 /// Makes the embedded DejaVu Sans the plots' `sans-serif` (once per process).
