@@ -26,6 +26,7 @@ mod bench;
 mod checkpoints;
 pub(crate) use checkpoints::utc_time;
 mod export;
+mod plot;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,6 +87,8 @@ pub enum Command {
     },
     /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
     Export(export::ExportArgs),
+    /// Draw loss_curve.png and loss_curve.svg again from a run's metrics.jsonl.
+    Plot(plot::PlotArgs),
     /// Print a shell completion script: `source <(xlatrain completions bash)`, or save it where
     /// the shell loads completions (zsh: a `_xlatrain` file on $fpath; fish:
     /// ~/.config/fish/completions/xlatrain.fish).
@@ -120,6 +123,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),
         Command::Export(args) => export::run(args),
+        Command::Plot(args) => plot::run(args),
         Command::Completions { shell } => completions(*shell),
     }
 }

@@ -1,7 +1,10 @@
 //! The loss plot a person reads: a compressed 640x400 PNG (under 100 KB) whose title, axis
 //! labels and tick values are drawn (ink in each label area, which the plot lines never reach),
 //! and an SVG with the title, axis names, legend entries and tick values as text; the log-scale
-//! option spaces the loss ticks by their logarithm.
+//! option spaces the loss ticks by their logarithm; `xlatrain plot` redraws a run from its
+//! metrics.jsonl.
+
+mod report_support;
 
 use xlatrain::train::plot::{LossCurves, HEIGHT, WIDTH};
 
@@ -164,4 +167,55 @@ fn the_log_scale_option_spaces_loss_ticks_by_their_logarithm() {
     }
     // and the PNG of the log plot is as small
     assert!(curves(true).render_png().unwrap().len() < 100_000);
+}
+
+#[test]
+fn xlatrain_plot_redraws_a_runs_curves_from_metrics_jsonl() {
+    use report_support::{succeed, xlatrain};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_dir = run.to_str().unwrap();
+    succeed(&[
+        "train",
+        "--layers",
+        "64,16,10",
+        "--max-steps",
+        "12",
+        "--logging-steps",
+        "2",
+        "--eval-steps",
+        "4",
+        "--save-strategy",
+        "no",
+        "--output-dir",
+        run_dir,
+    ]);
+    let svg = std::fs::read_to_string(run.join("loss_curve.svg")).unwrap();
+    assert!(svg.contains("MLP 64-16-10 \u{2014} run run"), "title");
+    // a live run's half-written last line is left out, not an error
+    let metrics = run.join("metrics.jsonl");
+    let mut text = std::fs::read_to_string(&metrics).unwrap();
+    text.push_str("{\"step\": 13, \"lo");
+    std::fs::write(&metrics, &text).unwrap();
+    let again = dir.path().join("again");
+    let said = succeed(&[
+        "plot",
+        run_dir,
+        "--plot-log-scale",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(said.contains("(6 train, 3 eval points)"), "{said}");
+    let svg = std::fs::read_to_string(again.join("loss_curve.svg")).unwrap();
+    assert!(svg.contains("loss (log scale)") && svg.contains("MLP 64-16-10"));
+    assert!(again.join("loss_curve.png").is_file());
+    // a damaged line before the end is an input error naming the file and line
+    std::fs::write(&metrics, format!("{{oops\n{text}")).unwrap();
+    let failed = xlatrain(&["plot", run_dir]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("metrics.jsonl") && stderr.contains("line 1"),
+        "{stderr}"
+    );
 }

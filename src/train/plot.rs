@@ -98,9 +98,10 @@ impl LossCurves {
         // steps start at 0: the axis shows where the run began, not only its first log event
         let (_, last_step) = bounds(steps);
         let (x0, x1) = (0.0, last_step.max(1.0));
-        // the learning rate is never negative: its axis starts at 0
+        // the learning rate is never negative: its axis starts at 0; the headroom above its peak
+        // keeps its line below the legend
         let (_, lr_max) = bounds(finite(&self.learning_rate).map(|p| p.1));
-        let (lr0, lr1) = (0.0, if lr_max > 0.0 { lr_max * 1.05 } else { 1.0 });
+        let (lr0, lr1) = (0.0, if lr_max > 0.0 { lr_max * 1.3 } else { 1.0 });
         if self.log_scale {
             let positive = losses.iter().copied().filter(|&v| v > 0.0);
             let (lo, hi) = bounds(positive);
