@@ -112,7 +112,10 @@ impl LossCurves {
             };
             let chart = self
                 .chart_builder(root)
-                .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
+                .build_cartesian_2d(
+                    x0..x1,
+                    (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)),
+                )
                 .map_err(|e| e.to_string())?
                 .set_secondary_coord(x0..x1, lr0..lr1);
             self.draw_series(chart)
@@ -165,6 +168,7 @@ impl LossCurves {
                 "loss"
             })
             .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| tick_label(*v))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .light_line_style(WHITE.mix(0.0))
@@ -271,6 +275,39 @@ fn register_font() {
         // would be missing from the picture and the plot test says so.
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
     });
+}
+
+/// Loss ticks of a log axis over `[lo, hi]`: 1-2-5 per decade (every integer mantissa when
+/// the range is within about one decade, powers of ten only over many decades). Plotters' own
+/// log ticks start at the first power of ten, which leaves losses below 1 unlabeled.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let mantissas: &[f64] = match last - first {
+        0..=1 => &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        2..=3 => &[1.0, 2.0, 5.0],
+        _ => &[1.0],
+    };
+    let mut ticks = Vec::new();
+    for decade in first..=last {
+        for m in mantissas {
+            let v = m * 10f64.powi(decade);
+            if (lo..=hi).contains(&v) {
+                ticks.push(v);
+            }
+        }
+    }
+    ticks
+}
+
+/// `0.5`, `2`, `4.25`: a tick value with at most 6 decimals and no trailing zeros.
+fn tick_label(v: f64) -> String {
+    let text = format!("{v:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
 }
 
 /// `1e-3`, `2.5e-4`, `0`: tick labels for a learning rate.

@@ -188,16 +188,20 @@ impl Reporter {
             self.metrics = Some((BufWriter::new(file), path));
         }
         if args.report_to.tensorboard {
-            let dir = match &args.logging_dir {
-                Some(dir) => dir.clone(),
-                None => default_run_dir(&args.output_dir),
+            // TensorBoard is pointed at the folder of all runs, so they can be compared
+            let (dir, logdir) = match &args.logging_dir {
+                Some(dir) => (dir.clone(), dir.clone()),
+                None => (
+                    default_run_dir(&args.output_dir),
+                    args.output_dir.join("runs"),
+                ),
             };
             let events = EventWriter::create(&dir)?;
             if self.console != Console::Quiet {
                 eprintln!(
                     "TensorBoard events: {} (tensorboard --logdir {})",
                     events.path().display(),
-                    dir.display()
+                    logdir.display()
                 );
             }
             self.tensorboard = Some(events);
