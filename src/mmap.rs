@@ -18,10 +18,34 @@ pub fn map_read(file: &File, path: &Path) -> Result<Mmap> {
     unsafe { Mmap::map(file) }.map_err(|e| Error::io("cannot memory-map", path, e))
 }
 
-/// Maps a whole file read-write; the file must already have its final length.
-pub fn map_write(file: &File, path: &Path) -> Result<MmapMut> {
-    // SAFETY: the file was created by this process in a private temporary directory and no other
-    // mapping or writer of it exists while the returned map lives.
-    unsafe { MmapMut::map_mut(file) }
-        .map_err(|e| Error::io("cannot memory-map for writing", path, e))
+/// Maps `len` bytes of anonymous, page-aligned memory (a reusable I/O window), asks for huge
+/// pages (fewer page faults) and touches every page now, so that streaming through it later
+/// takes no faults.
+pub fn map_window(len: usize) -> Result<MmapMut> {
+    let mut map = MmapMut::map_anon(len)
+        .map_err(|e| Error::io("cannot allocate an I/O window", Path::new("[anon]"), e))?;
+    // Advice is only a hint: where huge pages are off, the window still works with small pages.
+    let _ = map.advise(memmap2::Advice::HugePage);
+    for page in map.chunks_mut(4096) {
+        page[0] = 0;
+    }
+    Ok(map)
+}
+
+/// Drops the resident pages of `range` of a read-only file mapping (after they were read), so a
+/// streaming reader's resident memory stays at what it reads next instead of growing to the file.
+/// Later reads of the range fault the bytes in again from the file.
+pub fn drop_behind(map: &Mmap, range: std::ops::Range<usize>) {
+    const PAGE: usize = 4096;
+    let start = range.start / PAGE * PAGE;
+    let end = range.end.min(map.len()) / PAGE * PAGE;
+    if end <= start {
+        return;
+    }
+    // SAFETY: the mapping is read-only and file-backed (MAP_SHARED of a file we do not write), so
+    // MADV_DONTNEED only discards clean page references: the next access reads the same bytes
+    // from the file again. No Rust reference can observe a change of contents.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+    };
 }

@@ -1,5 +1,5 @@
 //! Host side of checkpointing: HF-familiar directories of safetensors shards plus JSON state,
-//! written through memory maps with a crash-safe commit and checked on load.
+//! streamed to disk through reused aligned windows with a crash-safe commit, checked on load.
 //!
 //! Layout of `<output_dir>/checkpoint-<step>/` (see docs/checkpoint-format.md):
 //! `model.safetensors` or `model-0000i-of-0000n.safetensors` + `model.safetensors.index.json`,
@@ -7,7 +7,7 @@
 //! `checkpoint_manifest.json` (xxh3 and size of every other file) written last.
 //!
 //! The device runtime plugs in through [`TensorSource`] (saving copies each tensor straight into
-//! its mapped byte range) and through [`TensorSet`] (loading borrows each tensor from the
+//! the writer's I/O window) and through [`TensorSet`] (loading borrows each tensor from the
 //! read-only mapping, in file order, for upload).
 
 mod async_save;
@@ -26,6 +26,7 @@ mod size;
 mod source;
 mod standalone;
 mod state;
+mod stream;
 mod tensor;
 
 pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
@@ -53,4 +54,5 @@ pub use size::parse_size;
 pub use source::{HostTensors, TensorSource};
 pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
+pub use stream::{window_memory, DEFAULT_WINDOW_BYTES};
 pub use tensor::{Dtype, TensorSpec};
