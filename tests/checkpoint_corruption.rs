@@ -124,7 +124,11 @@ fn header_length_beyond_the_file_is_rejected() {
         let shard = ckpt.join(SHARD);
         let mut bytes = fs::read(&shard).unwrap();
         // 0: one byte more than the file holds after the prefix.
-        let claimed = if beyond == 0 { bytes.len() as u64 - 7 } else { beyond };
+        let claimed = if beyond == 0 {
+            bytes.len() as u64 - 7
+        } else {
+            beyond
+        };
         bytes[..8].copy_from_slice(&claimed.to_le_bytes());
         fs::write(&shard, &bytes).unwrap();
         match open_err(&ckpt) {

@@ -324,3 +324,58 @@ fn epoch_saves_on_a_data_file_resume_bit_exactly() {
     let last = format!("checkpoint-{}", steps[2]);
     assert_same_tensors(&straight.join(&last), &resumed.join(&last));
 }
+
+#[test]
+fn resume_auto_starts_fresh_without_a_checkpoint_and_resumes_the_newest_valid_one_after() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("job");
+    // One command for every start of a preemptible batch job.
+    let job = |max_steps: &str| {
+        train(
+            &dir,
+            &[
+                "--max-steps",
+                max_steps,
+                "--save-steps",
+                "10",
+                "--resume-from-checkpoint",
+                "auto",
+            ],
+        )
+    };
+    let first = job("20");
+    let text = stderr(&first);
+    assert!(first.status.success(), "{text}");
+    assert!(
+        text.contains("--resume-from-checkpoint auto:") && text.contains("starting a fresh run"),
+        "{text}"
+    );
+    assert!(dir.join("checkpoint-20").is_dir());
+
+    let second = job("30");
+    let text = stderr(&second);
+    assert!(second.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "resumed from {} (step 20)",
+            dir.join("checkpoint-20").display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("starting a fresh run"), "{text}");
+    verify(&dir.join("checkpoint-30")).unwrap();
+}
+
+#[test]
+fn the_bare_resume_flag_without_a_checkpoint_is_still_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = train(&dir, &["--max-steps", "5", "--resume-from-checkpoint"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no checkpoint-<step> directory"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -16,6 +16,9 @@ use serde_json::Value;
 use super::documents::{
     parse_index_bytes, parse_json_bytes, parse_manifest_bytes, parse_trainer_state_bytes,
 };
+use xxhash_rust::xxh3::Xxh3;
+
+use super::consistency::check_consistency;
 use super::layout::*;
 use super::safetensors::parse_shard;
 use super::state::TrainerState;
@@ -99,6 +102,56 @@ impl TensorSet {
         &self.metadata
     }
 
+    /// Hands every tensor to `visit` in file order, reading each shard once: the shard's xxh3
+    /// (header first, then each tensor as it is visited) is checked against `manifest` when the
+    /// shard's last tensor was visited, so a damaged shard fails with [`Error::ChecksumMismatch`]
+    /// before this returns. The pages of each tensor are dropped from the mapping after its
+    /// visit, so reading a large checkpoint does not hold it all in memory.
+    pub fn for_each_verified(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        mut visit: impl FnMut(&TensorSpec, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let mut entries = self.entries.iter().peekable();
+        for (index, shard) in self.shards.iter().enumerate() {
+            let path = dir.join(&shard.file_name);
+            let expected =
+                manifest
+                    .files
+                    .get(&shard.file_name)
+                    .ok_or_else(|| Error::CheckpointInvalid {
+                        path: path.clone(),
+                        reason: "the manifest does not list this shard".into(),
+                    })?;
+            let map = &shard.map;
+            let _ = map.advise(memmap2::Advice::Sequential);
+            let mut hasher = Xxh3::new();
+            let mut hashed = 0usize;
+            while let Some(entry) = entries.next_if(|e| e.shard == index) {
+                let range = entry.range.clone();
+                // Offsets are contiguous (checked when opened), so this covers the header
+                // before the first tensor and nothing else.
+                hasher.update(map.get(hashed..range.start).unwrap_or_default());
+                let bytes = map.get(range.clone()).unwrap_or_default();
+                hasher.update(bytes);
+                visit(&entry.spec, bytes)?;
+                mmap::drop_behind(map, hashed..range.end);
+                hashed = range.end;
+            }
+            hasher.update(map.get(hashed..).unwrap_or_default());
+            let found = format!("{:016x}", hasher.digest());
+            if found != expected.xxh3 {
+                return Err(Error::ChecksumMismatch {
+                    path,
+                    expected: expected.xxh3.clone(),
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Returns the tensors in the order of `expected`, failing on the first tensor that is
     /// missing, unexpected, or has another dtype or shape than declared.
     pub fn matching<'a>(
@@ -156,10 +209,35 @@ impl Checkpoint {
     pub fn step(&self) -> u64 {
         self.manifest.step
     }
+
+    /// Checks the xxh3 of every file the manifest lists except the tensor shards (whose hashes
+    /// [`TensorSet::for_each_verified`] checks while they are read for upload).
+    pub fn verify_documents(&self) -> Result<()> {
+        let shards: BTreeSet<&str> = std::iter::once(&self.model)
+            .chain(self.optimizer.as_ref())
+            .flat_map(|s| s.shards.iter().map(|m| m.file_name.as_str()))
+            .collect();
+        for (name, record) in &self.manifest.files {
+            if shards.contains(name.as_str()) {
+                continue;
+            }
+            let file_path = self.path.join(name);
+            let found = xxh3_hex(&read_file(&file_path)?);
+            if found != record.xxh3 {
+                return Err(Error::ChecksumMismatch {
+                    path: file_path,
+                    expected: record.xxh3.clone(),
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Opens the checkpoint directory `path`, checking it to the given level (Quick is treated as
-/// Structure: opening always parses everything it hands out).
+/// Structure: opening always parses everything it hands out). Every level above Quick also
+/// checks that the parts agree (`consistency.rs`): a checkpoint that opens is one that loads.
 pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
     let manifest = read_manifest(path)?;
     check_listed_sizes(path, &manifest, true)?;
@@ -194,7 +272,7 @@ pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
             }
         }
     }
-    Ok(Checkpoint {
+    let checkpoint = Checkpoint {
         path: path.to_path_buf(),
         manifest,
         model,
@@ -202,7 +280,9 @@ pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
         trainer_state,
         training_args,
         config,
-    })
+    };
+    check_consistency(&checkpoint)?;
+    Ok(checkpoint)
 }
 
 /// Checks a checkpoint without keeping it open; `Verify::Quick` reads only the manifest and

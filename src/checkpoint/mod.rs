@@ -11,6 +11,7 @@
 //! read-only mapping, in file order, for upload).
 
 mod async_save;
+mod consistency;
 mod device;
 mod discover;
 mod documents;
@@ -30,6 +31,7 @@ mod stream;
 mod tensor;
 
 pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
+pub use consistency::check_consistency;
 pub use device::{dtype_of, element_type_of, spec_of, DeviceTensors};
 pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
@@ -43,7 +45,7 @@ pub use layout::{
     OPTIMIZER_PREFIX, RETIRED_PREFIX, STAGING_PREFIX, TRAINER_STATE_FILE, TRAINING_ARGS_FILE,
 };
 pub use load::{check_checkpoint, open_checkpoint, Checkpoint, TensorSet, Verify};
-pub use restore::{check_architecture, choose_resume, upload_tensors, ResumeChoice};
+pub use restore::{check_architecture, resume_from, upload_verified, ResumeChoice};
 pub use retention::{apply_retention, steps_to_delete, RetentionPolicy};
 pub use safetensors::{parse_shard, ParsedShard, MAX_HEADER_LEN};
 pub use save::{

@@ -99,9 +99,11 @@ impl TensorSource for HostTensors {
     }
 
     fn copy_tensor_part(&self, index: usize, offset: u64, dst: &mut [u8]) -> Result<bool> {
-        let part = usize::try_from(offset)
-            .ok()
-            .and_then(|start| self.data.get(index)?.get(start..start.checked_add(dst.len())?));
+        let part = usize::try_from(offset).ok().and_then(|start| {
+            self.data
+                .get(index)?
+                .get(start..start.checked_add(dst.len())?)
+        });
         let part = part.ok_or_else(|| Error::InvalidTensor {
             tensor: format!("#{index}"),
             reason: format!("no bytes {offset}..+{} in this tensor", dst.len()),

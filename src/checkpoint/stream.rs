@@ -434,8 +434,11 @@ mod tests {
         let mut host = HostTensors::new();
         for (i, n) in [0usize, 3, 5000, 9000, 40000].into_iter().enumerate() {
             let bytes = (0..n).map(|b| (b * 7 + i * 31) as u8).collect();
-            host.push(TensorSpec::new(format!("t{i}"), Dtype::U8, [n as u64]), bytes)
-                .unwrap();
+            host.push(
+                TensorSpec::new(format!("t{i}"), Dtype::U8, [n as u64]),
+                bytes,
+            )
+            .unwrap();
         }
         host
     }
