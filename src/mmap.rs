@@ -31,21 +31,3 @@ pub fn map_window(len: usize) -> Result<MmapMut> {
     }
     Ok(map)
 }
-
-/// Drops the resident pages of `range` of a read-only file mapping (after they were read), so a
-/// streaming reader's resident memory stays at what it reads next instead of growing to the file.
-/// Later reads of the range fault the bytes in again from the file.
-pub fn drop_behind(map: &Mmap, range: std::ops::Range<usize>) {
-    const PAGE: usize = 4096;
-    let start = range.start / PAGE * PAGE;
-    let end = range.end.min(map.len()) / PAGE * PAGE;
-    if end <= start {
-        return;
-    }
-    // SAFETY: the mapping is read-only and file-backed (MAP_SHARED of a file we do not write), so
-    // MADV_DONTNEED only discards clean page references: the next access reads the same bytes
-    // from the file again. No Rust reference can observe a change of contents.
-    let _ = unsafe {
-        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
-    };
-}

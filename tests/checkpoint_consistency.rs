@@ -7,30 +7,17 @@
 //! it for the previous checkpoint and says why (also one whose fingerprint was blanked, which
 //! `verify` accepts as a library checkpoint but the trainer does not resume).
 
+mod cli_support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cli_support::{train, xlatrain};
+
 use serde_json::Value;
 use xlatrain::checkpoint::{parse_shard, verify, MANIFEST_FILE};
 use xlatrain::Error;
-
-const MLP: [&str; 4] = ["--model", "mlp", "--layers", "[64,32,10]"];
-
-fn xlatrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(args)
-        .output()
-        .expect("run xlatrain")
-}
-
-fn train(dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["train"];
-    args.extend(MLP);
-    args.extend(["--output-dir", dir.to_str().unwrap()]);
-    args.extend(extra);
-    xlatrain(&args)
-}
 
 fn text(output: &Output) -> String {
     format!(

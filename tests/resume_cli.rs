@@ -3,32 +3,15 @@
 //! bit for bit; a corrupt newest checkpoint is reported and the previous one used; a checkpoint
 //! of another architecture is refused with the differences; a model-only checkpoint warns.
 
+mod cli_support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use cli_support::{stderr, train, xlatrain, MLP};
 
 use xlatrain::checkpoint::{open_checkpoint, verify, Verify};
-
-const MLP: [&str; 4] = ["--model", "mlp", "--layers", "[64,32,10]"];
-
-fn xlatrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(args)
-        .output()
-        .expect("run xlatrain")
-}
-
-fn train(dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["train"];
-    args.extend(MLP);
-    args.extend(["--output-dir", dir.to_str().unwrap()]);
-    args.extend(extra);
-    xlatrain(&args)
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn assert_same_tensors(a: &Path, b: &Path) {
     let a = open_checkpoint(a, Verify::Full).unwrap();

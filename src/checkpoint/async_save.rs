@@ -2,7 +2,7 @@
 //!
 //! The trainer hands a [`SaveJob`] holding the device buffers of one step *by move*; it runs its
 //! next step with those buffers borrowed (never donated), so they stay intact on the device while
-//! a background thread downloads them straight into the mapped shards, fsyncs, commits, applies
+//! a background thread streams them into the shards (see `stream.rs`), fsyncs, commits, applies
 //! retention and runs the `--on-save` command. No host copy of the state is ever made.
 //!
 //! At most one save is in flight: a new save first waits for the previous one. A failed save is

@@ -56,5 +56,5 @@ pub use size::parse_size;
 pub use source::{HostTensors, TensorSource};
 pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
-pub use stream::{window_memory, DEFAULT_WINDOW_BYTES};
+pub use stream::{create_for_streaming, window_memory, DEFAULT_WINDOW_BYTES};
 pub use tensor::{Dtype, TensorSpec};

@@ -2,7 +2,8 @@
 //!
 //! Everything is written into a staging directory `<output_dir>/.tmp-checkpoint-<step>-<pid>`:
 //! shards first (streamed through reused aligned windows with `O_DIRECT`, hashed on the way and
-//! `fdatasync`ed in parallel: see `stream.rs`), then the index files and JSON documents, then the checksum manifest
+//! `fdatasync`ed in parallel together with the index files and JSON documents: see
+//! `stream.rs`), then the checksum manifest
 //! last; the staging directory is fsync'd, renamed to `checkpoint-<step>` and the output
 //! directory fsync'd. A crash at any instant leaves either no `checkpoint-<step>` or a complete
 //! one; discovery never looks at staging directories and [`cleanup_stale`] removes them.
@@ -203,7 +204,13 @@ pub fn stage_checkpoint(
         }));
     }
     let (names, writes): (Vec<String>, Vec<ShardWrite>) = shards.into_iter().unzip();
-    let streamed = write_shards(&writes, options.window_bytes, options.direct_io)?;
+    // Index files and JSON documents are made durable in the same parallel fdatasync round.
+    let documents: Vec<(PathBuf, &[u8])> = prepared
+        .documents
+        .iter()
+        .map(|(name, bytes)| (staged.staging.join(name), bytes.as_slice()))
+        .collect();
+    let streamed = write_shards(&writes, &documents, options.window_bytes, options.direct_io)?;
     for (name, record) in names.into_iter().zip(streamed.records) {
         total += record.size;
         files.insert(name, record);
@@ -211,7 +218,6 @@ pub fn stage_checkpoint(
     let mut staged = staged;
     staged.direct_io = streamed.direct;
     for (name, bytes) in &prepared.documents {
-        write_durable(&staged.staging.join(name), bytes)?;
         total += bytes.len() as u64;
         files.insert(
             name.clone(),

@@ -48,5 +48,5 @@ fn fill(path: &Path, source: &dyn TensorSource, header: &[u8]) -> Result<()> {
         tensors: &tensors,
         source,
     };
-    write_shards(&[shard], DEFAULT_WINDOW_BYTES, true).map(drop)
+    write_shards(&[shard], &[], DEFAULT_WINDOW_BYTES, true).map(drop)
 }

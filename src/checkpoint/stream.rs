@@ -8,7 +8,8 @@
 //! shard's last is a whole number of 4 KiB blocks, and the last one is zero-padded to a block and
 //! the file then truncated to its exact length. Where the file system refuses `O_DIRECT` (tmpfs,
 //! some FUSE), the same windows are written through the page cache, still in whole pages, so
-//! nothing is read back to merge. When every shard is written they are `fdatasync`ed in parallel.
+//! nothing is read back to merge. When every shard is written they are `fdatasync`ed in parallel,
+//! together with the checkpoint's small JSON documents.
 //!
 //! Windows are kept in a process-wide pool between saves: after the first save, a save allocates
 //! nothing and takes no page faults for them.
@@ -34,6 +35,9 @@ pub const DEFAULT_WINDOW_BYTES: usize = 64 << 20;
 const WINDOWS: usize = 2;
 
 static POOL: Mutex<Vec<MmapMut>> = Mutex::new(Vec::new());
+/// The staging buffer for tensors larger than a window that the source cannot copy in parts,
+/// kept between saves (huge pages, touched once) like the windows.
+static SPILL: Mutex<Option<MmapMut>> = Mutex::new(None);
 
 /// Windows of `len` bytes from the pool, allocating (and pre-faulting) what is missing.
 fn take_windows(len: usize, count: usize) -> Result<Vec<MmapMut>> {
@@ -48,7 +52,20 @@ fn take_windows(len: usize, count: usize) -> Result<Vec<MmapMut>> {
     Ok(out)
 }
 
-fn return_windows(windows: impl IntoIterator<Item = MmapMut>) {
+/// Two buffers of at least `len` bytes for a streaming reader: the save windows from the pool
+/// when they are large enough (already touched), else fresh huge-page buffers.
+pub fn take_read_buffers(len: usize) -> Result<Vec<MmapMut>> {
+    let window = round_window(DEFAULT_WINDOW_BYTES);
+    if len <= window {
+        return take_windows(window, WINDOWS);
+    }
+    (0..WINDOWS)
+        .map(|_| mmap::map_window(round_window(len)))
+        .collect()
+}
+
+/// Gives buffers back to the pool (those of another size are unmapped).
+pub fn return_windows(windows: impl IntoIterator<Item = MmapMut>) {
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     pool.extend(windows);
     pool.truncate(WINDOWS);
@@ -85,8 +102,9 @@ struct Target {
     direct: bool,
 }
 
-/// Creates `path` for writing, with `O_DIRECT` when asked for and accepted.
-fn create(path: &Path, direct: bool) -> Result<Target> {
+/// Creates (or truncates) `path` for writing, with `O_DIRECT` when `direct` is asked for and
+/// the file system accepts it; returns the file and whether it is `O_DIRECT`.
+pub fn create_for_streaming(path: &Path, direct: bool) -> Result<(File, bool)> {
     create_with(path, direct, |flags| {
         OpenOptions::new()
             .write(true)
@@ -97,28 +115,32 @@ fn create(path: &Path, direct: bool) -> Result<Target> {
     })
 }
 
-/// [`create`] with the `open(2)` call (given its extra flags) passed in.
+fn create(path: &Path, direct: bool) -> Result<Target> {
+    let (file, direct) = create_for_streaming(path, direct)?;
+    Ok(Target {
+        file,
+        path: path.to_path_buf(),
+        direct,
+    })
+}
+
+/// [`create_for_streaming`] with the `open(2)` call (given its extra flags) passed in.
 fn create_with(
     path: &Path,
     direct: bool,
     open: impl Fn(i32) -> std::io::Result<File>,
-) -> Result<Target> {
-    let target = |file, direct| Target {
-        file,
-        path: path.to_path_buf(),
-        direct,
-    };
+) -> Result<(File, bool)> {
     if direct {
         match open(rustix::fs::OFlags::DIRECT.bits() as i32) {
-            Ok(file) => return Ok(target(file, true)),
+            Ok(file) => return Ok((file, true)),
             // File systems without O_DIRECT (tmpfs before Linux 6.6, some FUSE) refuse it with
             // EINVAL, possibly after creating the file, which the buffered open truncates.
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {}
-            Err(e) => return Err(Error::io("cannot create shard", path, e)),
+            Err(e) => return Err(Error::io("cannot create", path, e)),
         }
     }
-    let file = open(0).map_err(|e| Error::io("cannot create shard", path, e))?;
-    Ok(target(file, false))
+    let file = open(0).map_err(|e| Error::io("cannot create", path, e))?;
+    Ok((file, false))
 }
 
 /// A filled window on its way to the writer thread.
@@ -129,9 +151,15 @@ struct Chunk {
     len: usize,
 }
 
-/// Streams every shard and makes them durable (data and length `fdatasync`ed); see the module
-/// documentation. On error the files are left for the caller to remove.
-pub fn write_shards(shards: &[ShardWrite], window_bytes: usize, direct: bool) -> Result<Streamed> {
+/// Streams every shard, writes the small `documents` (buffered), and makes all of them durable
+/// with one parallel round of `fdatasync`; see the module documentation. On error the files are
+/// left for the caller to remove.
+pub fn write_shards(
+    shards: &[ShardWrite],
+    documents: &[(PathBuf, &[u8])],
+    window_bytes: usize,
+    direct: bool,
+) -> Result<Streamed> {
     let window_len = round_window(window_bytes);
     let targets = shards
         .iter()
@@ -164,7 +192,7 @@ pub fn write_shards(shards: &[ShardWrite], window_bytes: usize, direct: bool) ->
             full: full_tx,
             free: free_rx,
             hasher: Xxh3::new(),
-            spill: Vec::new(),
+            spill: None,
         };
         let produced = shards
             .iter()
@@ -176,8 +204,12 @@ pub fn write_shards(shards: &[ShardWrite], window_bytes: usize, direct: bool) ->
             spare,
             full,
             free,
+            spill,
             ..
         } = producer;
+        if spill.is_some() {
+            *SPILL.lock().unwrap_or_else(|e| e.into_inner()) = spill;
+        }
         drop(full);
         let written = writer.join().unwrap_or_else(|_| {
             Err(Error::io(
@@ -195,7 +227,20 @@ pub fn write_shards(shards: &[ShardWrite], window_bytes: usize, direct: bool) ->
     written?;
     let lengths = produced?;
     let hashes: Vec<u64> = lengths.iter().map(|&(_, h)| h).collect();
-    let lengths: Vec<u64> = lengths.iter().map(|&(l, _)| l).collect();
+    let mut lengths: Vec<u64> = lengths.iter().map(|&(l, _)| l).collect();
+    let direct = targets.iter().all(|t| t.direct);
+    let mut targets = targets;
+    for (path, bytes) in documents {
+        let mut file = File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
+        std::io::Write::write_all(&mut file, bytes)
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        targets.push(Target {
+            file,
+            path: path.clone(),
+            direct: false,
+        });
+        lengths.push(bytes.len() as u64);
+    }
     finish_files(&targets, &lengths)?;
     Ok(Streamed {
         records: lengths
@@ -206,7 +251,7 @@ pub fn write_shards(shards: &[ShardWrite], window_bytes: usize, direct: bool) ->
                 xxh3: format!("{hash:016x}"),
             })
             .collect(),
-        direct: targets.iter().all(|t| t.direct),
+        direct,
     })
 }
 
@@ -221,7 +266,7 @@ fn finish_files(targets: &[Target], lengths: &[u64]) -> Result<()> {
         target
             .file
             .sync_data()
-            .map_err(|e| Error::io("cannot fsync shard", &target.path, e))
+            .map_err(|e| Error::io("cannot fsync", &target.path, e))
     };
     if targets.len() == 1 {
         return finish(&targets[0], lengths[0]);
@@ -262,8 +307,9 @@ struct Producer {
     full: Sender<Chunk>,
     free: Receiver<MmapMut>,
     hasher: Xxh3,
-    /// Whole-tensor staging for a tensor larger than a window whose source cannot copy parts.
-    spill: Vec<u8>,
+    /// Whole-tensor staging for a tensor larger than a window whose source cannot copy parts
+    /// (taken from [`SPILL`] when first needed).
+    spill: Option<MmapMut>,
 }
 
 fn writer_stopped() -> Error {
@@ -399,12 +445,21 @@ impl Producer {
                 }
                 Ok(false) if done == 0 => {
                     self.current = Some(window);
-                    let mut spill = std::mem::take(&mut self.spill);
-                    spill.resize(len, 0);
+                    let mut spill = match self.spill.take() {
+                        Some(s) => s,
+                        None => SPILL
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .take()
+                            .map_or_else(|| mmap::map_window(round_window(len)), Ok)?,
+                    };
+                    if spill.len() < len {
+                        spill = mmap::map_window(round_window(len))?;
+                    }
                     let result = source
-                        .copy_tensor(index, &mut spill)
-                        .and_then(|()| self.push_bytes(&spill));
-                    self.spill = spill;
+                        .copy_tensor(index, &mut spill[..len])
+                        .and_then(|()| self.push_bytes(&spill[..len]));
+                    self.spill = Some(spill);
                     return result;
                 }
                 Ok(false) => {
@@ -469,7 +524,7 @@ mod tests {
             tensors: &tensors,
             source,
         };
-        let streamed = write_shards(&[shard], 8192, direct).unwrap();
+        let streamed = write_shards(&[shard], &[], 8192, direct).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(header.bytes.len() % DATA_ALIGN, 0);
         assert_eq!(streamed.records[0].size, bytes.len() as u64);
@@ -531,14 +586,14 @@ mod tests {
             }
             File::create(&path)
         };
-        let target = create_with(&path, true, refusing).unwrap();
-        assert!(!target.direct);
-        target.file.write_all_at(b"page", 0).unwrap();
+        let (file, direct) = create_with(&path, true, refusing).unwrap();
+        assert!(!direct);
+        file.write_all_at(b"page", 0).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"page");
         // Any other refusal is an error naming the file, not a silent fallback.
         let denied = |_: i32| Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
         let err = create_with(&path, true, denied).err().unwrap();
-        assert!(err.to_string().contains("cannot create shard"), "{err}");
+        assert!(err.to_string().contains("cannot create"), "{err}");
     }
 
     #[test]
@@ -578,7 +633,7 @@ mod tests {
                 source: &source,
             },
         ];
-        let streamed = write_shards(&writes, 8192, true).unwrap();
+        let streamed = write_shards(&writes, &[], 8192, true).unwrap();
         for (write, record) in writes.iter().zip(&streamed.records) {
             let bytes = std::fs::read(&write.path).unwrap();
             assert_eq!(record.size, bytes.len() as u64);

@@ -7,7 +7,7 @@
 //! Async saves never copy the state on the host: at a save point after step `k` the trainer is
 //! told to run step `k+1` with its state borrowed instead of donated, which leaves the buffers of
 //! state `k` intact; after step `k+1` they are moved to the background writer, which downloads
-//! them straight into the mapped shards while training goes on.
+//! them straight into the streaming writer's windows while training goes on.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! replicated or single-device run resumes them (and the other way round).
 //!
 //! Checkpoints are written in the loop (no background writer): each device's row blocks go
-//! straight from its buffers into their byte ranges of the mapped shard files, and a resume
+//! straight from its buffers into their byte ranges of the streaming writer's window, and a resume
 //! uploads each device only its byte ranges. What this path does not do (eval, gradient
 //! accumulation, background saves, best-model tracking, model-only saves, time-based saves,
 //! `on_save`) is refused up front by [`check_sharded_args`] rather than silently ignored.
