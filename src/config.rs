@@ -55,6 +55,17 @@ pub enum SaveStrategy {
     Best,
 }
 
+/// `save_on_busy`: what an async save does when it is due while the previous save is still
+/// being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaveOnBusy {
+    /// Wait for the previous save (the loop stalls; the stall is logged).
+    Wait,
+    /// Skip this save (and say so); the next due save is taken.
+    Skip,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvalStrategy {
@@ -63,13 +74,23 @@ pub enum EvalStrategy {
     Epoch,
 }
 
-/// `resume_from_checkpoint`: `true` = the newest checkpoint in `output_dir`, `false` = start
-/// fresh, a string = that checkpoint directory (as in HF).
+/// `resume_from_checkpoint`: `true` = the newest valid checkpoint in `output_dir` (none is an
+/// error, as in HF), `false` = start fresh, `"auto"` = the newest valid checkpoint or a fresh
+/// start when there is none (one command for the first start and every restart of a batch
+/// job), any other string = that checkpoint directory (as in HF).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ResumeFrom {
     Latest(bool),
+    Auto(AutoResume),
     Path(PathBuf),
+}
+
+/// The `"auto"` of `resume_from_checkpoint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoResume {
+    Auto,
 }
 
 /// `num_devices`: how many devices a data-parallel run uses, a count or `"all"` (every
@@ -240,6 +261,8 @@ training_args! {
     max_shard_size: String,
     /// Write checkpoints on a background thread while training continues.
     async_save: bool,
+    /// `wait` (default) or `skip`: an async save due while the previous one is still writing.
+    save_on_busy: SaveOnBusy,
     /// Also save when this many minutes have passed since the last save.
     save_interval_minutes: Option<f64>,
     /// A shell command run after each committed checkpoint (its path in `XLATRAIN_CHECKPOINT`).
@@ -323,6 +346,7 @@ impl TrainingArgs {
             resume_from_checkpoint: None,
             max_shard_size: "5GB".into(),
             async_save: true,
+            save_on_busy: SaveOnBusy::Wait,
             save_interval_minutes: None,
             on_save: None,
             num_devices: None,

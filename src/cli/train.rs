@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::GlobalArgs;
 use crate::checkpoint::{list_checkpoints, Verify, MANIFEST_FILE};
-use crate::config::{NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
+use crate::config::{AutoResume, NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Client, DeviceKind};
@@ -124,6 +124,8 @@ setting_flags! {
     save_total_limit,
     /// Also save when this many minutes passed since the last save.
     save_interval_minutes,
+    /// `wait` (default) or `skip`: an async save due while the previous one is still writing.
+    save_on_busy,
     /// Largest safetensors shard, e.g. `5GB`, `500MB`.
     max_shard_size,
     /// `eval_loss` (or `loss`): the metric that picks the best checkpoint.
@@ -159,7 +161,8 @@ pub struct TrainArgs {
     /// accumulation, async saves or best-model tracking in this mode.
     #[arg(long)]
     pub shard_state: bool,
-    /// Resume from the newest valid checkpoint in output_dir (no value, or `true`), or from PATH.
+    /// Resume from the newest valid checkpoint in output_dir (no value, or `true`: none is an
+    /// error), from PATH, or `auto`: the newest valid one or a fresh start when there is none.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "true")]
     pub resume_from_checkpoint: Option<String>,
     /// Where log events go: `jsonl` (metrics.jsonl, the default), `tensorboard` (event files
@@ -193,6 +196,7 @@ impl TrainArgs {
                 Some(match value {
                     "true" => ResumeFrom::Latest(true),
                     "false" => ResumeFrom::Latest(false),
+                    "auto" => ResumeFrom::Auto(AutoResume::Auto),
                     path => ResumeFrom::Path(PathBuf::from(path)),
                 })
             }),

@@ -4,7 +4,7 @@
 //! replicated or single-device run resumes them (and the other way round).
 //!
 //! Checkpoints are written in the loop (no background writer): each device's row blocks go
-//! straight from its buffers into their byte ranges of the mapped shard files, and a resume
+//! straight from its buffers into their byte ranges of the streaming writer's window, and a resume
 //! uploads each device only its byte ranges. What this path does not do (eval, gradient
 //! accumulation, background saves, best-model tracking, model-only saves, time-based saves,
 //! `on_save`) is refused up front by [`check_sharded_args`] rather than silently ignored.
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::checkpoint::{
-    apply_retention, check_architecture, checkpoint_dir_name, choose_resume, save_checkpoint,
-    CheckpointContents, RetentionPolicy, SaveOptions, SavedCheckpoint,
+    apply_retention, check_architecture, checkpoint_dir_name, resume_from, save_checkpoint,
+    CheckpointContents, RetentionPolicy, SaveOptions, SavedCheckpoint, Verify,
 };
 use crate::config::{EvalStrategy, NumDevices, ResumeFrom, SaveStrategy, TrainingArgs};
 use crate::pjrt::{Buffer, Client};
@@ -164,34 +164,64 @@ pub fn train_sharded(
 
 impl ShardedRun {
     fn resume(&mut self) -> Result<()> {
-        let path = match &self.args.resume_from_checkpoint {
+        let (path, auto) = match &self.args.resume_from_checkpoint {
             None | Some(ResumeFrom::Latest(false)) => return Ok(()),
-            Some(ResumeFrom::Latest(true)) => None,
-            Some(ResumeFrom::Path(path)) => Some(path.clone()),
+            Some(ResumeFrom::Latest(true)) => (None, false),
+            Some(ResumeFrom::Auto(_)) => (None, true),
+            Some(ResumeFrom::Path(path)) => (Some(path.clone()), false),
         };
         let started = Instant::now();
-        let choice = choose_resume(&self.args.output_dir, path.as_deref())?;
+        let output_dir = self.args.output_dir.clone();
+        let max_steps = self.progress.max_steps;
+        let trainer = &mut self.trainer;
+        let chosen = if auto && !output_dir.is_dir() {
+            Err(Error::NoValidCheckpoint {
+                dir: output_dir.clone(),
+                skipped: String::new(),
+            })
+        } else {
+            // The sharded upload reads byte ranges per device, so it verifies every checksum
+            // when opening (a second read) instead of while uploading.
+            resume_from(&output_dir, path.as_deref(), Verify::Full, |checkpoint| {
+                super::checkpointing::require_fingerprint(checkpoint)?;
+                check_architecture(checkpoint, trainer.model())?;
+                let Some(optimizer) = &checkpoint.optimizer else {
+                    return Err(Error::Usage(format!(
+                        "--shard-state cannot resume {}: it was saved with --save-only-model \
+                         (no optimizer state); resume it without --shard-state",
+                        checkpoint.path.display()
+                    )));
+                };
+                let progress = progress_of(checkpoint, max_steps)?;
+                trainer.restore(
+                    &checkpoint.model,
+                    optimizer,
+                    checkpoint.step(),
+                    progress.cursor.clone(),
+                )?;
+                Ok(progress)
+            })
+        };
+        let choice = match chosen {
+            Err(Error::NoValidCheckpoint { skipped, .. }) if auto => {
+                if self.verbose {
+                    eprintln!(
+                        "--resume-from-checkpoint auto: no valid checkpoint in {}{skipped}; \
+                         starting a fresh run",
+                        output_dir.display()
+                    );
+                }
+                return Ok(());
+            }
+            chosen => chosen?,
+        };
         if self.verbose {
             for message in choice.skipped_messages() {
                 eprintln!("warning: {message}");
             }
         }
         let checkpoint = choice.checkpoint;
-        check_architecture(&checkpoint, self.trainer.model())?;
-        let Some(optimizer) = &checkpoint.optimizer else {
-            return Err(Error::Usage(format!(
-                "--shard-state cannot resume {}: it was saved with --save-only-model (no \
-                 optimizer state); resume it without --shard-state",
-                checkpoint.path.display()
-            )));
-        };
-        let progress = progress_of(&checkpoint, self.progress.max_steps)?;
-        self.trainer.restore(
-            &checkpoint.model,
-            optimizer,
-            checkpoint.step(),
-            progress.cursor.clone(),
-        )?;
+        let progress = choice.restored;
         self.progress = progress;
         self.resumed_from = Some(checkpoint.step());
         if self.verbose {
