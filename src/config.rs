@@ -494,6 +494,13 @@ impl TrainingArgs {
                 vocab_size: c.vocab_size,
                 n_words: GPT_CORPUS_WORDS,
             },
+            (ModelConfig::Hf(c), _) => {
+                return Err(bad(
+                    "model",
+                    c.family.model_type(),
+                    "Hugging Face models are trained from --model-name-or-path",
+                ))
+            }
             (ModelConfig::Gpt(c), Some(path)) => DataSpec::TokenFile(TokenFileOptions {
                 path: path.clone(),
                 format: self.data_format,

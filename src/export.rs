@@ -165,6 +165,12 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
                 .collect::<Result<Vec<_>>>()?;
             ("gpt2", hf_gpt2_config(c), names)
         }
+        // HF models already carry HF names and layouts: the config they were read from goes back.
+        ModelConfig::Hf(c) => (
+            c.family.model_type(),
+            c.source.clone(),
+            expected.iter().map(|s| s.name.clone()).collect(),
+        ),
         ModelConfig::Mlp(c) => (
             "xlatrain-mlp",
             mlp_config(c),
