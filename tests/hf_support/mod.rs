@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// The Python interpreter of the reference environment (one place to switch).
+/// The Python interpreter of the pinned reference environment (tests/common/python.rs).
 pub fn python() -> PathBuf {
-    PathBuf::from("python3")
+    crate::common::python::reference_python()
 }
 
 /// The reference cases: shapes chosen to cover each family and the numerics-changing keys.
