@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod graph;
+pub mod hf;
 pub mod lower;
 pub mod mmap;
 pub mod models;

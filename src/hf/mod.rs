@@ -1,0 +1,3 @@
+//! Hugging Face models: model files in the layouts users already have.
+
+pub mod gguf;
