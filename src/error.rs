@@ -39,14 +39,14 @@ pub enum Error {
         fix: String,
     },
 
-    #[error("PJRT plugin {path} failed its integrity check: sha256 {actual}, expected {expected}")]
+    #[error("{path} failed its integrity check: sha256 {actual}, expected {expected}")]
     PluginIntegrity {
         path: PathBuf,
         expected: String,
         actual: String,
     },
 
-    #[error("provisioning PJRT plugin {package} failed while {step}: {message}")]
+    #[error("provisioning {package} failed while {step}: {message}")]
     Provision {
         package: String,
         step: String,
@@ -280,6 +280,12 @@ pub enum Error {
         tensor: String,
         reason: String,
     },
+    // ---- tokenizer / text data / gguf ----
+    #[error("tokenizer {path}: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+
+    #[error("GGUF file {path}: {reason}")]
+    Gguf { path: PathBuf, reason: String },
     // ---- bench ----
     /// A benchmark's own correctness check failed (e.g. a resumed tensor differs from the saved
     /// one), so its timings would be meaningless.
@@ -315,6 +321,8 @@ impl Error {
             | Error::HfConfig { .. }
             | Error::HfModelPath { .. }
             | Error::HfWeights { .. }
+            | Error::Tokenizer { .. }
+            | Error::Gguf { .. }
             | Error::InvalidSize { .. } => 2,
             _ => 1,
         }

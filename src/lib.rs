@@ -21,8 +21,10 @@ pub mod mmap;
 pub mod models;
 pub mod optim;
 pub mod pjrt;
+pub mod provision;
 pub mod rng;
 pub mod signals;
+pub mod tokenizer;
 pub mod train;
 
 pub use error::{Error, Result};

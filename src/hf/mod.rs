@@ -1,10 +1,12 @@
 //! Hugging Face models from local files: `--model-name-or-path` resolves to a model directory
 //! (`config.json` plus safetensors weights) or a `.gguf` file, read by family ([`config`]) through
 //! one table of tensor names and layouts ([`family`]), and uploaded tensor by tensor in
-//! declaration order from the mapped files ([`weights`]). Nothing is ever downloaded.
+//! declaration order from the mapped files ([`weights`]) or dequantized one at a time from a
+//! GGUF file ([`gguf`]). Nothing is ever downloaded.
 
 pub mod config;
 pub mod family;
+pub mod gguf;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,15 @@ pub struct HfModel {
     pub weights: WeightSource,
     /// The model directory (tokenizer files live beside the weights); `None` for a GGUF file.
     pub dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for HfModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HfModel")
+            .field("family", &self.config.family)
+            .field("dir", &self.dir)
+            .finish()
+    }
 }
 
 fn path_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -100,6 +111,26 @@ impl HfModel {
             weights: WeightSource::Host(tensors),
             dir: None,
         })
+    }
+
+    /// The tokenizer: `explicit` (a `tokenizer.json`), else the model directory's, else the one a
+    /// GGUF file carries; `None` when the model has none.
+    pub fn tokenizer(
+        &self,
+        explicit: Option<&Path>,
+    ) -> Result<Option<crate::tokenizer::Tokenizer>> {
+        use crate::tokenizer::Tokenizer;
+        if let Some(dir) = &self.dir {
+            if explicit.is_some() || dir.join("tokenizer.json").is_file() {
+                return Tokenizer::for_model(dir, explicit).map(Some);
+            }
+            return Ok(None);
+        }
+        match (&self.weights, explicit) {
+            (_, Some(file)) => Tokenizer::from_file(file).map(Some),
+            (WeightSource::Gguf(file), None) => file.tokenizer().map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The parameter table of this model.

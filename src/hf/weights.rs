@@ -1,6 +1,6 @@
 //! Where a model's parameter values come from: the memory-mapped safetensors files of a model
-//! directory (one `model.safetensors`, or shards listed by `model.safetensors.index.json`), or
-//! host f32 tensors (what the GGUF reader produces after dequantizing).
+//! directory (one `model.safetensors`, or shards listed by `model.safetensors.index.json`), a
+//! GGUF file (each tensor dequantized when it is asked for), or host f32 tensors.
 //!
 //! Files are parsed with the checkpoint module's safetensors parser and read through the one
 //! mapping helper. A tensor is handed out as little-endian f32 bytes: F32 straight from the
@@ -36,6 +36,7 @@ pub struct SafetensorsFiles {
 /// Parameter values by HF name.
 pub enum WeightSource {
     Safetensors(SafetensorsFiles),
+    Gguf(Box<super::gguf::GgufModel>),
     Host(Vec<HostTensor>),
 }
 
@@ -95,6 +96,7 @@ impl WeightSource {
     pub fn names(&self) -> Vec<String> {
         match self {
             WeightSource::Safetensors(f) => f.tensors.keys().cloned().collect(),
+            WeightSource::Gguf(g) => g.tensor_specs().map(|(n, _)| n.to_string()).collect(),
             WeightSource::Host(t) => t.iter().map(|(n, _, _)| n.clone()).collect(),
         }
     }
@@ -107,6 +109,7 @@ impl WeightSource {
                 .first()
                 .and_then(|(p, _)| p.parent().map(Path::to_path_buf))
                 .unwrap_or_default(),
+            WeightSource::Gguf(g) => g.path().to_path_buf(),
             WeightSource::Host(_) => PathBuf::from("(host tensors)"),
         }
     }
@@ -174,6 +177,23 @@ impl WeightSource {
                         ),
                     )),
                 }
+            }
+            WeightSource::Gguf(file) => {
+                let index = file
+                    .tensor_specs()
+                    .position(|(n, _)| n == name)
+                    .ok_or_else(|| weights_error(&origin, name, "missing from the GGUF file"))?;
+                let tensor = file.tensor(index)?;
+                if tensor.shape != shape {
+                    let found: Vec<u64> = tensor.shape.iter().map(|&d| d as u64).collect();
+                    return Err(shape_error(&found));
+                }
+                scratch.clear();
+                scratch.reserve(tensor.data.len() * 4);
+                for v in &tensor.data {
+                    scratch.extend_from_slice(&v.to_le_bytes());
+                }
+                Ok(scratch)
             }
             WeightSource::Host(tensors) => {
                 let Some((_, found, values)) = tensors.iter().find(|(n, _, _)| n == name) else {
