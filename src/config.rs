@@ -175,8 +175,13 @@ macro_rules! training_args {
 }
 
 training_args! {
-    /// Which model: `mlp` or `gpt`.
+    /// Which model: `mlp` or `gpt` (not used with `model_name_or_path`).
     model: ModelKind,
+    /// A local Hugging Face model directory or `.gguf` file to fine-tune: its config.json
+    /// decides the model and its weights are the initial parameters.
+    model_name_or_path: Option<PathBuf>,
+    /// The `tokenizer.json` of the run (default: the model's); copied into HF checkpoints.
+    tokenizer: Option<PathBuf>,
     /// Where checkpoints, logs and `training_args.json` go.
     output_dir: PathBuf,
     /// Optimizer steps to run; when absent, `num_train_epochs` decides.
@@ -264,7 +269,7 @@ training_args! {
     n_heads: Option<usize>,
     /// GPT feed-forward width.
     d_ff: Option<usize>,
-    /// GPT context length (tokens per sequence).
+    /// GPT context length, or an HF model's training sequence (tokens per sequence).
     seq_len: Option<usize>,
     /// GPT dropout probability.
     dropout: Option<f64>,
@@ -282,6 +287,8 @@ impl TrainingArgs {
         let gpt = model == ModelKind::Gpt;
         TrainingArgs {
             model,
+            model_name_or_path: None,
+            tokenizer: None,
             output_dir: PathBuf::from("xlatrain_output"),
             max_steps: Some(if gpt { 120 } else { 500 }),
             num_train_epochs: None,
@@ -338,6 +345,16 @@ impl TrainingArgs {
     /// validated. Setting `num_train_epochs` without `max_steps` drops the default `max_steps`.
     pub fn resolve(patch: TrainingArgsPatch) -> Result<TrainingArgs> {
         let mut args = TrainingArgs::defaults(patch.model.unwrap_or(ModelKind::Mlp));
+        if patch.model_name_or_path.is_some() {
+            if let Some(model) = patch.model {
+                return Err(bad(
+                    "model",
+                    &format!("{model:?}").to_lowercase(),
+                    "does not apply with model_name_or_path: the model's config.json decides",
+                ));
+            }
+            args.fine_tuning_defaults();
+        }
         if patch.num_train_epochs.is_some() && patch.max_steps.is_none() {
             args.max_steps = None;
         }
@@ -349,6 +366,20 @@ impl TrainingArgs {
         patch.apply_to(&mut args);
         args.validate()?;
         Ok(args)
+    }
+
+    /// HF `TrainingArguments`' defaults where they differ from the reference runs', for
+    /// fine-tuning a pretrained model: 3 epochs, batch 8, AdamW lr 5e-5 with betas 0.9/0.999,
+    /// no weight decay, clipping at 1.0, a linear decay.
+    fn fine_tuning_defaults(&mut self) {
+        self.max_steps = None;
+        self.num_train_epochs = Some(3.0);
+        self.per_device_train_batch_size = 8;
+        self.learning_rate = 5e-5;
+        self.weight_decay = 0.0;
+        self.adam_beta2 = 0.999;
+        self.max_grad_norm = 1.0;
+        self.lr_scheduler_type = LrSchedulerType::Linear;
     }
 
     /// Reads a TOML config file and resolves it (no command-line overrides).
@@ -405,6 +436,9 @@ impl TrainingArgs {
 
     /// The model's configuration: models.json's for the model, with the size keys given here.
     pub fn model_config(&self) -> Result<ModelConfig> {
+        if let Some(path) = &self.model_name_or_path {
+            return self.hf_model_config(path);
+        }
         let config = match self.model {
             ModelKind::Mlp => {
                 let gpt_only = [
@@ -454,6 +488,38 @@ impl TrainingArgs {
         Ok(config)
     }
 
+    /// The config of `model_name_or_path`; the size keys of our own models are refused by name.
+    fn hf_model_config(&self, path: &Path) -> Result<ModelConfig> {
+        let ours = [
+            ("layers", self.layers.as_ref().map(|v| format!("{v:?}"))),
+            ("vocab_size", self.vocab_size.map(|v| v.to_string())),
+            ("d_model", self.d_model.map(|v| v.to_string())),
+            ("n_layers", self.n_layers.map(|v| v.to_string())),
+            ("n_heads", self.n_heads.map(|v| v.to_string())),
+            ("d_ff", self.d_ff.map(|v| v.to_string())),
+            ("dropout", self.dropout.map(|v| v.to_string())),
+            ("init_std", self.init_std.map(|v| v.to_string())),
+            ("init_seed", self.init_seed.map(|v| v.to_string())),
+        ];
+        if let Some((key, Some(value))) = ours.iter().find(|(_, v)| v.is_some()) {
+            return Err(bad(
+                key,
+                value,
+                "does not apply with model_name_or_path: the model's config.json decides its \
+                 shape and its weights the initial parameters",
+            ));
+        }
+        Ok(ModelConfig::Hf(crate::hf::HfModel::open(path)?.config))
+    }
+
+    /// Tokens per training sequence of an HF model: `seq_len`, else the model's positions up
+    /// to 1024 (as HF's `run_clm` picks its block size).
+    fn hf_seq_len(&self, c: &crate::hf::HfConfig) -> Result<usize> {
+        let seq_len = self.seq_len.unwrap_or(c.max_position_embeddings.min(1024));
+        c.check_sequence(seq_len)?;
+        Ok(seq_len)
+    }
+
     /// What data to load for this run on one device.
     pub fn data_spec(&self) -> Result<DataSpec> {
         self.data_spec_for_devices(1)
@@ -494,12 +560,35 @@ impl TrainingArgs {
                 vocab_size: c.vocab_size,
                 n_words: GPT_CORPUS_WORDS,
             },
-            (ModelConfig::Hf(c), _) => {
+            (ModelConfig::Hf(c), None) => {
                 return Err(bad(
-                    "model",
-                    c.family.model_type(),
-                    "Hugging Face models are trained from --model-name-or-path",
+                    "data",
+                    "(unset)",
+                    &format!(
+                        "fine-tuning a {} model needs a data file: set data",
+                        c.family.model_type()
+                    ),
                 ))
+            }
+            (ModelConfig::Hf(c), Some(path)) => {
+                if self.data_format == TokenFormat::Bytes {
+                    return Err(bad(
+                        "data_format",
+                        "bytes",
+                        "a Hugging Face model trains on token ids of its tokenizer: give a \
+                         token file with data_format \"u16\" or \"u32\"",
+                    ));
+                }
+                DataSpec::TokenFile(TokenFileOptions {
+                    path: path.clone(),
+                    format: self.data_format,
+                    vocab_size: c.vocab_size,
+                    seq_len: self.hf_seq_len(&c)?,
+                    batch_size,
+                    seed: self.data_seed.unwrap_or(self.seed),
+                    eval_fraction: self.eval_fraction,
+                    max_eval_batches: self.max_eval_batches,
+                })
             }
             (ModelConfig::Gpt(c), Some(path)) => DataSpec::TokenFile(TokenFileOptions {
                 path: path.clone(),
@@ -647,6 +736,13 @@ impl TrainingArgs {
         }
         if let Some(ResumeFrom::Path(path)) = &self.resume_from_checkpoint {
             non_empty("resume_from_checkpoint", &path.display().to_string())?;
+        }
+        if let (Some(tokenizer), None) = (&self.tokenizer, &self.model_name_or_path) {
+            return Err(bad(
+                "tokenizer",
+                &tokenizer.display().to_string(),
+                "applies to a Hugging Face model; set model_name_or_path too",
+            ));
         }
         self.data_spec()?;
         Ok(())

@@ -36,6 +36,9 @@ pub struct SaveOptions {
     /// `__metadata__` written into model shards. Defaults to `{"format": "pt"}`, which HF
     /// `from_pretrained` requires of safetensors files.
     pub model_metadata: BTreeMap<String, String>,
+    /// More files written into every checkpoint as they are, e.g. the tokenizer files of the
+    /// Hugging Face model a run started from: `(plain file name, bytes)`, covered by the manifest.
+    pub extra_documents: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for SaveOptions {
@@ -43,6 +46,7 @@ impl Default for SaveOptions {
         SaveOptions {
             max_shard_size: 5_000_000_000,
             model_metadata: BTreeMap::from([("format".to_string(), "pt".to_string())]),
+            extra_documents: Vec::new(),
         }
     }
 }
@@ -260,6 +264,19 @@ impl Prepared {
             TRAINER_STATE_FILE.into(),
             to_json(contents.trainer_state, TRAINER_STATE_FILE)?,
         ));
+        for (name, bytes) in &options.extra_documents {
+            let taken = documents.iter().any(|(n, _)| n == name)
+                || name.ends_with(".safetensors")
+                || name == MANIFEST_FILE;
+            if !is_plain_file_name(name) || taken {
+                return Err(Error::InvalidArgument {
+                    key: "extra_documents".into(),
+                    value: name.clone(),
+                    reason: "must be a plain file name the checkpoint does not write itself".into(),
+                });
+            }
+            documents.push((name.clone(), bytes.clone()));
+        }
         Ok(Prepared {
             model,
             optimizer,

@@ -4,6 +4,7 @@
 //! declaration order from the mapped files ([`weights`]) or dequantized one at a time from a
 //! GGUF file ([`gguf`]). Nothing is ever downloaded.
 
+pub mod checkpoint;
 pub mod config;
 pub mod family;
 pub mod gguf;
