@@ -374,4 +374,3 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     }
     Ok(hex(&hasher.finalize()))
 }
-

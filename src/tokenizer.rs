@@ -135,7 +135,9 @@ impl Tokenizer {
                 continue;
             };
             if bos.is_none() {
-                bos = ids_of(&dir.join(name), &config, "bos_token_id")?.first().copied();
+                bos = ids_of(&dir.join(name), &config, "bos_token_id")?
+                    .first()
+                    .copied();
             }
             if eos.is_empty() {
                 eos = ids_of(&dir.join(name), &config, "eos_token_id")?;
@@ -166,7 +168,13 @@ impl Tokenizer {
             Some(Value::String(s)) => s.as_str(),
             Some(Value::Object(o)) => match o.get("content") {
                 Some(Value::String(s)) => s.as_str(),
-                _ => return Err(config_error(file, key, "an object without a string `content`")),
+                _ => {
+                    return Err(config_error(
+                        file,
+                        key,
+                        "an object without a string `content`",
+                    ))
+                }
             },
             Some(other) => {
                 return Err(config_error(file, key, &format!("{other} is not a token")));

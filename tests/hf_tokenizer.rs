@@ -28,14 +28,26 @@ fn qwen3_ids_and_decodes_equal_python_tokenizers() {
     let mut texts: Vec<&str> = TEXTS.to_vec();
     texts.extend(DIGIT_TEXTS);
     texts.push("<|im_start|>user\nhi<|im_end|><|endoftext|>");
-    let expected = reference("tokenize", [file.as_os_str(), write_texts(&dir, &texts).as_os_str()]);
+    let expected = reference(
+        "tokenize",
+        [file.as_os_str(), write_texts(&dir, &texts).as_os_str()],
+    );
 
     let tokenizer = Tokenizer::from_file(&file).unwrap();
-    let plain: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode(t, false).unwrap()).collect();
-    let special: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode(t, true).unwrap()).collect();
+    let plain: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|t| tokenizer.encode(t, false).unwrap())
+        .collect();
+    let special: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|t| tokenizer.encode(t, true).unwrap())
+        .collect();
     assert_eq!(plain, ids(&expected["plain"]));
     assert_eq!(special, ids(&expected["with_special"]));
-    let decoded: Vec<String> = plain.iter().map(|i| tokenizer.decode(i, false).unwrap()).collect();
+    let decoded: Vec<String> = plain
+        .iter()
+        .map(|i| tokenizer.decode(i, false).unwrap())
+        .collect();
     assert_eq!(serde_json::to_value(&decoded).unwrap(), expected["decoded"]);
     // Special tokens are single ids, as in the reference.
     let chat = plain.last().unwrap();
@@ -61,17 +73,32 @@ fn special_ids_come_from_the_model_configs_in_hf_order() {
     assert_eq!(tokenizer.eos_id(), Some(im_end));
     assert_eq!(tokenizer.bos_id(), None);
 
-    std::fs::write(dir.join("config.json"), r#"{"eos_token_id": [151643, 151645], "bos_token_id": 151643}"#)
-        .unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"eos_token_id": [151643, 151645], "bos_token_id": 151643}"#,
+    )
+    .unwrap();
     let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json")).unwrap();
     assert_eq!(tokenizer.eos_ids(), &[endoftext, im_end]);
     assert_eq!(tokenizer.bos_id(), Some(endoftext));
 
-    std::fs::write(dir.join("generation_config.json"), r#"{"eos_token_id": 151645}"#).unwrap();
+    std::fs::write(
+        dir.join("generation_config.json"),
+        r#"{"eos_token_id": 151645}"#,
+    )
+    .unwrap();
     let tokenizer = Tokenizer::for_model(&dir, None).unwrap();
-    assert_eq!(tokenizer.eos_ids(), &[im_end], "generation_config.json wins");
+    assert_eq!(
+        tokenizer.eos_ids(),
+        &[im_end],
+        "generation_config.json wins"
+    );
 
-    std::fs::write(dir.join("generation_config.json"), r#"{"eos_token_id": "x"}"#).unwrap();
+    std::fs::write(
+        dir.join("generation_config.json"),
+        r#"{"eos_token_id": "x"}"#,
+    )
+    .unwrap();
     let err = Tokenizer::for_model(&dir, None).unwrap_err();
     assert!(matches!(err, Error::Tokenizer { .. }), "{err}");
     assert!(err.to_string().contains("eos_token_id"), "{err}");
@@ -119,7 +146,10 @@ fn smollm2_gguf_tokenizer_equals_transformers_and_python_tokenizers() {
     // transformers' GGUF conversion (GPT-2 regex, no digit split): equal on text without digits.
     let texts = write_texts(&dir, &TEXTS);
     let transformers = reference("gguf-tokenize", [gguf.as_os_str(), texts.as_os_str()]);
-    let ours: Vec<Vec<u32>> = TEXTS.iter().map(|t| tokenizer.encode(t, false).unwrap()).collect();
+    let ours: Vec<Vec<u32>> = TEXTS
+        .iter()
+        .map(|t| tokenizer.encode(t, false).unwrap())
+        .collect();
     assert_eq!(ours, ids(&transformers["plain"]));
     assert_eq!(ours[0], [504, 3575, 282, 4649, 314]);
 
@@ -127,9 +157,19 @@ fn smollm2_gguf_tokenizer_equals_transformers_and_python_tokenizers() {
     let all: Vec<&str> = TEXTS.iter().chain(&DIGIT_TEXTS).copied().collect();
     let json_path = dir.join("tokenizer.json");
     std::fs::write(&json_path, &model.tokenizer_json).unwrap();
-    let python = reference("tokenize", [json_path.as_os_str(), write_texts(&dir, &all).as_os_str()]);
-    let ours: Vec<Vec<u32>> = all.iter().map(|t| tokenizer.encode(t, true).unwrap()).collect();
-    assert_eq!(ours, ids(&python["with_special"]), "GGUF says add_bos_token = false");
+    let python = reference(
+        "tokenize",
+        [json_path.as_os_str(), write_texts(&dir, &all).as_os_str()],
+    );
+    let ours: Vec<Vec<u32>> = all
+        .iter()
+        .map(|t| tokenizer.encode(t, true).unwrap())
+        .collect();
+    assert_eq!(
+        ours,
+        ids(&python["with_special"]),
+        "GGUF says add_bos_token = false"
+    );
     for (text, ids) in all.iter().zip(&ours) {
         assert_eq!(&tokenizer.decode(ids, false).unwrap(), text);
     }

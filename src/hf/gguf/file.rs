@@ -145,11 +145,7 @@ pub struct GgufHeader {
 impl GgufHeader {
     /// Parses the header of a whole GGUF file's bytes; `path` names it in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<GgufHeader> {
-        let mut r = Reader {
-            bytes,
-            at: 0,
-            path,
-        };
+        let mut r = Reader { bytes, at: 0, path };
         let magic = r.take(4, "the magic number")?;
         if magic != MAGIC {
             return Err(r.error(format!(
@@ -338,7 +334,9 @@ impl<'a> Reader<'a> {
             8 => Value::String(self.string(&what)?),
             9 => {
                 if depth >= MAX_NESTING {
-                    return Err(self.error(format!("`{key}`: arrays nested deeper than {MAX_NESTING}")));
+                    return Err(
+                        self.error(format!("`{key}`: arrays nested deeper than {MAX_NESTING}"))
+                    );
                 }
                 let item_type = self.u32(&what)?;
                 let len = self.u64(&what)?;

@@ -109,10 +109,13 @@ pub fn config(
         if let Some((_, hf)) = CONFIG_KEYS.iter().find(|(gguf, _)| *gguf == leaf) {
             let json_value = match value {
                 Value::F32(_) | Value::F64(_) => value.as_f64().map(|f| json!(f)),
-                _ => value.as_int().and_then(|i| u64::try_from(i).ok()).map(|i| json!(i)),
+                _ => value
+                    .as_int()
+                    .and_then(|i| u64::try_from(i).ok())
+                    .map(|i| json!(i)),
             };
-            let json_value =
-                json_value.ok_or_else(|| format!("`{key}` has an unusable {} value", value.type_name()))?;
+            let json_value = json_value
+                .ok_or_else(|| format!("`{key}` has an unusable {} value", value.type_name()))?;
             config.insert((*hf).into(), json_value);
         } else if REFUSED_PREFIXES.iter().any(|p| leaf.starts_with(p)) {
             let is_none_scaling = leaf == "rope.scaling.type" && value.as_str() == Some("none");
@@ -127,7 +130,8 @@ pub fn config(
         }
     }
     if !config.contains_key("vocab_size") {
-        let vocab = vocab_from_tokens.ok_or("neither llama.vocab_size nor tokenizer.ggml.tokens")?;
+        let vocab =
+            vocab_from_tokens.ok_or("neither llama.vocab_size nor tokenizer.ggml.tokens")?;
         config.insert("vocab_size".into(), json!(vocab));
     }
     if !config.contains_key("num_key_value_heads") {
@@ -141,11 +145,15 @@ pub fn config(
         }
     }
     config.entry("rope_theta").or_insert(json!(10000.0));
-    config.entry("max_position_embeddings").or_insert(json!(2048));
+    config
+        .entry("max_position_embeddings")
+        .or_insert(json!(2048));
     if let (Some(hidden), Some(heads), Some(dim)) = (
         config.get("hidden_size").and_then(Json::as_u64),
         config.get("num_attention_heads").and_then(Json::as_u64),
-        metadata.get("llama.rope.dimension_count").and_then(Value::as_int),
+        metadata
+            .get("llama.rope.dimension_count")
+            .and_then(Value::as_int),
     ) {
         if heads == 0 || i128::from(hidden / heads) != dim {
             return Err(format!(

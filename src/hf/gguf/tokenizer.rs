@@ -60,7 +60,10 @@ pub fn tokenizer_json(
             .as_array()
             .ok_or("tokenizer.ggml.token_type is not an array")?
             .iter()
-            .map(|t| t.as_int().ok_or("tokenizer.ggml.token_type holds a non-integer"))
+            .map(|t| {
+                t.as_int()
+                    .ok_or("tokenizer.ggml.token_type holds a non-integer")
+            })
             .collect::<Result<_, _>>()?,
     };
     if types.len() != tokens.len() {
@@ -90,7 +93,9 @@ pub fn tokenizer_json(
     let mut added = Vec::new();
     for (id, (token, kind)) in tokens.iter().zip(&types).enumerate() {
         if vocab.insert((*token).to_string(), json!(id)).is_some() {
-            return Err(format!("token {token:?} appears twice in tokenizer.ggml.tokens"));
+            return Err(format!(
+                "token {token:?} appears twice in tokenizer.ggml.tokens"
+            ));
         }
         if *kind == 3 || *kind == 4 {
             added.push(json!({
@@ -101,11 +106,15 @@ pub fn tokenizer_json(
     }
     for merge in &merges {
         if merge.split(' ').count() != 2 {
-            return Err(format!("merge {merge:?} is not two tokens separated by one space"));
+            return Err(format!(
+                "merge {merge:?} is not two tokens separated by one space"
+            ));
         }
     }
 
-    let pre_name = get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("default");
+    let pre_name = get("tokenizer.ggml.pre")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
     let byte_level = json!({
         "type": "ByteLevel", "add_prefix_space": add_prefix_space, "trim_offsets": true,
         "use_regex": true,
@@ -152,7 +161,10 @@ pub fn tokenizer_json(
         suffix.map(|s| pair.push(special(s, 1)));
         let mut specials = Map::new();
         for (id, token) in prefix.into_iter().chain(suffix) {
-            specials.insert(token.into(), json!({"id": token, "ids": [id], "tokens": [token]}));
+            specials.insert(
+                token.into(),
+                json!({"id": token, "ids": [id], "tokens": [token]}),
+            );
         }
         json!({"type": "TemplateProcessing", "single": single, "pair": pair,
                "special_tokens": specials})
