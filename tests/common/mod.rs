@@ -23,3 +23,4 @@ pub fn cpu() -> xlatrain::pjrt::Client {
     xlatrain::pjrt::Client::cpu()
         .unwrap_or_else(|e| panic!("the CPU PJRT plugin must be available: {e}"))
 }
+pub mod python;
