@@ -3,11 +3,11 @@
 //! dequantization, name mapping and q/k un-permutation), and hostile files (every truncation,
 //! corrupted bytes, absurd counts, unsupported types), which must be errors, never panics.
 
-mod hf_support;
+mod hftext_support;
 
 use std::path::{Path, PathBuf};
 
-use hf_support::{reference, scratch, smollm2_gguf};
+use hftext_support::{reference, scratch, smollm2_gguf};
 use xlatrain::hf::gguf::{self, GgmlType, GgufHeader, Value};
 use xlatrain::Error;
 

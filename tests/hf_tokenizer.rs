@@ -2,11 +2,11 @@
 //! built from SmolLM2's GGUF metadata give the same ids as Hugging Face's Python libraries on
 //! the same files, and bad files are errors, never panics.
 
-mod hf_support;
+mod hftext_support;
 
 use std::path::Path;
 
-use hf_support::{qwen3_tokenizer, reference, scratch, smollm2_gguf, DIGIT_TEXTS, TEXTS};
+use hftext_support::{qwen3_tokenizer, reference, scratch, smollm2_gguf, DIGIT_TEXTS, TEXTS};
 use serde_json::Value;
 use xlatrain::tokenizer::Tokenizer;
 use xlatrain::Error;

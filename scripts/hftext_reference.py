@@ -185,7 +185,7 @@ def main():
         "flax-greedy": flax_greedy,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit(f"usage: hf_reference.py {'|'.join(commands)} ARGS...")
+        sys.exit(f"usage: hftext_reference.py {'|'.join(commands)} ARGS...")
     result = commands[sys.argv[1]](*sys.argv[2:])
     print(json.dumps(result))
 
