@@ -520,13 +520,6 @@ impl TrainingArgs {
     /// `options` as text tokenized with `tokenizer` when one is set, else as a token file.
     pub fn text_data_spec(&self, options: TokenFileOptions) -> Result<DataSpec> {
         let Some(tokenizer) = &self.tokenizer else {
-            if self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
-                return Err(bad(
-                    "text_column",
-                    &self.text_column,
-                    "applies to JSONL data tokenized with a tokenizer; set `tokenizer` too",
-                ));
-            }
             return Ok(DataSpec::TokenFile(options));
         };
         let path = options.path.display().to_string();
@@ -675,6 +668,13 @@ impl TrainingArgs {
         }
         if let Some(command) = &self.on_save {
             non_empty("on_save", command)?;
+        }
+        if self.tokenizer.is_none() && self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
+            return Err(bad(
+                "text_column",
+                &self.text_column,
+                "applies to JSONL data tokenized with a tokenizer; set `tokenizer` too",
+            ));
         }
         if self.data.is_none() && self.tokenizer.is_some() {
             return Err(bad(
