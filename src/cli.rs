@@ -25,6 +25,7 @@ macro_rules! say {
 mod bench;
 mod checkpoints;
 mod export;
+mod infer;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +84,10 @@ pub enum Command {
         #[command(subcommand)]
         command: checkpoints::CheckpointsCommand,
     },
+    /// Mean next-token loss of a Hugging Face model on a token file (windows of seq_len + 1).
+    Eval(infer::EvalArgs),
+    /// Generate tokens from a Hugging Face model (KV cache; greedy unless --temperature > 0).
+    Generate(infer::GenerateArgs),
     /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
     Export(export::ExportArgs),
 }
@@ -112,6 +117,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),
         Command::Export(args) => export::run(args),
+        Command::Eval(args) => infer::eval(&cli.global, args),
+        Command::Generate(args) => infer::generate(&cli.global, args),
     }
 }
 

@@ -501,6 +501,13 @@ impl TrainingArgs {
                 vocab_size: c.vocab_size,
                 n_words: GPT_CORPUS_WORDS,
             },
+            (ModelConfig::Hf(c), _) => {
+                return Err(bad(
+                    "model",
+                    c.family.model_type(),
+                    "Hugging Face models are trained from --model-name-or-path",
+                ))
+            }
             (ModelConfig::Gpt(c), Some(path)) => {
                 let options = TokenFileOptions {
                     path: path.clone(),

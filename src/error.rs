@@ -262,6 +262,24 @@ pub enum Error {
 
     #[error("data cursor does not fit this dataset: {reason}")]
     DataCursor { reason: String },
+    // ---- hf (Hugging Face models) ----
+    #[error("model config {path}: `{key}` = {value}: {reason}")]
+    HfConfig {
+        path: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("--model-name-or-path {path}: {reason}")]
+    HfModelPath { path: PathBuf, reason: String },
+
+    #[error("model weights {path}: tensor {tensor:?} {reason}")]
+    HfWeights {
+        path: PathBuf,
+        tensor: String,
+        reason: String,
+    },
     // ---- tokenizer / text data / gguf ----
     #[error("tokenizer {path}: {reason}")]
     Tokenizer { path: PathBuf, reason: String },
@@ -300,6 +318,9 @@ impl Error {
             | Error::DataFile { .. }
             | Error::DataFileIo { .. }
             | Error::DataCursor { .. }
+            | Error::HfConfig { .. }
+            | Error::HfModelPath { .. }
+            | Error::HfWeights { .. }
             | Error::Tokenizer { .. }
             | Error::Gguf { .. }
             | Error::InvalidSize { .. } => 2,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod hf;
+pub mod infer;
 pub mod lower;
 pub mod mmap;
 pub mod models;

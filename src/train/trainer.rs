@@ -461,7 +461,9 @@ impl Trainer {
         });
         match self.model {
             ModelConfig::Mlp(_) => entry["eval_accuracy"] = json!(metrics.accuracy),
-            ModelConfig::Gpt(_) => entry["eval_perplexity"] = json!(metrics.perplexity),
+            ModelConfig::Gpt(_) | ModelConfig::Hf(_) => {
+                entry["eval_perplexity"] = json!(metrics.perplexity)
+            }
         }
         self.record(entry)?;
         let greater_is_better = self.args.greater_is_better.unwrap_or(false);
@@ -569,7 +571,7 @@ impl Trainer {
 pub(super) fn items_unit(model: &ModelConfig) -> &'static str {
     match model {
         ModelConfig::Mlp(_) => "samples/s",
-        ModelConfig::Gpt(_) => "tokens/s",
+        ModelConfig::Gpt(_) | ModelConfig::Hf(_) => "tokens/s",
     }
 }
 
