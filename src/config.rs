@@ -180,8 +180,6 @@ training_args! {
     /// A local Hugging Face model directory or `.gguf` file to fine-tune: its config.json
     /// decides the model and its weights are the initial parameters.
     model_name_or_path: Option<PathBuf>,
-    /// The `tokenizer.json` of the run (default: the model's); copied into HF checkpoints.
-    tokenizer: Option<PathBuf>,
     /// Where checkpoints, logs and `training_args.json` go.
     output_dir: PathBuf,
     /// Optimizer steps to run; when absent, `num_train_epochs` decides.
@@ -253,6 +251,11 @@ training_args! {
     data: Option<PathBuf>,
     /// How the data file stores tokens: `bytes` (any text), `u16` or `u32` (little-endian).
     data_format: TokenFormat,
+    /// A tokenizer.json (or a directory holding one): a `.txt`/`.jsonl` data file is tokenized
+    /// with it into a cached token file (see `data::text`).
+    tokenizer: Option<PathBuf>,
+    /// The JSONL field holding each document's text.
+    text_column: String,
     /// Fraction of a data file held out (at its end) for eval; 0 = no eval split.
     eval_fraction: f64,
     /// At most this many eval batches from a data file.
@@ -288,7 +291,6 @@ impl TrainingArgs {
         TrainingArgs {
             model,
             model_name_or_path: None,
-            tokenizer: None,
             output_dir: PathBuf::from("xlatrain_output"),
             max_steps: Some(if gpt { 120 } else { 500 }),
             num_train_epochs: None,
@@ -326,6 +328,8 @@ impl TrainingArgs {
             device: "cpu".into(),
             data: None,
             data_format: TokenFormat::Bytes,
+            tokenizer: None,
+            text_column: crate::data::text::DEFAULT_TEXT_COLUMN.into(),
             eval_fraction: 0.05,
             max_eval_batches: 4,
             layers: None,
@@ -571,15 +575,7 @@ impl TrainingArgs {
                 ))
             }
             (ModelConfig::Hf(c), Some(path)) => {
-                if self.data_format == TokenFormat::Bytes {
-                    return Err(bad(
-                        "data_format",
-                        "bytes",
-                        "a Hugging Face model trains on token ids of its tokenizer: give a \
-                         token file with data_format \"u16\" or \"u32\"",
-                    ));
-                }
-                DataSpec::TokenFile(TokenFileOptions {
+                let options = TokenFileOptions {
                     path: path.clone(),
                     format: self.data_format,
                     vocab_size: c.vocab_size,
@@ -588,18 +584,75 @@ impl TrainingArgs {
                     seed: self.data_seed.unwrap_or(self.seed),
                     eval_fraction: self.eval_fraction,
                     max_eval_batches: self.max_eval_batches,
-                })
+                };
+                let is_text = crate::data::text::TextFormat::of(path).is_some();
+                if self.data_format == TokenFormat::Bytes && !is_text {
+                    return Err(bad(
+                        "data_format",
+                        "bytes",
+                        "a Hugging Face model trains on token ids of its tokenizer: give .txt or \
+                         .jsonl text, or a token file with data_format \"u16\" or \"u32\"",
+                    ));
+                }
+                // text is tokenized with the model's own tokenizer unless one is given
+                // (a token file needs none; --tokenizer then only names the checkpoints' one)
+                let model = self.model_name_or_path.as_deref();
+                let tokenizer = is_text
+                    .then(|| self.tokenizer.as_deref().or(model))
+                    .flatten();
+                self.text_data_spec_with(options, tokenizer)?
             }
-            (ModelConfig::Gpt(c), Some(path)) => DataSpec::TokenFile(TokenFileOptions {
-                path: path.clone(),
-                format: self.data_format,
-                vocab_size: c.vocab_size,
-                seq_len: c.seq_len,
-                batch_size,
-                seed: self.data_seed.unwrap_or(self.seed),
-                eval_fraction: self.eval_fraction,
-                max_eval_batches: self.max_eval_batches,
-            }),
+            (ModelConfig::Gpt(c), Some(path)) => {
+                let options = TokenFileOptions {
+                    path: path.clone(),
+                    format: self.data_format,
+                    vocab_size: c.vocab_size,
+                    seq_len: c.seq_len,
+                    batch_size,
+                    seed: self.data_seed.unwrap_or(self.seed),
+                    eval_fraction: self.eval_fraction,
+                    max_eval_batches: self.max_eval_batches,
+                };
+                self.text_data_spec(options)?
+            }
+        })
+    }
+
+    /// `options` as text tokenized with `tokenizer` when one is set, else as a token file.
+    pub fn text_data_spec(&self, options: TokenFileOptions) -> Result<DataSpec> {
+        self.text_data_spec_with(options, self.tokenizer.as_deref())
+    }
+
+    /// [`Self::text_data_spec`] with `tokenizer` (a tokenizer.json, a directory holding one, or
+    /// a GGUF file).
+    fn text_data_spec_with(
+        &self,
+        options: TokenFileOptions,
+        tokenizer: Option<&Path>,
+    ) -> Result<DataSpec> {
+        let Some(tokenizer) = tokenizer else {
+            return Ok(DataSpec::TokenFile(options));
+        };
+        let path = options.path.display().to_string();
+        if crate::data::text::TextFormat::of(&options.path).is_none() {
+            return Err(bad(
+                "data",
+                &path,
+                "a tokenizer applies to .txt or .jsonl text; pre-tokenized files need no tokenizer",
+            ));
+        }
+        if self.data_format != TokenFormat::Bytes {
+            return Err(bad(
+                "data_format",
+                self.data_format.name(),
+                "text data with a tokenizer is tokenized into u32 ids; leave data_format unset",
+            ));
+        }
+        non_empty("text_column", &self.text_column)?;
+        Ok(DataSpec::Text {
+            options,
+            tokenizer: tokenizer.to_path_buf(),
+            text_column: self.text_column.clone(),
         })
     }
 
@@ -727,6 +780,26 @@ impl TrainingArgs {
         if let Some(command) = &self.on_save {
             non_empty("on_save", command)?;
         }
+        let has_tokenizer = self.tokenizer.is_some() || self.model_name_or_path.is_some();
+        if !has_tokenizer && self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
+            return Err(bad(
+                "text_column",
+                &self.text_column,
+                "applies to JSONL data tokenized with a tokenizer; set `tokenizer` too",
+            ));
+        }
+        if self.data.is_none() && self.tokenizer.is_some() {
+            return Err(bad(
+                "tokenizer",
+                &self
+                    .tokenizer
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+                    .to_string(),
+                "tokenizes a .txt/.jsonl data file; set `data` too",
+            ));
+        }
         if self.data.is_none() && self.data_format != TokenFormat::Bytes {
             return Err(bad(
                 "data_format",
@@ -736,13 +809,6 @@ impl TrainingArgs {
         }
         if let Some(ResumeFrom::Path(path)) = &self.resume_from_checkpoint {
             non_empty("resume_from_checkpoint", &path.display().to_string())?;
-        }
-        if let (Some(tokenizer), None) = (&self.tokenizer, &self.model_name_or_path) {
-            return Err(bad(
-                "tokenizer",
-                &tokenizer.display().to_string(),
-                "applies to a Hugging Face model; set model_name_or_path too",
-            ));
         }
         self.data_spec()?;
         Ok(())

@@ -50,8 +50,6 @@ setting_flags! {
     /// Fine-tune a local Hugging Face model: a directory (config.json + safetensors) or a
     /// `.gguf` file; its weights are the initial parameters and checkpoints keep its layout.
     model_name_or_path,
-    /// The `tokenizer.json` the checkpoints carry (default: the model's).
-    tokenizer,
     /// Where metrics.jsonl, loss_curve.png and checkpoints go.
     output_dir,
     /// Optimizer steps to run (default: the model's reference run).
@@ -99,6 +97,12 @@ setting_flags! {
     data,
     /// `bytes`, `u16` or `u32`.
     data_format,
+    /// A tokenizer.json (or its directory): .txt/.jsonl data is tokenized with it once, into a
+    /// token file cached beside the data. With --model-name-or-path the default is the model's,
+    /// and this one is what the checkpoints carry.
+    tokenizer,
+    /// The JSONL field with each document's text (default `text`).
+    text_column,
     /// MLP sizes, e.g. `784,512,10` (or `[784,512,10]`).
     layers,
     /// GPT vocabulary size.

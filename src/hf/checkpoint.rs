@@ -57,8 +57,9 @@ pub fn config_json(c: &HfConfig) -> Value {
 }
 
 /// The tokenizer and generation files a checkpoint of a run from `model` (a model directory or
-/// a `.gguf` file) carries: `tokenizer` (an explicit `tokenizer.json`) replaces the model's
-/// tokenizer files; a GGUF file gives the `tokenizer.json` built from its metadata.
+/// a `.gguf` file) carries: `tokenizer` (an explicit `tokenizer.json`, its directory or a GGUF
+/// file) replaces the model's tokenizer files; a GGUF file gives the `tokenizer.json` built
+/// from its metadata.
 pub fn tokenizer_documents(
     model: &Path,
     tokenizer: Option<&Path>,
@@ -82,10 +83,10 @@ pub fn tokenizer_documents(
             }
         }
     }
-    if let Some(file) = tokenizer {
-        // Checked to be a tokenizer before every checkpoint carries it.
-        crate::tokenizer::Tokenizer::from_file(file)?;
-        documents.push(("tokenizer.json".into(), read(file)?));
+    if let Some(explicit) = tokenizer {
+        // a tokenizer.json, its directory or a GGUF file: what it parses to is what is stored
+        let json = crate::tokenizer::Tokenizer::from_file(explicit)?.json().to_string();
+        documents.push(("tokenizer.json".into(), json.into_bytes()));
     }
     Ok(documents)
 }
