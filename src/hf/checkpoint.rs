@@ -85,7 +85,9 @@ pub fn tokenizer_documents(
     }
     if let Some(explicit) = tokenizer {
         // a tokenizer.json, its directory or a GGUF file: what it parses to is what is stored
-        let json = crate::tokenizer::Tokenizer::from_file(explicit)?.json().to_string();
+        let json = crate::tokenizer::Tokenizer::from_file(explicit)?
+            .json()
+            .to_string();
         documents.push(("tokenizer.json".into(), json.into_bytes()));
     }
     Ok(documents)
