@@ -248,6 +248,11 @@ training_args! {
     data: Option<PathBuf>,
     /// How the data file stores tokens: `bytes` (any text), `u16` or `u32` (little-endian).
     data_format: TokenFormat,
+    /// A tokenizer.json (or a directory holding one): a `.txt`/`.jsonl` data file is tokenized
+    /// with it into a cached token file (see `data::text`).
+    tokenizer: Option<PathBuf>,
+    /// The JSONL field holding each document's text.
+    text_column: String,
     /// Fraction of a data file held out (at its end) for eval; 0 = no eval split.
     eval_fraction: f64,
     /// At most this many eval batches from a data file.
@@ -319,6 +324,8 @@ impl TrainingArgs {
             device: "cpu".into(),
             data: None,
             data_format: TokenFormat::Bytes,
+            tokenizer: None,
+            text_column: crate::data::text::DEFAULT_TEXT_COLUMN.into(),
             eval_fraction: 0.05,
             max_eval_batches: 4,
             layers: None,
@@ -501,16 +508,47 @@ impl TrainingArgs {
                     "Hugging Face models are trained from --model-name-or-path",
                 ))
             }
-            (ModelConfig::Gpt(c), Some(path)) => DataSpec::TokenFile(TokenFileOptions {
-                path: path.clone(),
-                format: self.data_format,
-                vocab_size: c.vocab_size,
-                seq_len: c.seq_len,
-                batch_size,
-                seed: self.data_seed.unwrap_or(self.seed),
-                eval_fraction: self.eval_fraction,
-                max_eval_batches: self.max_eval_batches,
-            }),
+            (ModelConfig::Gpt(c), Some(path)) => {
+                let options = TokenFileOptions {
+                    path: path.clone(),
+                    format: self.data_format,
+                    vocab_size: c.vocab_size,
+                    seq_len: c.seq_len,
+                    batch_size,
+                    seed: self.data_seed.unwrap_or(self.seed),
+                    eval_fraction: self.eval_fraction,
+                    max_eval_batches: self.max_eval_batches,
+                };
+                self.text_data_spec(options)?
+            }
+        })
+    }
+
+    /// `options` as text tokenized with `tokenizer` when one is set, else as a token file.
+    pub fn text_data_spec(&self, options: TokenFileOptions) -> Result<DataSpec> {
+        let Some(tokenizer) = &self.tokenizer else {
+            return Ok(DataSpec::TokenFile(options));
+        };
+        let path = options.path.display().to_string();
+        if crate::data::text::TextFormat::of(&options.path).is_none() {
+            return Err(bad(
+                "data",
+                &path,
+                "a tokenizer applies to .txt or .jsonl text; pre-tokenized files need no tokenizer",
+            ));
+        }
+        if self.data_format != TokenFormat::Bytes {
+            return Err(bad(
+                "data_format",
+                self.data_format.name(),
+                "text data with a tokenizer is tokenized into u32 ids; leave data_format unset",
+            ));
+        }
+        non_empty("text_column", &self.text_column)?;
+        Ok(DataSpec::Text {
+            options,
+            tokenizer: tokenizer.clone(),
+            text_column: self.text_column.clone(),
         })
     }
 
@@ -637,6 +675,25 @@ impl TrainingArgs {
         }
         if let Some(command) = &self.on_save {
             non_empty("on_save", command)?;
+        }
+        if self.tokenizer.is_none() && self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
+            return Err(bad(
+                "text_column",
+                &self.text_column,
+                "applies to JSONL data tokenized with a tokenizer; set `tokenizer` too",
+            ));
+        }
+        if self.data.is_none() && self.tokenizer.is_some() {
+            return Err(bad(
+                "tokenizer",
+                &self
+                    .tokenizer
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+                    .to_string(),
+                "tokenizes a .txt/.jsonl data file; set `data` too",
+            ));
         }
         if self.data.is_none() && self.data_format != TokenFormat::Bytes {
             return Err(bad(

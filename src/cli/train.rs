@@ -94,6 +94,11 @@ setting_flags! {
     data,
     /// `bytes`, `u16` or `u32`.
     data_format,
+    /// A tokenizer.json (or its directory): .txt/.jsonl data is tokenized with it once, into a
+    /// token file cached beside the data.
+    tokenizer,
+    /// The JSONL field with each document's text (default `text`).
+    text_column,
     /// MLP sizes, e.g. `784,512,10` (or `[784,512,10]`).
     layers,
     /// GPT vocabulary size.
