@@ -220,9 +220,18 @@ mod tests {
         assert_eq!(name("wpe"), "transformer.wpe.weight");
         assert_eq!(name("h.0.ln_1.scale"), "transformer.h.0.ln_1.weight");
         assert_eq!(name("h.0.ln_1.bias"), "transformer.h.0.ln_1.bias");
-        assert_eq!(name("h.0.attn.c_attn.w"), "transformer.h.0.attn.c_attn.weight");
-        assert_eq!(name("h.0.attn.c_proj.b"), "transformer.h.0.attn.c_proj.bias");
-        assert_eq!(name("h.0.mlp.c_proj.w"), "transformer.h.0.mlp.c_proj.weight");
+        assert_eq!(
+            name("h.0.attn.c_attn.w"),
+            "transformer.h.0.attn.c_attn.weight"
+        );
+        assert_eq!(
+            name("h.0.attn.c_proj.b"),
+            "transformer.h.0.attn.c_proj.bias"
+        );
+        assert_eq!(
+            name("h.0.mlp.c_proj.w"),
+            "transformer.h.0.mlp.c_proj.weight"
+        );
         assert_eq!(name("h.1.ln_1.scale"), "transformer.h.1.ln_1.weight");
         assert_eq!(name("ln_f.scale"), "transformer.ln_f.weight");
         assert_eq!(name("ln_f.bias"), "transformer.ln_f.bias");

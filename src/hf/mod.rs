@@ -76,10 +76,13 @@ impl HfModel {
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
             {
-                return Err(path_error(
-                    path,
-                    "GGUF files are read by the GGUF reader, which this build does not have yet",
-                ));
+                let file = gguf::read(path)?;
+                let config = HfConfig::from_json(path, &file.config)?;
+                return Ok(HfModel {
+                    config,
+                    weights: WeightSource::Gguf(Box::new(file)),
+                    dir: None,
+                });
             }
             return Err(path_error(
                 path,
