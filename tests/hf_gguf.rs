@@ -68,7 +68,7 @@ impl GgufBytes {
         self.infos.extend(ty.to_le_bytes());
         self.infos.extend((self.data.len() as u64).to_le_bytes());
         self.data.extend(raw);
-        while self.data.len() % 32 != 0 {
+        while !self.data.len().is_multiple_of(32) {
             self.data.push(0);
         }
         self.tensor_count += 1;
@@ -87,7 +87,7 @@ impl GgufBytes {
         out.extend(self.kv_count.to_le_bytes());
         out.extend(&self.kv);
         out.extend(&self.infos);
-        while out.len() % 32 != 0 {
+        while !out.len().is_multiple_of(32) {
             out.push(0);
         }
         out.extend(&self.data);
