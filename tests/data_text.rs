@@ -338,3 +338,64 @@ fn train_tokenizes_jsonl_once_and_a_resume_reuses_the_cache() {
         assert!(stderr.contains(named), "{stderr}");
     }
 }
+
+#[test]
+fn eval_tokenizes_jsonl_with_the_models_own_tokenizer() {
+    let dir = scratch("data_text_eval");
+    let gguf = hftext_support::smollm2_gguf();
+    let docs: Vec<String> = [
+        "The capital of France is Paris. The capital of Germany is Berlin.",
+        "Water boils at one hundred degrees Celsius at sea level.",
+        "The quick brown fox jumps over the lazy dog.",
+    ]
+    .iter()
+    .map(|t| serde_json::json!({ "body": t }).to_string())
+    .collect();
+    let data = jsonl(&dir, "valid.jsonl", &docs);
+    let eval = |data: &Path, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "eval",
+            "--model-name-or-path",
+            gguf.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--seq-len",
+            "8",
+            "--json",
+        ];
+        args.extend(extra);
+        let output = xlatrain(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    let from_text = eval(&data, &["--text-column", "body"]);
+    // The cache holds what the GGUF's tokenizer makes of the documents, EOS-joined ...
+    let model = xlatrain::hf::gguf::read(&gguf).unwrap();
+    let tokenizer = model.tokenizer().unwrap();
+    let cache = cache_path(&data, "body", &tokenizer).unwrap();
+    let ids = read_u32s(&cache);
+    assert_eq!(
+        ids.iter().filter(|&&id| id == 2).count(),
+        2,
+        "EOS (<|im_end|>) between 3 docs"
+    );
+    // ... and evaluating the cache as a u32 token file gives the same numbers.
+    let from_tokens = eval(&cache, &["--data-format", "u32"]);
+    assert_eq!(from_text, from_tokens);
+    let tokens = from_text["eval_tokens"].as_u64().unwrap();
+    assert_eq!(
+        tokens,
+        (ids.len() as u64 / 9) * 8,
+        "non-overlapping windows of seq_len + 1"
+    );
+    let loss = from_text["eval_loss"].as_f64().unwrap();
+    assert!(
+        loss.is_finite() && loss < 6.0,
+        "a pretrained model reads plain English: {loss}"
+    );
+}

@@ -18,9 +18,16 @@ pub struct EvalArgs {
     /// A local Hugging Face model directory or a `.gguf` file (nothing is downloaded).
     #[arg(long, value_name = "PATH")]
     pub model_name_or_path: PathBuf,
-    /// The token file to evaluate on.
+    /// The data to evaluate on: a token file, or `.txt`/`.jsonl` text (tokenized once with the
+    /// model's tokenizer into a token file cached beside it).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
+    /// A `tokenizer.json` for text data (default: the model's).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// The JSONL field holding each document's text.
+    #[arg(long, default_value = crate::data::text::DEFAULT_TEXT_COLUMN)]
+    pub text_column: String,
     /// How the token file stores ids: bytes, u16 or u32 (little-endian).
     #[arg(long, default_value = "u16", value_parser = parse_format)]
     pub data_format: TokenFormat,
@@ -94,9 +101,24 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
         return Err(Error::Usage("--seq-len must be at least 1".into()));
     }
     let model = HfModel::open(&args.model_name_or_path)?;
+    let (data, data_format) = match crate::data::text::TextFormat::of(&args.data) {
+        None => (args.data.clone(), args.data_format),
+        Some(_) => {
+            let tokenizer = model.tokenizer(args.tokenizer.as_deref())?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "{} is text, and {} has no tokenizer.json: give --tokenizer FILE",
+                    args.data.display(),
+                    args.model_name_or_path.display()
+                ))
+            })?;
+            let tokenized =
+                crate::data::text::tokenize_cached(&args.data, &args.text_column, &tokenizer)?;
+            (tokenized.path, TokenFormat::U32)
+        }
+    };
     let client = Client::open(&global.client_options())?;
     let session = Session::from_model(&client, model)?;
-    let report = eval_loss(&session, &args.data, args.data_format, args.seq_len)?;
+    let report = eval_loss(&session, &data, data_format, args.seq_len)?;
     if args.json {
         let out = json!({
             "eval_loss": report.eval_loss,

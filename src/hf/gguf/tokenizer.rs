@@ -153,19 +153,19 @@ pub fn tokenizer_json(
         let mut single = Vec::new();
         let mut pair = Vec::new();
         if let Some(p) = prefix {
-            single.push(special(p, 0))
+            single.push(special(p, 0));
         }
         single.push(seq("A", 0));
         if let Some(s) = suffix {
-            single.push(special(s, 0))
+            single.push(special(s, 0));
         }
         pair.extend(single.iter().cloned());
         if let Some(p) = prefix {
-            pair.push(special(p, 1))
+            pair.push(special(p, 1));
         }
         pair.push(seq("B", 1));
         if let Some(s) = suffix {
-            pair.push(special(s, 1))
+            pair.push(special(s, 1));
         }
         let mut specials = Map::new();
         for (id, token) in prefix.into_iter().chain(suffix) {
