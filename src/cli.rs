@@ -27,6 +27,7 @@ mod checkpoints;
 pub(crate) use checkpoints::utc_time;
 mod export;
 mod plot;
+mod infer;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,6 +86,10 @@ pub enum Command {
         #[command(subcommand)]
         command: checkpoints::CheckpointsCommand,
     },
+    /// Mean next-token loss of a Hugging Face model on a token file (windows of seq_len + 1).
+    Eval(infer::EvalArgs),
+    /// Generate tokens from a Hugging Face model (KV cache; greedy unless --temperature > 0).
+    Generate(infer::GenerateArgs),
     /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
     Export(export::ExportArgs),
     /// Draw loss_curve.png and loss_curve.svg again from a run's metrics.jsonl.
@@ -125,6 +130,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Completions { shell } => completions(*shell),
+        Command::Eval(args) => infer::eval(&cli.global, args),
+        Command::Generate(args) => infer::generate(&cli.global, args),
     }
 }
 

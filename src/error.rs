@@ -39,14 +39,14 @@ pub enum Error {
         fix: String,
     },
 
-    #[error("PJRT plugin {path} failed its integrity check: sha256 {actual}, expected {expected}")]
+    #[error("{path} failed its integrity check: sha256 {actual}, expected {expected}")]
     PluginIntegrity {
         path: PathBuf,
         expected: String,
         actual: String,
     },
 
-    #[error("provisioning PJRT plugin {package} failed while {step}: {message}")]
+    #[error("provisioning {package} failed while {step}: {message}")]
     Provision {
         package: String,
         step: String,
@@ -262,6 +262,30 @@ pub enum Error {
 
     #[error("data cursor does not fit this dataset: {reason}")]
     DataCursor { reason: String },
+    // ---- hf (Hugging Face models) ----
+    #[error("model config {path}: `{key}` = {value}: {reason}")]
+    HfConfig {
+        path: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("--model-name-or-path {path}: {reason}")]
+    HfModelPath { path: PathBuf, reason: String },
+
+    #[error("model weights {path}: tensor {tensor:?} {reason}")]
+    HfWeights {
+        path: PathBuf,
+        tensor: String,
+        reason: String,
+    },
+    // ---- tokenizer / text data / gguf ----
+    #[error("tokenizer {path}: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+
+    #[error("GGUF file {path}: {reason}")]
+    Gguf { path: PathBuf, reason: String },
     // ---- bench ----
     /// A benchmark's own correctness check failed (e.g. a resumed tensor differs from the saved
     /// one), so its timings would be meaningless.
@@ -297,6 +321,11 @@ impl Error {
             | Error::DataFile { .. }
             | Error::DataFileIo { .. }
             | Error::DataCursor { .. }
+            | Error::HfConfig { .. }
+            | Error::HfModelPath { .. }
+            | Error::HfWeights { .. }
+            | Error::Tokenizer { .. }
+            | Error::Gguf { .. }
             | Error::InvalidSize { .. } => 2,
             _ => 1,
         }

@@ -1,5 +1,6 @@
 //! `xlatrain export CHECKPOINT DIR`: a deploy-ready model directory, `model.safetensors` (the
-//! parameters only) plus `config.json`.
+//! parameters only) plus `config.json`, and for a run started from a Hugging Face model the
+//! tokenizer files its checkpoint carries (see [`crate::hf::checkpoint`]).
 //!
 //! The GPT is exported as a Hugging Face GPT-2 (`GPT2LMHeadModel`): our pre-LN blocks, fused
 //! q/k/v projection with heads as column blocks, GELU-tanh MLP, learned positions and tied
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 use crate::checkpoint::{
     fsync_dir, open_checkpoint, write_safetensors_file, TensorSource, TensorSpec, Verify,
 };
+use crate::hf::HfConfig;
 use crate::models::{GptConfig, MlpConfig, ModelConfig};
 use crate::{Error, Result};
 
@@ -36,34 +38,36 @@ pub struct ExportSummary {
     pub weights_bytes: u64,
 }
 
-/// The Hugging Face GPT-2 name of one of our GPT parameter names.
-pub fn hf_gpt2_name(ours: &str) -> Option<String> {
-    let leaf = |s: &str| -> Option<&'static str> {
-        Some(match s {
-            "scale" | "w" => "weight",
-            "bias" | "b" => "bias",
-            _ => return None,
+/// `(our name, Hugging Face GPT-2 name)` of every parameter of our GPT, in order: the names come
+/// from the one GPT-2 table ([`crate::hf::tensor_table`]) for the config [`hf_gpt2_config`]
+/// describes, matched by position and checked by shape, so import and export cannot disagree.
+pub fn hf_gpt2_names(c: &GptConfig) -> Result<Vec<(String, String)>> {
+    let hf = HfConfig::from_json(Path::new("(export config)"), &hf_gpt2_config(c))?;
+    let table = crate::hf::tensor_table(&hf);
+    let ours = c.param_specs()?;
+    if ours.len() != table.params.len() {
+        return Err(Error::Lower {
+            reason: format!(
+                "the GPT has {} parameters, the GPT-2 table {}",
+                ours.len(),
+                table.params.len()
+            ),
+        });
+    }
+    ours.into_iter()
+        .zip(table.params)
+        .map(|(o, h)| {
+            if o.shape != h.shape {
+                return Err(Error::Lower {
+                    reason: format!(
+                        "{} {:?} does not match GPT-2's {} {:?}",
+                        o.name, o.shape, h.name, h.shape
+                    ),
+                });
+            }
+            Ok((o.name, h.name))
         })
-    };
-    match ours {
-        "wte" => return Some("transformer.wte.weight".into()),
-        "wpe" => return Some("transformer.wpe.weight".into()),
-        _ => {}
-    }
-    if let Some(rest) = ours.strip_prefix("ln_f.") {
-        return Some(format!("transformer.ln_f.{}", leaf(rest)?));
-    }
-    let rest = ours.strip_prefix("h.")?;
-    let (layer, rest) = rest.split_once('.')?;
-    if layer.is_empty() || !layer.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (module, last) = rest.rsplit_once('.')?;
-    let module = match module {
-        "ln_1" | "ln_2" | "attn.c_attn" | "attn.c_proj" | "mlp.c_fc" | "mlp.c_proj" => module,
-        _ => return None,
-    };
-    Some(format!("transformer.h.{layer}.{module}.{}", leaf(last)?))
+        .collect()
 }
 
 /// `config.json` of a GPT export, as transformers' `GPT2Config` reads it.
@@ -135,11 +139,7 @@ impl TensorSource for Renamed<'_> {
 /// export files are replaced atomically, other files left alone).
 pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary> {
     let opened = open_checkpoint(checkpoint, Verify::Full)?;
-    let model: ModelConfig =
-        serde_json::from_value(opened.config.clone()).map_err(|e| Error::Export {
-            path: checkpoint.to_path_buf(),
-            reason: format!("config.json does not describe an xlatrain model: {e}"),
-        })?;
+    let model = crate::hf::checkpoint::model_config_of(checkpoint, &opened.config)?;
     let expected: Vec<TensorSpec> = model
         .param_specs()?
         .iter()
@@ -154,17 +154,15 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
     let data = opened.model.matching(checkpoint, &expected)?;
     let (model_type, config, names): (&'static str, Value, Vec<String>) = match &model {
         ModelConfig::Gpt(c) => {
-            let names = expected
-                .iter()
-                .map(|s| {
-                    hf_gpt2_name(&s.name).ok_or_else(|| Error::Export {
-                        path: checkpoint.to_path_buf(),
-                        reason: format!("no GPT-2 name for parameter {:?}", s.name),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let names = hf_gpt2_names(c)?.into_iter().map(|(_, hf)| hf).collect();
             ("gpt2", hf_gpt2_config(c), names)
         }
+        // HF models already carry HF names and layouts: the config they were read from goes back.
+        ModelConfig::Hf(c) => (
+            c.family.model_type(),
+            crate::hf::checkpoint::config_json(c),
+            expected.iter().map(|s| s.name.clone()).collect(),
+        ),
         ModelConfig::Mlp(c) => (
             "xlatrain-mlp",
             mlp_config(c),
@@ -188,11 +186,17 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
         reason: e.to_string(),
     })?;
     config_text.push(b'\n');
-    let config_path = dir.join(EXPORT_CONFIG_FILE);
-    let temporary = dir.join(format!(".{EXPORT_CONFIG_FILE}.tmp-{}", std::process::id()));
-    crate::checkpoint::write_durable(&temporary, &config_text)?;
-    fs::rename(&temporary, &config_path)
-        .map_err(|e| Error::io("cannot rename into place", &config_path, e))?;
+    replace_file(dir, EXPORT_CONFIG_FILE, &config_text)?;
+    if let ModelConfig::Hf(_) = model {
+        // the tokenizer files the checkpoint carries (verified with it above)
+        for name in crate::hf::checkpoint::MODEL_DIR_FILES {
+            let path = checkpoint.join(name);
+            if path.is_file() {
+                let bytes = fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+                replace_file(dir, name, &bytes)?;
+            }
+        }
+    }
     fsync_dir(dir)?;
     Ok(ExportSummary {
         dir: dir.to_path_buf(),
@@ -203,35 +207,46 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
     })
 }
 
+/// Writes `dir/name` durably under a temporary name and renames it into place.
+fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(name);
+    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    crate::checkpoint::write_durable(&temporary, bytes)?;
+    fs::rename(&temporary, &path).map_err(|e| Error::io("cannot rename into place", &path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_gpt_parameter_has_its_gpt2_name() {
-        let specs = GptConfig {
+        let config = GptConfig {
             n_layers: 2,
             ..GptConfig::default()
-        }
-        .param_specs()
-        .unwrap();
-        let names: Vec<String> = specs
-            .iter()
-            .map(|s| hf_gpt2_name(&s.name).unwrap())
-            .collect();
-        assert_eq!(names[0], "transformer.wte.weight");
-        assert_eq!(names[1], "transformer.wpe.weight");
-        assert_eq!(names[2], "transformer.h.0.ln_1.weight");
-        assert_eq!(names[3], "transformer.h.0.ln_1.bias");
-        assert_eq!(names[4], "transformer.h.0.attn.c_attn.weight");
-        assert_eq!(names[7], "transformer.h.0.attn.c_proj.bias");
-        assert_eq!(names[12], "transformer.h.0.mlp.c_proj.weight");
-        assert_eq!(names[14], "transformer.h.1.ln_1.weight");
-        assert_eq!(names[names.len() - 2], "transformer.ln_f.weight");
-        assert_eq!(names[names.len() - 1], "transformer.ln_f.bias");
-        let unique: std::collections::HashSet<&String> = names.iter().collect();
-        assert_eq!(unique.len(), names.len());
-        assert_eq!(hf_gpt2_name("h.x.ln_1.scale"), None);
-        assert_eq!(hf_gpt2_name("h.0.attn.q.w"), None);
+        };
+        let pairs = hf_gpt2_names(&config).unwrap();
+        let name = |ours: &str| pairs.iter().find(|(o, _)| o == ours).unwrap().1.clone();
+        assert_eq!(name("wte"), "transformer.wte.weight");
+        assert_eq!(name("wpe"), "transformer.wpe.weight");
+        assert_eq!(name("h.0.ln_1.scale"), "transformer.h.0.ln_1.weight");
+        assert_eq!(name("h.0.ln_1.bias"), "transformer.h.0.ln_1.bias");
+        assert_eq!(
+            name("h.0.attn.c_attn.w"),
+            "transformer.h.0.attn.c_attn.weight"
+        );
+        assert_eq!(
+            name("h.0.attn.c_proj.b"),
+            "transformer.h.0.attn.c_proj.bias"
+        );
+        assert_eq!(
+            name("h.0.mlp.c_proj.w"),
+            "transformer.h.0.mlp.c_proj.weight"
+        );
+        assert_eq!(name("h.1.ln_1.scale"), "transformer.h.1.ln_1.weight");
+        assert_eq!(name("ln_f.scale"), "transformer.ln_f.weight");
+        assert_eq!(name("ln_f.bias"), "transformer.ln_f.bias");
+        let unique: std::collections::HashSet<&String> = pairs.iter().map(|(_, h)| h).collect();
+        assert_eq!(unique.len(), pairs.len());
     }
 }

@@ -14,13 +14,17 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod graph;
+pub mod hf;
+pub mod infer;
 pub mod lower;
 pub mod mmap;
 pub mod models;
 pub mod optim;
 pub mod pjrt;
+pub mod provision;
 pub mod rng;
 pub mod signals;
+pub mod tokenizer;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use train_common::{args, cpu};
 use xlatrain::checkpoint::{open_checkpoint, Verify};
 use xlatrain::data::{Dataset, Inputs};
-use xlatrain::export::{export_checkpoint, hf_gpt2_name};
+use xlatrain::export::{export_checkpoint, hf_gpt2_names};
 use xlatrain::train::{train_with_checkpoints, Checkpointing, Trainer};
 
 #[test]
@@ -64,8 +64,18 @@ fn trained_gpt_exports_as_gpt2_with_its_eval_batch_fixture() {
     let header_len = u64::from_le_bytes(exported[..8].try_into().unwrap()) as usize;
     let header: Value = serde_json::from_slice(&exported[8..8 + header_len]).unwrap();
     let data = &exported[8 + header_len..];
+    let config = xlatrain::models::GptConfig {
+        d_model: 32,
+        n_layers: 2,
+        n_heads: 4,
+        d_ff: 80,
+        init_std: 0.4,
+        seq_len: 16,
+        ..Default::default()
+    };
+    let names = hf_gpt2_names(&config).unwrap();
     for (spec, bytes) in saved.model.iter() {
-        let name = hf_gpt2_name(&spec.name).unwrap();
+        let name = &names.iter().find(|(ours, _)| *ours == spec.name).unwrap().1;
         let entry = &header[&name];
         let range = entry["data_offsets"].as_array().unwrap();
         let (begin, end) = (

@@ -22,7 +22,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Puts `contents` at `pin`'s cached plugin path under `root`, with a matching recorded hash.
 fn plant_in_cache(pin: &WheelPin, root: &Path, contents: &[u8]) -> std::path::PathBuf {
-    let path = pin.plugin_path(root);
+    let path = pin.member_path(root);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, contents).unwrap();
     let mut sidecar = path.clone().into_os_string();
@@ -51,7 +51,9 @@ fn a_cached_plugin_swapped_together_with_its_recorded_hash_is_refused_and_replac
         wheel_file: wheel_file.into(),
         wheel_sha256: sha256(&std::fs::read(&wheel_path).unwrap()),
         member: member.into(),
-        plugin_sha256: Some(sha256(&genuine)),
+        python_version: None,
+        cache_group: "plugins".into(),
+        member_sha256: Some(sha256(&genuine)),
     };
 
     let planted = plant_in_cache(&pin, cache.path(), b"\x7fELF a different library");

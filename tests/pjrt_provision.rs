@@ -48,7 +48,9 @@ fn fake_wheel(dir: &Path, contents: &[u8]) -> WheelPin {
         wheel_file: wheel_file.into(),
         wheel_sha256: sha256(&std::fs::read(&path).unwrap()),
         member: member.into(),
-        plugin_sha256: Some(sha256(contents)),
+        python_version: None,
+        cache_group: "plugins".into(),
+        member_sha256: Some(sha256(contents)),
     }
 }
 
@@ -80,7 +82,7 @@ fn concurrent_provisioning_produces_one_intact_plugin() {
             .collect()
     });
     assert!(paths.iter().all(|p| p == &paths[0]));
-    assert_eq!(paths[0], pin.plugin_path(cache.path()));
+    assert_eq!(paths[0], pin.member_path(cache.path()));
     assert_eq!(std::fs::read(&paths[0]).unwrap(), contents);
     provision::verify_provisioned(&pin, &paths[0]).unwrap();
     let dir = paths[0].parent().unwrap();
@@ -102,7 +104,7 @@ fn a_wheel_with_the_wrong_sha256_is_refused() {
         matches!(result, Err(Error::PluginIntegrity { .. })),
         "{result:?}"
     );
-    assert!(!pin.plugin_path(cache.path()).exists());
+    assert!(!pin.member_path(cache.path()).exists());
 }
 
 #[test]
@@ -110,13 +112,13 @@ fn a_plugin_that_does_not_match_its_pin_is_refused() {
     let wheels = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let mut pin = fake_wheel(wheels.path(), &plugin_bytes(4096, 3));
-    pin.plugin_sha256 = Some(sha256(b"some other plugin"));
+    pin.member_sha256 = Some(sha256(b"some other plugin"));
     let result = provision::provision_from(&pin, cache.path(), Some(wheels.path()));
     assert!(
         matches!(result, Err(Error::PluginIntegrity { .. })),
         "{result:?}"
     );
-    assert!(!pin.plugin_path(cache.path()).exists());
+    assert!(!pin.member_path(cache.path()).exists());
 }
 
 #[test]
@@ -177,7 +179,7 @@ fn the_default_cpu_plugin_is_the_pinned_verified_wheel() {
     let path = provision::provision_cpu(&root)
         .unwrap_or_else(|e| panic!("the CPU PJRT plugin must be available: {e}"));
     let pin = WheelPin::lammps_cpu();
-    assert_eq!(path, pin.plugin_path(&root));
+    assert_eq!(path, pin.member_path(&root));
     provision::verify_provisioned(&pin, &path).unwrap();
     let client = Client::open(&ClientOptions {
         plugin: Some(path.clone()),

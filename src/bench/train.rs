@@ -57,6 +57,11 @@ pub fn step_flops(model: &ModelConfig, batch: usize) -> Result<f64> {
             let tokens = (batch * gpt.seq_len) as f64;
             6.0 * params * tokens + attention_flops_per_token(gpt) * tokens
         }
+        ModelConfig::Hf(_) => {
+            return Err(crate::Error::Usage(
+                "the benchmark's FLOP model covers the reference models only".into(),
+            ))
+        }
     })
 }
 

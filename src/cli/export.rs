@@ -1,5 +1,6 @@
 //! `xlatrain export CHECKPOINT DIR`: write a deploy-ready model directory (see
-//! [`crate::export`]).
+//! [`crate::export`]); `xlatrain export model.gguf DIR`: a GGUF file as an HF directory (see
+//! [`crate::hf::gguf::export`]).
 
 use std::path::PathBuf;
 
@@ -10,13 +11,27 @@ use crate::{Error, Result};
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// A `checkpoint-<step>` directory (fully verified before export).
+    /// A `checkpoint-<step>` directory (fully verified before export), or a llama `.gguf` file
+    /// (dequantized to f32, with its tokenizer).
     pub checkpoint: PathBuf,
     /// The directory to write `model.safetensors` and `config.json` into.
     pub dir: PathBuf,
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {
+    if args.checkpoint.extension().is_some_and(|e| e == "gguf") {
+        let model = crate::hf::gguf::read(&args.checkpoint)?;
+        let export = crate::hf::gguf::export_gguf(&model, &args.dir)?;
+        say!(
+            "exported {} as a Hugging Face llama to {}: {} tensors, {} (model.safetensors, \
+             config.json, tokenizer.json)",
+            args.checkpoint.display(),
+            export.dir.display(),
+            export.tensors,
+            super::checkpoints::human_bytes(export.weights_bytes)
+        );
+        return Ok(());
+    }
     if !args.checkpoint.is_dir() {
         return Err(Error::Usage(format!(
             "{} is not a checkpoint directory",

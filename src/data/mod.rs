@@ -7,6 +7,7 @@
 
 pub mod order;
 pub mod synthetic;
+pub mod text;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,13 @@ pub enum DataSpec {
         n_words: usize,
     },
     TokenFile(TokenFileOptions),
+    /// A `.txt`/`.jsonl` file (`options.path`) tokenized with a tokenizer.json into a cached
+    /// u32 token file (see [`text`]); `options.format` is ignored.
+    Text {
+        options: TokenFileOptions,
+        tokenizer: std::path::PathBuf,
+        text_column: String,
+    },
 }
 
 /// A ready dataset.
@@ -144,6 +152,19 @@ impl Dataset {
                 Ok(Dataset::GptSynthetic(data))
             }
             DataSpec::TokenFile(opts) => Ok(Dataset::Tokens(TokenDataset::open(opts)?)),
+            DataSpec::Text {
+                options,
+                tokenizer,
+                text_column,
+            } => {
+                let tokenizer = crate::tokenizer::Tokenizer::from_file(tokenizer)?;
+                let tokenized = text::tokenize_cached(&options.path, text_column, &tokenizer)?;
+                Ok(Dataset::Tokens(TokenDataset::open(&TokenFileOptions {
+                    path: tokenized.path,
+                    format: TokenFormat::U32,
+                    ..options.clone()
+                })?))
+            }
         }
     }
 

@@ -270,6 +270,14 @@ impl TokenDataset {
         )
     }
 
+    /// Tokens `start..start + len` in file order (ids were checked against the vocab on open);
+    /// positions past the end read as 0, so callers stay within [`Self::n_tokens`].
+    pub fn token_ids(&self, start: u64, len: usize) -> Vec<i32> {
+        (start..start + len as u64)
+            .map(|i| self.token(i) as i32)
+            .collect()
+    }
+
     fn token(&self, i: u64) -> u32 {
         let size = self.format.token_size();
         let at = i as usize * size;

@@ -362,6 +362,12 @@ fn vjp(g: &mut Graph, y: Tensor, gy: Tensor, want: &[bool]) -> Result<Vec<Option
             let picked = g.gather_rows(gy, indices)?;
             vec![None, Some(g.reshape(picked, &upd_shape)?)]
         }
+        // The KV-cache write only appears in inference programs.
+        Op::DynamicUpdateSlice { .. } => {
+            return Err(Error::Lower {
+                reason: "dynamic_update_slice has no gradient rule (it is for inference)".into(),
+            })
+        }
     })
 }
 

@@ -1,5 +1,6 @@
 //! Builders for ops that move or combine elements: broadcast_in_dim, reshape, transpose, slice,
-//! pad, concatenate, dot_general, reduce, row gather/scatter-add and rng_bit_generator.
+//! pad, concatenate, dot_general, reduce, row gather/scatter-add, rng_bit_generator and
+//! dynamic_update_slice.
 
 use super::builder::{numel, Graph};
 use super::types::{DType, Op, ReduceKind, Tensor};
@@ -498,5 +499,50 @@ impl Graph {
         let bits = self.push(Op::RngBits { state }, shape.to_vec(), dtype);
         let next = self.push(Op::RngNextState { rng: bits }, vec![2], DType::U64);
         Ok((next, bits))
+    }
+
+    /// `operand` with `update` (same rank, no larger) written at run-time offsets `starts`, one
+    /// `s32` scalar per axis; StableHLO clamps the offsets so the update stays in bounds.
+    pub fn dynamic_update_slice(
+        &mut self,
+        operand: Tensor,
+        update: Tensor,
+        starts: &[Tensor],
+    ) -> Result<Tensor> {
+        let (no, nu) = (self.node(operand)?, self.node(update)?);
+        let (shape, dtype) = (no.shape.clone(), no.dtype);
+        let fits = nu.shape.len() == shape.len()
+            && nu.shape.iter().zip(&shape).all(|(u, o)| u <= o)
+            && starts.len() == shape.len();
+        if !fits || nu.dtype != dtype {
+            return Err(Error::ShapeMismatch {
+                op: "dynamic_update_slice",
+                shapes: vec![shape, nu.shape.clone()],
+                reason: format!(
+                    "the update must have the operand's rank, dtype and no larger axes, with one \
+                     start index per axis ({} given)",
+                    starts.len()
+                ),
+            });
+        }
+        for &s in starts {
+            let n = self.node(s)?;
+            if !n.shape.is_empty() || n.dtype != DType::S32 {
+                return Err(Error::DTypeMismatch {
+                    op: "dynamic_update_slice",
+                    dtypes: vec![n.dtype],
+                    reason: "start indices must be s32 scalars".into(),
+                });
+            }
+        }
+        Ok(self.push(
+            Op::DynamicUpdateSlice {
+                operand,
+                update,
+                starts: starts.to_vec(),
+            },
+            shape,
+            dtype,
+        ))
     }
 }

@@ -299,6 +299,13 @@ pub enum Op {
     },
     /// The id of the replica running the program (`ui32` scalar).
     ReplicaId,
+    /// `operand` with `update` written at the run-time offsets `starts` (one `s32` scalar per
+    /// axis, clamped by StableHLO so the update stays in bounds): the KV-cache write.
+    DynamicUpdateSlice {
+        operand: Tensor,
+        update: Tensor,
+        starts: Vec<Tensor>,
+    },
 }
 
 impl Op {
@@ -328,6 +335,7 @@ impl Op {
             Op::RngNextState { .. } => "rng_bit_generator.state",
             Op::AllReduceSum { .. } => "all_reduce",
             Op::ReplicaId => "replica_id",
+            Op::DynamicUpdateSlice { .. } => "dynamic_update_slice",
         }
     }
 
@@ -359,6 +367,15 @@ impl Op {
             Op::ScatterAddRows {
                 indices, updates, ..
             } => vec![*indices, *updates],
+            Op::DynamicUpdateSlice {
+                operand,
+                update,
+                starts,
+            } => {
+                let mut all = vec![*operand, *update];
+                all.extend(starts);
+                all
+            }
         }
     }
 }

@@ -421,6 +421,15 @@ impl<'a> Printer<'a> {
                 )
             }
             Op::ReplicaId => format!("stablehlo.replica_id : {ty}"),
+            Op::DynamicUpdateSlice { operand, update, starts } => {
+                let mut refs = vec![self.r(*operand)?.to_string(), self.r(*update)?.to_string()];
+                let mut tys = vec![self.ty(*operand), self.ty(*update)];
+                for &s in starts {
+                    refs.push(self.r(s)?.to_string());
+                    tys.push(self.ty(s));
+                }
+                format!("stablehlo.dynamic_update_slice {} : ({}) -> {ty}", refs.join(", "), tys.join(", "))
+            }
             Op::RngBits { state } => {
                 let name = self.fresh(node.name.as_deref());
                 let line = format!(

@@ -3,10 +3,16 @@
 //! from one projection and heads as column blocks, then a GELU-tanh MLP), a final layer norm
 //! and logits through the tied token embedding.
 //!
+//! The same function runs with a KV cache ([`forward`]): the tokens then sit at the cache's
+//! offset, positions are gathered from the position table, and attention reads the cache (see
+//! [`super::attention`]). HF GPT-2 (`GPT2LMHeadModel`) runs through it with HF names, since its
+//! Conv1D weights are our `[in, out]` layout.
+//!
 //! Dropout (when `dropout > 0` and a key is given) follows GPT-2's placement: after the
 //! embeddings and after each residual branch's output projection. Its bits come from the device
 //! PRNG state, which is threaded through and returned so the next step draws fresh bits.
 
+use super::attention::{causal_attention, KvCache};
 use crate::graph::{CompareDir, DType, Graph, Tensor};
 use crate::models::GptConfig;
 use crate::{Error, Result};
@@ -35,6 +41,18 @@ pub fn logits(
     tokens: Tensor,
     rng: Option<&mut Tensor>,
 ) -> Result<Tensor> {
+    forward(config, g, params, tokens, rng, None)
+}
+
+/// [`logits`], optionally reading and updating a KV cache (prefill and decode).
+pub fn forward(
+    config: &GptConfig,
+    g: &mut Graph,
+    params: &[Tensor],
+    tokens: Tensor,
+    rng: Option<&mut Tensor>,
+    mut cache: Option<&mut KvCache>,
+) -> Result<Tensor> {
     let expected = 4 + PER_BLOCK * config.n_layers;
     if params.len() != expected {
         return Err(Error::Lower {
@@ -55,6 +73,16 @@ pub fn logits(
             })
         }
     };
+    if let Some(&(k0, _)) = cache.as_deref().and_then(|kv| kv.layers.first()) {
+        let span = g.shape(k0)?[2];
+        if span > config.seq_len {
+            return Err(Error::ShapeMismatch {
+                op: "gpt",
+                shapes: vec![g.shape(k0)?.to_vec()],
+                reason: format!("a KV cache of {span} positions exceeds {}", config.seq_len),
+            });
+        }
+    }
     let (d, h, eps) = (config.d_model, config.n_heads, config.layer_norm_eps);
     let dh = config.d_head();
     let mut dropout = Dropout {
@@ -63,7 +91,13 @@ pub fn logits(
     };
     let (wte, wpe) = (params[0], params[1]);
     let tok = g.gather_rows(wte, tokens)?;
-    let pos = g.slice_axis(wpe, 0, 0, t)?;
+    let pos = match cache.as_deref() {
+        Some(kv) => {
+            let positions = kv.positions(g, t)?;
+            g.gather_rows(wpe, positions)?
+        }
+        None => g.slice_axis(wpe, 0, 0, t)?,
+    };
     let mut x = g.add(tok, pos)?;
     x = dropout.apply(g, x)?;
     for layer in 0..config.n_layers {
@@ -77,13 +111,9 @@ pub fn logits(
             let part = g.reshape(part, &[b, t, h, dh])?;
             heads.push(g.transpose(part, &[0, 2, 1, 3])?);
         }
-        let scores = g.dot_general(heads[0], heads[1], &[0, 1], &[0, 1], &[3], &[3])?;
-        let scores = g.scale(scores, 1.0 / (dh as f64).sqrt())?;
-        let scores = g.causal_mask(scores, -1e9)?;
-        let probs = g.softmax(scores, 3)?;
-        let att = g.dot_general(probs, heads[2], &[0, 1], &[0, 1], &[3], &[2])?;
-        let att = g.transpose(att, &[0, 2, 1, 3])?;
-        let att = g.reshape(att, &[b, t, d])?;
+        let layer_cache = KvCache::layer(cache.as_deref_mut(), layer)?;
+        let scale = 1.0 / (dh as f64).sqrt();
+        let att = causal_attention(g, heads[0], heads[1], heads[2], scale, layer_cache)?;
         let att = g.matmul(att, p[PROJ_W])?;
         let att = g.add(att, p[PROJ_B])?;
         let att = dropout.apply(g, att)?;

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::hf::HfConfig;
 use crate::rng;
 use crate::{Error, Result};
 
@@ -21,6 +22,8 @@ pub enum Init {
     },
     Zeros,
     Ones,
+    /// Values come from a pretrained model's files (see [`crate::hf`]), never drawn.
+    Pretrained,
 }
 
 /// One named parameter tensor (all parameters are f32, row-major, linear weights `[in, out]`).
@@ -57,7 +60,8 @@ impl ParamSpec {
             Init::Uniform { bound } => {
                 rng::uniform_init(rng::derive(init_seed, tensor_index as u64), n, bound)
             }
-            Init::Zeros => vec![0.0; n],
+            // never called for pretrained models: ModelConfig::init_params refuses them
+            Init::Zeros | Init::Pretrained => vec![0.0; n],
             Init::Ones => vec![1.0; n],
         }
     }
@@ -273,14 +277,17 @@ impl GptConfig {
 pub enum ModelConfig {
     Mlp(MlpConfig),
     Gpt(GptConfig),
+    /// A Hugging Face causal LM read from its `config.json`; parameters keep HF names.
+    Hf(HfConfig),
 }
 
 impl ModelConfig {
-    /// "mlp" or "gpt".
+    /// "mlp", "gpt" or the HF `model_type` ("gpt2", "llama", ...).
     pub fn kind_name(&self) -> &'static str {
         match self {
             ModelConfig::Mlp(_) => "mlp",
             ModelConfig::Gpt(_) => "gpt",
+            ModelConfig::Hf(c) => c.family.model_type(),
         }
     }
 
@@ -288,6 +295,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Mlp(c) => c.init_seed,
             ModelConfig::Gpt(c) => c.init_seed,
+            ModelConfig::Hf(_) => 0,
         }
     }
 
@@ -295,14 +303,26 @@ impl ModelConfig {
         match self {
             ModelConfig::Mlp(c) => c.validate(),
             ModelConfig::Gpt(c) => c.validate(),
+            ModelConfig::Hf(_) => Ok(()),
         }
     }
 
-    /// The parameters in spec order (validates the config first).
+    /// The parameters in spec order (validates the config first). HF models: the family
+    /// table's order, names and shapes ([`crate::hf::tensor_table`]).
     pub fn param_specs(&self) -> Result<Vec<ParamSpec>> {
         match self {
             ModelConfig::Mlp(c) => c.param_specs(),
             ModelConfig::Gpt(c) => c.param_specs(),
+            ModelConfig::Hf(c) => Ok(crate::hf::tensor_table(c)
+                .params
+                .into_iter()
+                .map(|t| ParamSpec {
+                    name: t.name,
+                    shape: t.shape,
+                    init: Init::Pretrained,
+                    decay: t.decay,
+                })
+                .collect()),
         }
     }
 
@@ -314,6 +334,16 @@ impl ModelConfig {
     /// The initial value of every parameter, in [`Self::param_specs`] order, bit-identical to the
     /// JAX reference trainer's.
     pub fn init_params(&self) -> Result<Vec<Vec<f32>>> {
+        if let ModelConfig::Hf(c) = self {
+            return Err(Error::ModelConfig {
+                model: c.family.model_type(),
+                field: "init".into(),
+                value: "pretrained".into(),
+                reason: "a Hugging Face model's parameters come from its files \
+                         (crate::hf::HfModel::upload), not from an init"
+                    .into(),
+            });
+        }
         let specs = self.param_specs()?;
         Ok(init_params(&specs, self.init_seed()))
     }
@@ -332,6 +362,28 @@ impl ModelConfig {
                 ("d_ff".into(), c.d_ff.to_string()),
                 ("seq_len".into(), c.seq_len.to_string()),
                 ("layer_norm_eps".into(), format!("{:e}", c.layer_norm_eps)),
+            ],
+            ModelConfig::Hf(c) => vec![
+                ("model_type".into(), c.family.model_type().into()),
+                ("vocab_size".into(), c.vocab_size.to_string()),
+                ("hidden_size".into(), c.hidden_size.to_string()),
+                ("num_hidden_layers".into(), c.num_hidden_layers.to_string()),
+                (
+                    "num_attention_heads".into(),
+                    c.num_attention_heads.to_string(),
+                ),
+                (
+                    "num_key_value_heads".into(),
+                    c.num_key_value_heads.to_string(),
+                ),
+                ("head_dim".into(), c.head_dim.to_string()),
+                ("intermediate_size".into(), c.intermediate_size.to_string()),
+                ("norm_eps".into(), format!("{:e}", c.norm_eps)),
+                ("rope_theta".into(), format!("{:e}", c.rope_theta)),
+                (
+                    "tie_word_embeddings".into(),
+                    c.tie_word_embeddings.to_string(),
+                ),
             ],
         };
         let params = self

@@ -8,7 +8,7 @@
 
 mod api;
 mod buffer;
-mod cache;
+pub(crate) mod cache;
 mod client;
 mod compile_options;
 mod dtype;
