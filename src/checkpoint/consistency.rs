@@ -60,7 +60,11 @@ pub fn check_consistency(checkpoint: &Checkpoint) -> Result<()> {
             )));
         }
     }
-    let model: ModelConfig = serde_json::from_value(checkpoint.config.clone()).map_err(|e| {
+    let model: ModelConfig = crate::hf::checkpoint::model_config_of(
+        &checkpoint.path,
+        &checkpoint.config,
+    )
+    .map_err(|e| {
         invalid(format!(
             "config.json is not a model config ({e}), but trainer_state.json records an \
              architecture fingerprint"
