@@ -94,8 +94,12 @@ fn set_step_tensor(checkpoint: &Path, value: i32) {
     fs::write(&path, bytes).unwrap();
 }
 
-/// The hostile edits, each with a phrase its rejection must contain.
-fn hostile_cases() -> Vec<(&'static str, fn(&Path), &'static str)> {
+/// A hostile edit: what it is, the edit of a checkpoint directory, and a phrase its rejection
+/// must contain.
+type HostileCase = (&'static str, fn(&Path), &'static str);
+
+/// The hostile edits.
+fn hostile_cases() -> Vec<HostileCase> {
     vec![
         (
             "renamed tensor",
@@ -196,7 +200,7 @@ fn checkpoints_verify_and_list_reject_a_step_tensor_unequal_to_global_step() {
 #[test]
 fn auto_resume_skips_an_inconsistent_newest_checkpoint_and_says_why() {
     let mut cases = hostile_cases();
-    let blank_fingerprint: (&str, fn(&Path), &str) = (
+    let blank_fingerprint: HostileCase = (
         "no architecture fingerprint (a generic checkpoint to verify, not one to resume)",
         |c| {
             let path = c.join("trainer_state.json");

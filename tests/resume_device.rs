@@ -140,8 +140,7 @@ fn the_one_pass_restore_checks_each_shard_checksum_while_uploading() {
     let checkpoint = open_checkpoint(&saved.path, Verify::Structure).unwrap();
     checkpoint.verify_documents().unwrap();
     let err = upload_verified(&client, &checkpoint, &checkpoint.model, source.specs(), 0)
-        .err()
-        .expect("a damaged shard must fail the upload");
+        .expect_err("a damaged shard must fail the upload");
     match err {
         Error::ChecksumMismatch { path, .. } => assert_eq!(path, shard),
         e => panic!("expected ChecksumMismatch, got {e:?}"),

@@ -28,6 +28,9 @@ use super::stream::{return_windows, take_read_buffers};
 use super::tensor::TensorSpec;
 use crate::{mmap, Error, Result};
 
+/// Bytes of a shard the one-pass reader asks the kernel to read ahead of the tensor it reads.
+const READ_AHEAD: u64 = 256 << 20;
+
 /// How much of a checkpoint to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verify {
@@ -208,6 +211,14 @@ impl TensorSet {
                     read_at(&mut scratch, hashed..entry.range.start)?;
                     hasher.update(&scratch);
                 }
+                // Keep the disk busy while the visitor uploads: ask for the next bytes ahead
+                // (asynchronous readahead), not only the ones read next.
+                let _ = rustix::fs::fadvise(
+                    file,
+                    entry.range.start as u64,
+                    std::num::NonZeroU64::new(READ_AHEAD),
+                    rustix::fs::Advice::WillNeed,
+                );
                 let Ok(mut buf) = free.recv() else {
                     return Ok(()); // the visitor stopped
                 };
