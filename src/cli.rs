@@ -26,8 +26,8 @@ mod bench;
 mod checkpoints;
 pub(crate) use checkpoints::utc_time;
 mod export;
-mod plot;
 mod infer;
+mod plot;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,10 +128,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),
         Command::Export(args) => export::run(args),
-        Command::Plot(args) => plot::run(args),
-        Command::Completions { shell } => completions(*shell),
         Command::Eval(args) => infer::eval(&cli.global, args),
         Command::Generate(args) => infer::generate(&cli.global, args),
+        Command::Plot(args) => plot::run(args),
+        Command::Completions { shell } => completions(*shell),
     }
 }
 

@@ -245,7 +245,7 @@ pub fn run_title(model: &ModelConfig, args: &TrainingArgs) -> String {
         ),
         ModelConfig::Hf(c) => format!(
             "{} ({} layers, hidden {}, vocab {})",
-            c.family.model_type(),
+            c.family.architecture(),
             c.num_hidden_layers,
             c.hidden_size,
             c.vocab_size
