@@ -169,10 +169,12 @@ def random_weights(cfg, seed, dtype):
             value = 1.0 + 0.2 * rng.standard_normal(shape)
         elif len(shape) == 1:
             value = 0.1 * rng.standard_normal(shape)
+        elif "embed" in name or "wte" in name or "wpe" in name:
+            # small next to the blocks' outputs, so a tied head does not just echo the input
+            value = 0.1 * rng.standard_normal(shape)
         else:
-            value = rng.standard_normal(shape) * (0.5 / np.sqrt(shape[-1]) if "wpe" not in name else 0.1)
-            if "embed" in name or "wte" in name:
-                value = rng.standard_normal(shape) * 0.5
+            fan_in = shape[0] if cfg["model_type"] == "gpt2" else shape[1]  # Conv1D [in, out]
+            value = rng.standard_normal(shape) / np.sqrt(fan_in)
         value = value.astype(np.float32)
         if dtype == "bfloat16":  # what the file holds, read back exactly
             value = value.astype(ml_dtypes.bfloat16).astype(np.float32)

@@ -67,6 +67,10 @@ fn check_greedy(case: &str) {
     let out = generator.generate(&prompt, &options).unwrap();
     let want = ids(&r["greedy_numpy"]);
     eprintln!("{case}: greedy {:?}", out.ids);
+    assert!(
+        want.windows(2).any(|w| w[0] != w[1]),
+        "{case}: the fixture's greedy decode repeats one token, so it would not test the cache"
+    );
     assert_eq!(
         out.ids, want,
         "{case}: greedy ids differ from the numpy reference"
@@ -146,4 +150,86 @@ fn eval_equals_the_reference_loss() {
     for case in ["gpt2", "llama_gqa_untied", "qwen2_biases"] {
         check_eval(case);
     }
+}
+
+/// The trainer's own step program (forward, loss, backward, clipping, AdamW) runs on an HF
+/// model: its graph differentiates, its state follows the HF names, and the loss of a fixed
+/// batch falls over a few steps.
+#[test]
+fn the_trainers_step_program_fine_tunes_an_hf_llama() {
+    use xlatrain::config::{LrSchedulerType, OptimizerKind};
+    use xlatrain::data::{BatchLayout, ElementType as DataType};
+    use xlatrain::optim::{OptimizerSpec, Schedule};
+    use xlatrain::pjrt::{Arg, CompileOptions};
+    use xlatrain::train::{state_layout, train_step_program, RNG_KEY, STEP};
+
+    let client = common::cpu();
+    let mut session = Session::open(&client, &model_dir("llama_gqa_untied")).unwrap();
+    let optimizer = OptimizerSpec {
+        kind: OptimizerKind::AdamW,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        weight_decay: 0.01,
+        momentum: 0.0,
+        max_grad_norm: Some(1.0),
+        schedule: Schedule {
+            kind: LrSchedulerType::Constant,
+            base_lr: 1e-2,
+            warmup_steps: 0,
+            total_steps: 6,
+        },
+    };
+    let (b, t) = (2, 12);
+    let layout = BatchLayout {
+        x_type: DataType::I32,
+        x_shape: vec![b, t],
+        y_shape: vec![b, t],
+    };
+    let program = train_step_program(&session.model, &optimizer, &layout, 1).unwrap();
+    let exe = client
+        .compile(&program.mlir, &CompileOptions::default())
+        .unwrap();
+    let descs = state_layout(&session.model, &optimizer).unwrap();
+    assert!(descs
+        .iter()
+        .any(|d| d.name == "exp_avg.model.layers.1.mlp.down_proj.weight"));
+    let mut state = std::mem::take(&mut session.params);
+    for d in &descs[state.len()..] {
+        let dims = d.dims();
+        state.push(if d.name == STEP {
+            client.upload(&[0i32], &dims, 0).unwrap()
+        } else if d.name == RNG_KEY {
+            client.upload(&[1u64, 2], &dims, 0).unwrap()
+        } else {
+            client.upload(&vec![0f32; d.numel()], &dims, 0).unwrap()
+        });
+    }
+    let tokens: Vec<i32> = (0..b * (t + 1))
+        .map(|i| ((i * 37 + 11) % 96) as i32)
+        .collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for row in tokens.chunks(t + 1) {
+        x.extend_from_slice(&row[..t]);
+        y.extend_from_slice(&row[1..]);
+    }
+    let dims = [1, b as i64, t as i64];
+    let xb = client.upload(&x, &dims, 0).unwrap();
+    let yb = client.upload(&y, &dims, 0).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..6 {
+        let mut args: Vec<Arg> = state.into_iter().map(Arg::Donated).collect();
+        args.push(Arg::Borrowed(&xb));
+        args.push(Arg::Borrowed(&yb));
+        let mut out = exe.execute(args).unwrap();
+        let metrics = out.split_off(descs.len());
+        losses.push(metrics[0].to_vec::<f32>().unwrap()[0]);
+        state = out;
+    }
+    eprintln!("llama fine-tuning losses: {losses:?}");
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert!(
+        losses[5] < 0.8 * losses[0],
+        "the loss of a fixed batch must fall: {losses:?}"
+    );
 }

@@ -76,6 +76,7 @@ impl HfModel {
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
             {
+                // dequantized one tensor at a time when uploaded
                 let file = gguf::read(path)?;
                 let config = HfConfig::from_json(path, &file.config)?;
                 return Ok(HfModel {

@@ -24,6 +24,22 @@ pub struct KvCache {
 }
 
 impl KvCache {
+    /// Layer `i`'s `(k, v)` slot and the offset, as [`causal_attention`] takes them (`None`
+    /// without a cache).
+    pub fn layer(
+        cache: Option<&mut KvCache>,
+        i: usize,
+    ) -> Result<Option<(&mut (Tensor, Tensor), Tensor)>> {
+        let Some(kv) = cache else {
+            return Ok(None);
+        };
+        let offset = kv.offset;
+        let slot = kv.layers.get_mut(i).ok_or_else(|| crate::Error::Lower {
+            reason: format!("the KV cache has no layer {i}"),
+        })?;
+        Ok(Some((slot, offset)))
+    }
+
     /// The positions `offset + 0..len` as an `s32` vector (for position tables and RoPE).
     pub fn positions(&self, g: &mut Graph, len: usize) -> Result<Tensor> {
         let iota = g.iota(&[len], 0, DType::S32)?;

@@ -111,16 +111,7 @@ pub fn forward(
             let part = g.reshape(part, &[b, t, h, dh])?;
             heads.push(g.transpose(part, &[0, 2, 1, 3])?);
         }
-        let layer_cache = match cache.as_deref_mut() {
-            Some(kv) => {
-                let offset = kv.offset;
-                let slot = kv.layers.get_mut(layer).ok_or_else(|| Error::Lower {
-                    reason: format!("the KV cache has no layer {layer}"),
-                })?;
-                Some((slot, offset))
-            }
-            None => None,
-        };
+        let layer_cache = KvCache::layer(cache.as_deref_mut(), layer)?;
         let scale = 1.0 / (dh as f64).sqrt();
         let att = causal_attention(g, heads[0], heads[1], heads[2], scale, layer_cache)?;
         let att = g.matmul(att, p[PROJ_W])?;

@@ -143,16 +143,7 @@ pub fn forward(
         let v = split_heads(g, v, hkv, dh)?;
         let q = apply_rope(g, q, cos, sin)?;
         let k = apply_rope(g, k, cos, sin)?;
-        let layer_cache = match cache.as_deref_mut() {
-            Some(kv) => {
-                let offset = kv.offset;
-                let slot = kv.layers.get_mut(i).ok_or_else(|| Error::Lower {
-                    reason: format!("the KV cache has no layer {i}"),
-                })?;
-                Some((slot, offset))
-            }
-            None => None,
-        };
+        let layer_cache = KvCache::layer(cache.as_deref_mut(), i)?;
         let att = causal_attention(g, q, k, v, scale, layer_cache)?;
         let att = linear(g, att, p[layer.o], None)?;
         x = g.add(x, att)?;
