@@ -128,10 +128,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lower(args) => train::lower(args),
         Command::Checkpoints { command } => checkpoints::run(command),
         Command::Export(args) => export::run(args),
-        Command::Eval(args) => infer::eval(&cli.global, args),
-        Command::Generate(args) => infer::generate(&cli.global, args),
         Command::Plot(args) => plot::run(args),
         Command::Completions { shell } => completions(*shell),
+        Command::Eval(args) => infer::eval(&cli.global, args),
+        Command::Generate(args) => infer::generate(&cli.global, args),
     }
 }
 

@@ -197,8 +197,11 @@ macro_rules! training_args {
 }
 
 training_args! {
-    /// Which model: `mlp` or `gpt`.
+    /// Which model: `mlp` or `gpt` (not used with `model_name_or_path`).
     model: ModelKind,
+    /// A local Hugging Face model directory or `.gguf` file to fine-tune: its config.json
+    /// decides the model and its weights are the initial parameters.
+    model_name_or_path: Option<PathBuf>,
     /// Where checkpoints, logs and `training_args.json` go.
     output_dir: PathBuf,
     /// Optimizer steps to run; when absent, `num_train_epochs` decides.
@@ -300,7 +303,7 @@ training_args! {
     n_heads: Option<usize>,
     /// GPT feed-forward width.
     d_ff: Option<usize>,
-    /// GPT context length (tokens per sequence).
+    /// GPT context length, or an HF model's training sequence (tokens per sequence).
     seq_len: Option<usize>,
     /// GPT dropout probability.
     dropout: Option<f64>,
@@ -318,6 +321,7 @@ impl TrainingArgs {
         let gpt = model == ModelKind::Gpt;
         TrainingArgs {
             model,
+            model_name_or_path: None,
             output_dir: PathBuf::from("xlatrain_output"),
             max_steps: Some(if gpt { 120 } else { 500 }),
             num_train_epochs: None,
@@ -380,6 +384,16 @@ impl TrainingArgs {
     /// validated. Setting `num_train_epochs` without `max_steps` drops the default `max_steps`.
     pub fn resolve(patch: TrainingArgsPatch) -> Result<TrainingArgs> {
         let mut args = TrainingArgs::defaults(patch.model.unwrap_or(ModelKind::Mlp));
+        if patch.model_name_or_path.is_some() {
+            if let Some(model) = patch.model {
+                return Err(bad(
+                    "model",
+                    &format!("{model:?}").to_lowercase(),
+                    "does not apply with model_name_or_path: the model's config.json decides",
+                ));
+            }
+            args.fine_tuning_defaults();
+        }
         if patch.num_train_epochs.is_some() && patch.max_steps.is_none() {
             args.max_steps = None;
         }
@@ -391,6 +405,20 @@ impl TrainingArgs {
         patch.apply_to(&mut args);
         args.validate()?;
         Ok(args)
+    }
+
+    /// HF `TrainingArguments`' defaults where they differ from the reference runs', for
+    /// fine-tuning a pretrained model: 3 epochs, batch 8, AdamW lr 5e-5 with betas 0.9/0.999,
+    /// no weight decay, clipping at 1.0, a linear decay.
+    fn fine_tuning_defaults(&mut self) {
+        self.max_steps = None;
+        self.num_train_epochs = Some(3.0);
+        self.per_device_train_batch_size = 8;
+        self.learning_rate = 5e-5;
+        self.weight_decay = 0.0;
+        self.adam_beta2 = 0.999;
+        self.max_grad_norm = 1.0;
+        self.lr_scheduler_type = LrSchedulerType::Linear;
     }
 
     /// Reads a TOML config file and resolves it (no command-line overrides).
@@ -447,6 +475,9 @@ impl TrainingArgs {
 
     /// The model's configuration: models.json's for the model, with the size keys given here.
     pub fn model_config(&self) -> Result<ModelConfig> {
+        if let Some(path) = &self.model_name_or_path {
+            return self.hf_model_config(path);
+        }
         let config = match self.model {
             ModelKind::Mlp => {
                 let gpt_only = [
@@ -496,6 +527,38 @@ impl TrainingArgs {
         Ok(config)
     }
 
+    /// The config of `model_name_or_path`; the size keys of our own models are refused by name.
+    fn hf_model_config(&self, path: &Path) -> Result<ModelConfig> {
+        let ours = [
+            ("layers", self.layers.as_ref().map(|v| format!("{v:?}"))),
+            ("vocab_size", self.vocab_size.map(|v| v.to_string())),
+            ("d_model", self.d_model.map(|v| v.to_string())),
+            ("n_layers", self.n_layers.map(|v| v.to_string())),
+            ("n_heads", self.n_heads.map(|v| v.to_string())),
+            ("d_ff", self.d_ff.map(|v| v.to_string())),
+            ("dropout", self.dropout.map(|v| v.to_string())),
+            ("init_std", self.init_std.map(|v| v.to_string())),
+            ("init_seed", self.init_seed.map(|v| v.to_string())),
+        ];
+        if let Some((key, Some(value))) = ours.iter().find(|(_, v)| v.is_some()) {
+            return Err(bad(
+                key,
+                value,
+                "does not apply with model_name_or_path: the model's config.json decides its \
+                 shape and its weights the initial parameters",
+            ));
+        }
+        Ok(ModelConfig::Hf(crate::hf::HfModel::open(path)?.config))
+    }
+
+    /// Tokens per training sequence of an HF model: `seq_len`, else the model's positions up
+    /// to 1024 (as HF's `run_clm` picks its block size).
+    fn hf_seq_len(&self, c: &crate::hf::HfConfig) -> Result<usize> {
+        let seq_len = self.seq_len.unwrap_or(c.max_position_embeddings.min(1024));
+        c.check_sequence(seq_len)?;
+        Ok(seq_len)
+    }
+
     /// What data to load for this run on one device.
     pub fn data_spec(&self) -> Result<DataSpec> {
         self.data_spec_for_devices(1)
@@ -536,12 +599,43 @@ impl TrainingArgs {
                 vocab_size: c.vocab_size,
                 n_words: GPT_CORPUS_WORDS,
             },
-            (ModelConfig::Hf(c), _) => {
+            (ModelConfig::Hf(c), None) => {
                 return Err(bad(
-                    "model",
-                    c.family.model_type(),
-                    "Hugging Face models are trained from --model-name-or-path",
+                    "data",
+                    "(unset)",
+                    &format!(
+                        "fine-tuning a {} model needs a data file: set data",
+                        c.family.model_type()
+                    ),
                 ))
+            }
+            (ModelConfig::Hf(c), Some(path)) => {
+                let options = TokenFileOptions {
+                    path: path.clone(),
+                    format: self.data_format,
+                    vocab_size: c.vocab_size,
+                    seq_len: self.hf_seq_len(&c)?,
+                    batch_size,
+                    seed: self.data_seed.unwrap_or(self.seed),
+                    eval_fraction: self.eval_fraction,
+                    max_eval_batches: self.max_eval_batches,
+                };
+                let is_text = crate::data::text::TextFormat::of(path).is_some();
+                if self.data_format == TokenFormat::Bytes && !is_text {
+                    return Err(bad(
+                        "data_format",
+                        "bytes",
+                        "a Hugging Face model trains on token ids of its tokenizer: give .txt or \
+                         .jsonl text, or a token file with data_format \"u16\" or \"u32\"",
+                    ));
+                }
+                // text is tokenized with the model's own tokenizer unless one is given
+                // (a token file needs none; --tokenizer then only names the checkpoints' one)
+                let model = self.model_name_or_path.as_deref();
+                let tokenizer = is_text
+                    .then(|| self.tokenizer.as_deref().or(model))
+                    .flatten();
+                self.text_data_spec_with(options, tokenizer)?
             }
             (ModelConfig::Gpt(c), Some(path)) => {
                 let options = TokenFileOptions {
@@ -561,7 +655,17 @@ impl TrainingArgs {
 
     /// `options` as text tokenized with `tokenizer` when one is set, else as a token file.
     pub fn text_data_spec(&self, options: TokenFileOptions) -> Result<DataSpec> {
-        let Some(tokenizer) = &self.tokenizer else {
+        self.text_data_spec_with(options, self.tokenizer.as_deref())
+    }
+
+    /// [`Self::text_data_spec`] with `tokenizer` (a tokenizer.json, a directory holding one, or
+    /// a GGUF file).
+    fn text_data_spec_with(
+        &self,
+        options: TokenFileOptions,
+        tokenizer: Option<&Path>,
+    ) -> Result<DataSpec> {
+        let Some(tokenizer) = tokenizer else {
             return Ok(DataSpec::TokenFile(options));
         };
         let path = options.path.display().to_string();
@@ -582,7 +686,7 @@ impl TrainingArgs {
         non_empty("text_column", &self.text_column)?;
         Ok(DataSpec::Text {
             options,
-            tokenizer: tokenizer.clone(),
+            tokenizer: tokenizer.to_path_buf(),
             text_column: self.text_column.clone(),
         })
     }
@@ -711,7 +815,8 @@ impl TrainingArgs {
         if let Some(command) = &self.on_save {
             non_empty("on_save", command)?;
         }
-        if self.tokenizer.is_none() && self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
+        let has_tokenizer = self.tokenizer.is_some() || self.model_name_or_path.is_some();
+        if !has_tokenizer && self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
             return Err(bad(
                 "text_column",
                 &self.text_column,

@@ -1,5 +1,6 @@
 //! `xlatrain export CHECKPOINT DIR`: a deploy-ready model directory, `model.safetensors` (the
-//! parameters only) plus `config.json`.
+//! parameters only) plus `config.json`, and for a run started from a Hugging Face model the
+//! tokenizer files its checkpoint carries (see [`crate::hf::checkpoint`]).
 //!
 //! The GPT is exported as a Hugging Face GPT-2 (`GPT2LMHeadModel`): our pre-LN blocks, fused
 //! q/k/v projection with heads as column blocks, GELU-tanh MLP, learned positions and tied
@@ -138,11 +139,7 @@ impl TensorSource for Renamed<'_> {
 /// export files are replaced atomically, other files left alone).
 pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary> {
     let opened = open_checkpoint(checkpoint, Verify::Full)?;
-    let model: ModelConfig =
-        serde_json::from_value(opened.config.clone()).map_err(|e| Error::Export {
-            path: checkpoint.to_path_buf(),
-            reason: format!("config.json does not describe an xlatrain model: {e}"),
-        })?;
+    let model = crate::hf::checkpoint::model_config_of(checkpoint, &opened.config)?;
     let expected: Vec<TensorSpec> = model
         .param_specs()?
         .iter()
@@ -163,7 +160,7 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
         // HF models already carry HF names and layouts: the config they were read from goes back.
         ModelConfig::Hf(c) => (
             c.family.model_type(),
-            c.source.clone(),
+            crate::hf::checkpoint::config_json(c),
             expected.iter().map(|s| s.name.clone()).collect(),
         ),
         ModelConfig::Mlp(c) => (
@@ -189,11 +186,17 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
         reason: e.to_string(),
     })?;
     config_text.push(b'\n');
-    let config_path = dir.join(EXPORT_CONFIG_FILE);
-    let temporary = dir.join(format!(".{EXPORT_CONFIG_FILE}.tmp-{}", std::process::id()));
-    crate::checkpoint::write_durable(&temporary, &config_text)?;
-    fs::rename(&temporary, &config_path)
-        .map_err(|e| Error::io("cannot rename into place", &config_path, e))?;
+    replace_file(dir, EXPORT_CONFIG_FILE, &config_text)?;
+    if let ModelConfig::Hf(_) = model {
+        // the tokenizer files the checkpoint carries (verified with it above)
+        for name in crate::hf::checkpoint::MODEL_DIR_FILES {
+            let path = checkpoint.join(name);
+            if path.is_file() {
+                let bytes = fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+                replace_file(dir, name, &bytes)?;
+            }
+        }
+    }
     fsync_dir(dir)?;
     Ok(ExportSummary {
         dir: dir.to_path_buf(),
@@ -202,6 +205,14 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
         tensors: source.specs.len(),
         weights_bytes,
     })
+}
+
+/// Writes `dir/name` durably under a temporary name and renames it into place.
+fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(name);
+    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    crate::checkpoint::write_durable(&temporary, bytes)?;
+    fs::rename(&temporary, &path).map_err(|e| Error::io("cannot rename into place", &path, e))
 }
 
 #[cfg(test)]

@@ -55,9 +55,16 @@ impl std::fmt::Debug for Tokenizer {
 }
 
 impl Tokenizer {
-    /// Loads a `tokenizer.json` file, or the `tokenizer.json` of a directory; special ids come
-    /// from the configs next to it.
+    /// Loads a `tokenizer.json` file, or the `tokenizer.json` of a directory (special ids from
+    /// the configs next to it), or the tokenizer a `.gguf` file's metadata describes.
     pub fn from_file(path: &Path) -> Result<Tokenizer> {
+        if path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+        {
+            return crate::hf::gguf::read(path)?.tokenizer();
+        }
         let file = if path.is_dir() {
             path.join(TOKENIZER_FILE)
         } else {

@@ -125,7 +125,8 @@ pub fn check_architecture(checkpoint: &Checkpoint, now: &ModelConfig) -> Result<
     if *saved_fingerprint == now_arch.fingerprint() {
         return Ok(());
     }
-    let saved_config: Option<ModelConfig> = serde_json::from_value(checkpoint.config.clone()).ok();
+    let saved_config =
+        crate::hf::checkpoint::model_config_of(&checkpoint.path, &checkpoint.config).ok();
     let mut differences = match saved_config.and_then(|c| c.architecture().ok()) {
         Some(saved) => saved.describe_mismatch(&now_arch),
         None => Vec::new(),

@@ -43,6 +43,9 @@ pub struct SaveOptions {
     /// Write shards with `O_DIRECT` where the file system allows it (default); `false` writes
     /// the same whole-page windows through the page cache.
     pub direct_io: bool,
+    /// More files written into every checkpoint as they are, e.g. the tokenizer files of the
+    /// Hugging Face model a run started from: `(plain file name, bytes)`, covered by the manifest.
+    pub extra_documents: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for SaveOptions {
@@ -52,6 +55,7 @@ impl Default for SaveOptions {
             model_metadata: BTreeMap::from([("format".to_string(), "pt".to_string())]),
             window_bytes: DEFAULT_WINDOW_BYTES,
             direct_io: true,
+            extra_documents: Vec::new(),
         }
     }
 }
@@ -292,6 +296,19 @@ impl Prepared {
             TRAINER_STATE_FILE.into(),
             to_json(contents.trainer_state, TRAINER_STATE_FILE)?,
         ));
+        for (name, bytes) in &options.extra_documents {
+            let taken = documents.iter().any(|(n, _)| n == name)
+                || name.ends_with(".safetensors")
+                || name == MANIFEST_FILE;
+            if !is_plain_file_name(name) || taken {
+                return Err(Error::InvalidArgument {
+                    key: "extra_documents".into(),
+                    value: name.clone(),
+                    reason: "must be a plain file name the checkpoint does not write itself".into(),
+                });
+            }
+            documents.push((name.clone(), bytes.clone()));
+        }
         Ok(Prepared {
             model,
             optimizer,

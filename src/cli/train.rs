@@ -47,6 +47,9 @@ macro_rules! setting_flags {
 setting_flags! {
     /// `mlp` or `gpt` (default: the config file's, else mlp).
     model,
+    /// Fine-tune a local Hugging Face model: a directory (config.json + safetensors) or a
+    /// `.gguf` file; its weights are the initial parameters and checkpoints keep its layout.
+    model_name_or_path,
     /// Where metrics.jsonl, loss_curve.png and checkpoints go.
     output_dir,
     /// Optimizer steps to run (default: the model's reference run).
@@ -97,7 +100,8 @@ setting_flags! {
     /// `bytes`, `u16` or `u32`.
     data_format,
     /// A tokenizer.json (or its directory): .txt/.jsonl data is tokenized with it once, into a
-    /// token file cached beside the data.
+    /// token file cached beside the data. With --model-name-or-path the default is the model's,
+    /// and this one is what the checkpoints carry.
     tokenizer,
     /// The JSONL field with each document's text (default `text`).
     text_column,
@@ -243,6 +247,15 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let global = device_from_settings(global, &mut settings);
     check_paths(&settings)?;
     if settings.shard_state {
+        if settings.model_name_or_path.is_some() {
+            return Err(Error::InvalidArgument {
+                key: "shard_state".into(),
+                value: "true".into(),
+                reason: "does not start from a Hugging Face model's weights yet; drop \
+                         --shard-state or --model-name-or-path"
+                    .into(),
+            });
+        }
         let async_save_requested = args.patch()?.async_save == Some(true);
         check_sharded_args(&settings, async_save_requested)?;
         let client = Client::open(&global.client_options())?;

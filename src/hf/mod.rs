@@ -4,6 +4,7 @@
 //! declaration order from the mapped files ([`weights`]) or dequantized one at a time from a
 //! GGUF file ([`gguf`]). Nothing is ever downloaded.
 
+pub mod checkpoint;
 pub mod config;
 pub mod family;
 pub mod gguf;
@@ -76,7 +77,6 @@ impl HfModel {
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
             {
-                // dequantized one tensor at a time when uploaded
                 let file = gguf::read(path)?;
                 let config = HfConfig::from_json(path, &file.config)?;
                 return Ok(HfModel {

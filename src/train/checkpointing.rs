@@ -94,10 +94,15 @@ impl Checkpointing {
             // checkpoint of this state must fit.
             ensure_room_for(&args.output_dir, trainer.state()?.descriptors())?;
         }
-        let save = SaveOptions {
+        let mut save = SaveOptions {
             max_shard_size: args.max_shard_size_bytes()?,
             ..SaveOptions::default()
         };
+        if let Some(model) = &args.model_name_or_path {
+            // An HF model's checkpoints are its own directory layout, tokenizer included.
+            save.extra_documents =
+                crate::hf::checkpoint::tokenizer_documents(model, args.tokenizer.as_deref())?;
+        }
         let writer = CheckpointWriter::new(WriterOptions {
             output_dir: args.output_dir.clone(),
             save,
@@ -138,7 +143,10 @@ impl Checkpointing {
     /// read once: hashed while it is uploaded.
     pub fn resume(&mut self, trainer: &mut Trainer) -> Result<Option<Resumed>> {
         let (path, auto) = match &self.args.resume_from_checkpoint {
-            None | Some(ResumeFrom::Latest(false)) => return Ok(None),
+            None | Some(ResumeFrom::Latest(false)) => {
+                self.log_initial_weights();
+                return Ok(None);
+            }
             Some(ResumeFrom::Latest(true)) => (None, false),
             Some(ResumeFrom::Auto(_)) => (None, true),
             Some(ResumeFrom::Path(path)) => (Some(path.clone()), false),
@@ -179,6 +187,14 @@ impl Checkpointing {
         let (state, progress, model_only) = choice.restored;
         trainer.restore(state, progress)?;
         let step = checkpoint.step();
+        if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
+            eprintln!(
+                "parameters and optimizer state from checkpoint {} (step {step}), not from the \
+                 weights of --model-name-or-path {}",
+                checkpoint.path.display(),
+                model.display()
+            );
+        }
         self.resumed_from_step = Some(step);
         self.last_saved_step = Some(step);
         self.last_epoch = trainer.progress().cursor.epoch;
@@ -212,6 +228,17 @@ impl Checkpointing {
     fn log_fresh_start(&self, why: &str) {
         if self.verbose {
             eprintln!("--resume-from-checkpoint auto: {why}; starting a fresh run");
+        }
+        self.log_initial_weights();
+    }
+
+    /// Says that a run that starts fresh takes its parameters from `--model-name-or-path`.
+    fn log_initial_weights(&self) {
+        if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
+            eprintln!(
+                "initial parameters: the weights of --model-name-or-path {} (optimizer state zero)",
+                model.display()
+            );
         }
     }
 
@@ -586,8 +613,13 @@ impl RunIdentity {
         }
         let args_json: Value =
             serde_json::from_str(&args.to_json()).unwrap_or_else(|_| Value::Object(Map::new()));
+        let model_json = match model {
+            // HF's own config.json, so the checkpoint is a model directory `from_pretrained` reads
+            ModelConfig::Hf(c) => crate::hf::checkpoint::config_json(c),
+            _ => serde_json::to_value(model).unwrap_or(Value::Null),
+        };
         Ok(RunIdentity {
-            model_json: serde_json::to_value(model).unwrap_or(Value::Null),
+            model_json,
             args_json,
             fingerprint: model.architecture()?.fingerprint(),
             platform,

@@ -32,15 +32,42 @@ impl TrainState {
         optimizer: &OptimizerSpec,
         seed: u64,
     ) -> Result<TrainState> {
+        let mut params = Vec::new();
+        for (values, spec) in model.init_params()?.iter().zip(model.param_specs()?) {
+            let dims: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
+            params.push(client.upload(values, &dims, 0)?);
+        }
+        TrainState::with_params(client, model, optimizer, seed, params)
+    }
+
+    /// A fresh run from a pretrained model: its weights, uploaded one tensor at a time from the
+    /// files, are the parameters; the rest is as in [`Self::initial`].
+    pub fn pretrained(
+        client: &Client,
+        model: &ModelConfig,
+        optimizer: &OptimizerSpec,
+        seed: u64,
+        weights: &crate::hf::HfModel,
+    ) -> Result<TrainState> {
+        let params = weights.upload(client, 0)?;
+        TrainState::with_params(client, model, optimizer, seed, params)
+    }
+
+    /// `params` (device 0, in spec order) followed by zero optimizer slots, step 0 and
+    /// `rng::root_key(seed)`.
+    fn with_params(
+        client: &Client,
+        model: &ModelConfig,
+        optimizer: &OptimizerSpec,
+        seed: u64,
+        params: Vec<Buffer>,
+    ) -> Result<TrainState> {
         let descs = state_layout(model, optimizer)?;
-        let params = model.init_params()?;
         let key = crate::rng::root_key(seed);
-        let mut buffers = Vec::with_capacity(descs.len());
-        for (i, d) in descs.iter().enumerate() {
+        let mut buffers = params;
+        for d in descs.iter().skip(buffers.len()) {
             let dims = d.dims();
-            let buffer = if let Some(values) = params.get(i) {
-                client.upload(values, &dims, 0)?
-            } else if d.name == STEP {
+            let buffer = if d.name == STEP {
                 client.upload(&[0i32], &dims, 0)?
             } else if d.name == RNG_KEY {
                 client.upload(&key, &dims, 0)?

@@ -107,7 +107,8 @@ pub struct Trainer {
 
 impl Trainer {
     /// Opens the data, builds and compiles the programs and puts the initial state on the
-    /// device (models.json init, zero optimizer slots, step 0, key from `seed`).
+    /// device (models.json init, or the weights of `model_name_or_path`; zero optimizer slots,
+    /// step 0, key from `seed`).
     pub fn new(client: Client, args: TrainingArgs) -> Result<Trainer> {
         let model = args.model_config()?;
         let num_devices = match args.num_devices {
@@ -162,7 +163,13 @@ impl Trainer {
                 0,
             )?);
         }
-        let state = TrainState::initial(&client, &model, &optimizer, args.seed)?;
+        let state = match &args.model_name_or_path {
+            Some(path) => {
+                let weights = crate::hf::HfModel::open(path)?;
+                TrainState::pretrained(&client, &model, &optimizer, args.seed, &weights)?
+            }
+            None => TrainState::initial(&client, &model, &optimizer, args.seed)?,
+        };
         let replicas = replicate_state(&client, &state, replica_devices.get(1..).unwrap_or(&[]))?;
         let items_per_step = layout.y_shape.iter().product::<usize>() as u64 * micro_batches as u64;
         let progress = TrainerProgress::new(dataset.start_cursor(), max_steps);

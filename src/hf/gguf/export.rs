@@ -66,15 +66,11 @@ impl TensorSource for Dequantized<'_> {
     }
 }
 
-/// Writes `model` as an HF directory into `dir` (created if needed; our files are replaced,
-/// other files left alone).
-pub fn export_gguf(model: &GgufModel, dir: &Path) -> Result<GgufExport> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-    // The tokenizer is checked before anything is written.
+/// The JSON and tokenizer files of `model` as an HF directory holds them: `config.json`,
+/// `generation_config.json`, `tokenizer.json` and `tokenizer_config.json` (the tokenizer is
+/// checked first).
+pub fn hf_documents(model: &GgufModel) -> Result<Vec<(&'static str, String)>> {
     let tokenizer = model.tokenizer()?;
-    let source = Dequantized::new(model);
-    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-    let weights_bytes = write_safetensors_file(&dir.join("model.safetensors"), &source, &metadata)?;
     let token = |id: Option<u32>| id.and_then(|id| tokenizer.decode(&[id], false).ok());
     let generation = json!({
         "bos_token_id": model.bos_token_id,
@@ -87,12 +83,24 @@ pub fn export_gguf(model: &GgufModel, dir: &Path) -> Result<GgufExport> {
         "clean_up_tokenization_spaces": false,
     });
     let pretty = |v: &Json| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
-    for (name, text) in [
+    Ok(vec![
         ("config.json", pretty(&model.config)),
         ("generation_config.json", pretty(&generation)),
         ("tokenizer.json", model.tokenizer_json.clone()),
         ("tokenizer_config.json", pretty(&tokenizer_config)),
-    ] {
+    ])
+}
+
+/// Writes `model` as an HF directory into `dir` (created if needed; our files are replaced,
+/// other files left alone).
+pub fn export_gguf(model: &GgufModel, dir: &Path) -> Result<GgufExport> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    // The tokenizer is checked before anything is written.
+    let documents = hf_documents(model)?;
+    let source = Dequantized::new(model);
+    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    let weights_bytes = write_safetensors_file(&dir.join("model.safetensors"), &source, &metadata)?;
+    for (name, text) in documents {
         let path = dir.join(name);
         let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         write_durable(&temporary, text.as_bytes())?;
