@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::load::Checkpoint;
 use super::tensor::{Dtype, TensorSpec};
 use crate::config::OptimizerKind;
-use crate::models::ModelConfig;
+use crate::hf::checkpoint::model_config_of;
 use crate::optim::slot_prefixes;
 use crate::train::program::{RNG_KEY, STEP};
 use crate::{Error, Result};
@@ -60,11 +60,7 @@ pub fn check_consistency(checkpoint: &Checkpoint) -> Result<()> {
             )));
         }
     }
-    let model: ModelConfig = crate::hf::checkpoint::model_config_of(
-        &checkpoint.path,
-        &checkpoint.config,
-    )
-    .map_err(|e| {
+    let model = model_config_of(&checkpoint.path, &checkpoint.config).map_err(|e| {
         invalid(format!(
             "config.json is not a model config ({e}), but trainer_state.json records an \
              architecture fingerprint"
