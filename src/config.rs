@@ -287,6 +287,10 @@ training_args! {
     tokenizer: Option<PathBuf>,
     /// The JSONL field holding each document's text.
     text_column: String,
+    /// A held-out data file (same format and tokenizer as `data`) evaluated by the eval
+    /// contract at each evaluation: every complete window of `seq_len + 1` tokens, in order;
+    /// absent = the `eval_fraction` split of `data`.
+    eval_data: Option<PathBuf>,
     /// Fraction of a data file held out (at its end) for eval; 0 = no eval split.
     eval_fraction: f64,
     /// At most this many eval batches from a data file.
@@ -365,6 +369,7 @@ impl TrainingArgs {
             data_format: TokenFormat::Bytes,
             tokenizer: None,
             text_column: crate::data::text::DEFAULT_TEXT_COLUMN.into(),
+            eval_data: None,
             eval_fraction: 0.05,
             max_eval_batches: 4,
             layers: None,
@@ -584,14 +589,6 @@ impl TrainingArgs {
                 input_dim: c.input_dim(),
                 num_classes: c.num_classes(),
             },
-            (ModelConfig::Mlp(_), Some(path)) => {
-                return Err(bad(
-                    "data",
-                    &path.display().to_string(),
-                    "data files are token corpora for model \"gpt\"; the mlp trains on \
-                     built-in synthetic data",
-                ))
-            }
             (ModelConfig::Gpt(c), None) => DataSpec::GptSynthetic {
                 seed: self.data_seed.unwrap_or(GPT_DATA_SEED),
                 batch_size,
@@ -609,48 +606,79 @@ impl TrainingArgs {
                     ),
                 ))
             }
-            (ModelConfig::Hf(c), Some(path)) => {
-                let options = TokenFileOptions {
-                    path: path.clone(),
-                    format: self.data_format,
-                    vocab_size: c.vocab_size,
-                    seq_len: self.hf_seq_len(&c)?,
-                    batch_size,
-                    seed: self.data_seed.unwrap_or(self.seed),
-                    eval_fraction: self.eval_fraction,
-                    max_eval_batches: self.max_eval_batches,
-                };
-                let is_text = crate::data::text::TextFormat::of(path).is_some();
-                if self.data_format == TokenFormat::Bytes && !is_text {
-                    return Err(bad(
-                        "data_format",
-                        "bytes",
-                        "a Hugging Face model trains on token ids of its tokenizer: give .txt or \
-                         .jsonl text, or a token file with data_format \"u16\" or \"u32\"",
-                    ));
-                }
-                // text is tokenized with the model's own tokenizer unless one is given
-                // (a token file needs none; --tokenizer then only names the checkpoints' one)
-                let model = self.model_name_or_path.as_deref();
-                let tokenizer = is_text
-                    .then(|| self.tokenizer.as_deref().or(model))
-                    .flatten();
-                self.text_data_spec_with(options, tokenizer)?
-            }
-            (ModelConfig::Gpt(c), Some(path)) => {
-                let options = TokenFileOptions {
-                    path: path.clone(),
-                    format: self.data_format,
-                    vocab_size: c.vocab_size,
-                    seq_len: c.seq_len,
-                    batch_size,
-                    seed: self.data_seed.unwrap_or(self.seed),
-                    eval_fraction: self.eval_fraction,
-                    max_eval_batches: self.max_eval_batches,
-                };
-                self.text_data_spec(options)?
+            (model, Some(path)) => {
+                self.file_data_spec(&model, path, batch_size, self.eval_fraction)?
             }
         })
+    }
+
+    /// The held-out `eval_data` file, read like `data` (format, tokenizer, text column) but with
+    /// no split of its own; `None` when it is not set.
+    pub fn eval_data_spec(&self) -> Result<Option<DataSpec>> {
+        let Some(path) = &self.eval_data else {
+            return Ok(None);
+        };
+        let model = self.model_config()?;
+        if matches!(model, ModelConfig::Mlp(_)) {
+            return Err(bad(
+                "eval_data",
+                &path.display().to_string(),
+                "is a token corpus for a language model; the mlp evaluates on built-in data",
+            ));
+        }
+        self.file_data_spec(&model, path, 1, 0.0).map(Some)
+    }
+
+    /// A data file at `path` for `model` (GPT or HF; batches of `batch_size`, `eval_fraction`
+    /// held out at its end).
+    fn file_data_spec(
+        &self,
+        model: &ModelConfig,
+        path: &Path,
+        batch_size: usize,
+        eval_fraction: f64,
+    ) -> Result<DataSpec> {
+        let (vocab_size, seq_len) = match model {
+            ModelConfig::Hf(c) => (c.vocab_size, self.hf_seq_len(c)?),
+            ModelConfig::Gpt(c) => (c.vocab_size, c.seq_len),
+            ModelConfig::Mlp(_) => {
+                return Err(bad(
+                    "data",
+                    &path.display().to_string(),
+                    "data files are token corpora for model \"gpt\"; the mlp trains on \
+                     built-in synthetic data",
+                ))
+            }
+        };
+        let options = TokenFileOptions {
+            path: path.to_path_buf(),
+            format: self.data_format,
+            vocab_size,
+            seq_len,
+            batch_size,
+            seed: self.data_seed.unwrap_or(self.seed),
+            eval_fraction,
+            max_eval_batches: self.max_eval_batches,
+        };
+        if !matches!(model, ModelConfig::Hf(_)) {
+            return self.text_data_spec(options);
+        }
+        let is_text = crate::data::text::TextFormat::of(path).is_some();
+        if self.data_format == TokenFormat::Bytes && !is_text {
+            return Err(bad(
+                "data_format",
+                "bytes",
+                "a Hugging Face model trains on token ids of its tokenizer: give .txt or \
+                 .jsonl text, or a token file with data_format \"u16\" or \"u32\"",
+            ));
+        }
+        // text is tokenized with the model's own tokenizer unless one is given
+        // (a token file needs none; --tokenizer then only names the checkpoints' one)
+        let model_path = self.model_name_or_path.as_deref();
+        let tokenizer = is_text
+            .then(|| self.tokenizer.as_deref().or(model_path))
+            .flatten();
+        self.text_data_spec_with(options, tokenizer)
     }
 
     /// `options` as text tokenized with `tokenizer` when one is set, else as a token file.
@@ -822,6 +850,23 @@ impl TrainingArgs {
                 &self.text_column,
                 "applies to JSONL data tokenized with a tokenizer; set `tokenizer` too",
             ));
+        }
+        if let Some(path) = &self.eval_data {
+            let path = path.display().to_string();
+            if self.data.is_none() {
+                return Err(bad(
+                    "eval_data",
+                    &path,
+                    "is held-out data for a run on `data`; set `data` too",
+                ));
+            }
+            if self.eval_strategy == EvalStrategy::No {
+                return Err(bad(
+                    "eval_data",
+                    &path,
+                    "is evaluated at each evaluation: set eval_strategy to \"steps\" or \"epoch\"",
+                ));
+            }
         }
         if self.data.is_none() && self.tokenizer.is_some() {
             return Err(bad(

@@ -341,3 +341,68 @@ fn combinations_that_do_not_apply_to_an_hf_model_exit_2_by_name() {
     assert!(stderr(&no_data).contains("data"), "{}", stderr(&no_data));
     assert!(!Path::new(out).join("checkpoint-2").exists());
 }
+
+#[test]
+fn the_trainers_eval_on_eval_data_is_the_eval_contract_of_xlatrain_eval() {
+    let dir = scratch("eval-data");
+    let model = model_dir("llama_gqa_untied");
+    let data = token_file(&dir, 96);
+    // 7 complete windows of 17 tokens and a tail: batches of 1 (7 is prime), tail left out
+    let held_out = dir.join("held_out.u16");
+    let bytes: Vec<u8> = (0..7 * 17 + 5u32)
+        .flat_map(|i| (((i * 13 + 5) % 96) as u16).to_le_bytes())
+        .collect();
+    std::fs::write(&held_out, bytes).unwrap();
+    let out = dir.join("out");
+    let (model, data, held) = (
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        held_out.to_str().unwrap(),
+    );
+    let mut args = train_args(model, data, out.to_str().unwrap(), "3");
+    args.extend([
+        "--eval-data",
+        held,
+        "--eval-strategy",
+        "steps",
+        "--eval-steps",
+        "3",
+        "--save-steps",
+        "3",
+    ]);
+    succeed(&args);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let trainer_eval = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["step"] == 3)
+        .find_map(|e| e["eval_loss"].as_f64())
+        .expect("an eval event at step 3");
+    let checkpoint = out.join("checkpoint-3");
+    let report = xlatrain(&[
+        "eval",
+        "--model-name-or-path",
+        checkpoint.to_str().unwrap(),
+        "--data",
+        held,
+        "--data-format",
+        "u16",
+        "--seq-len",
+        "16",
+        "--json",
+    ]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["eval_tokens"], 7 * 16);
+    let contract = report["eval_loss"].as_f64().unwrap();
+    assert!(
+        relative_error(&[trainer_eval], &[contract]) < 1e-5,
+        "trainer eval_loss {trainer_eval} vs xlatrain eval {contract}"
+    );
+    // without a strategy the held-out file would never be read: refused by name
+    let mut no_strategy = train_args(model, data, out.to_str().unwrap(), "1");
+    no_strategy.extend(["--eval-data", held]);
+    let refused = xlatrain(&no_strategy);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("eval_data"), "{}", stderr(&refused));
+}

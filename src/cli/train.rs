@@ -105,6 +105,9 @@ setting_flags! {
     tokenizer,
     /// The JSONL field with each document's text (default `text`).
     text_column,
+    /// A held-out data file (read like --data) evaluated at each evaluation by the eval
+    /// contract: every complete window of seq_len + 1 tokens, in order.
+    eval_data,
     /// MLP sizes, e.g. `784,512,10` (or `[784,512,10]`).
     layers,
     /// GPT vocabulary size.

@@ -340,6 +340,49 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// The eval contract's batches of a held-out file (`--eval-data`): every complete window of
+    /// `seq_len + 1` tokens, in file order, grouped into batches of the largest size up to
+    /// `max_batch` that divides the window count, so that the mean of the batch losses is the
+    /// mean over all windows.
+    pub fn contract_eval_batches(&self, max_batch: usize) -> Result<Vec<Batch>> {
+        let Dataset::Tokens(d) = self else {
+            return Err(invalid(
+                "eval_data",
+                &self.stream_id(),
+                "only a data file can be held-out data",
+            ));
+        };
+        let windows = d.contract_windows();
+        if windows == 0 {
+            return Err(Error::DataFile {
+                path: d.path().to_path_buf(),
+                reason: format!(
+                    "{} tokens hold no complete window of seq_len + 1 = {} tokens",
+                    d.n_tokens(),
+                    d.seq_len() + 1
+                ),
+            });
+        }
+        let batch = (1..=max_batch.max(1) as u64)
+            .rev()
+            .find(|b| windows % b == 0)
+            .unwrap_or(1);
+        Ok((0..windows / batch)
+            .map(|j| {
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                for w in j * batch..(j + 1) * batch {
+                    d.push_contract_window(w, &mut x, &mut y);
+                }
+                Batch {
+                    x: Inputs::I32(x),
+                    y,
+                }
+            })
+            .collect())
+    }
+}
+
 fn positive(field: &str, value: usize) -> Result<()> {
     if value == 0 {
         return Err(invalid(field, &value, "must be at least 1"));

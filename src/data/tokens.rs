@@ -278,6 +278,17 @@ impl TokenDataset {
             .collect()
     }
 
+    /// The eval contract's windows over the whole file (see [`crate::infer::eval`]): how many
+    /// complete, non-overlapping windows of `seq_len + 1` tokens it holds, in file order.
+    pub fn contract_windows(&self) -> u64 {
+        self.n_tokens / (self.seq_len as u64 + 1)
+    }
+
+    /// Appends contract window `w`: its first `seq_len` tokens to `x`, its last `seq_len` to `y`.
+    pub fn push_contract_window(&self, w: u64, x: &mut Vec<i32>, y: &mut Vec<i32>) {
+        self.push_window(w * (self.seq_len as u64 + 1), x, y);
+    }
+
     fn token(&self, i: u64) -> u32 {
         let size = self.format.token_size();
         let at = i as usize * size;

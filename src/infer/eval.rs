@@ -64,7 +64,7 @@ pub fn eval_loss(
         max_eval_batches: 0,
     })?;
     let span = seq_len as u64 + 1;
-    let windows = dataset.n_tokens() / span;
+    let windows = dataset.contract_windows();
     if windows == 0 {
         return Err(Error::DataFile {
             path: data.to_path_buf(),
@@ -88,9 +88,7 @@ pub fn eval_loss(
         };
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for w in first..first + batch as u64 {
-            let window = dataset.token_ids(w * span, span as usize);
-            x.extend_from_slice(&window[..seq_len]);
-            y.extend_from_slice(&window[1..]);
+            dataset.push_contract_window(w, &mut x, &mut y);
         }
         let dims = [batch as i64, seq_len as i64];
         let xb = session.client.upload(&x, &dims, 0)?;

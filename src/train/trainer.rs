@@ -140,15 +140,22 @@ impl Trainer {
             &CompileOptions::replicated(num_devices),
         )?;
         let replica_devices = train_exe.device_indices();
-        let eval_data = if args.eval_strategy == EvalStrategy::No {
-            Vec::new()
-        } else {
-            dataset.eval_batches()
+        let eval_data = match args.eval_data_spec()? {
+            _ if args.eval_strategy == EvalStrategy::No => Vec::new(),
+            Some(spec) => Dataset::open(&spec)?.contract_eval_batches(layout.x_shape[0])?,
+            None => dataset.eval_batches(),
         };
+        // held-out batches may be smaller than the training batch
+        let mut eval_layout = layout.clone();
+        if let Some(first) = eval_data.first() {
+            let batch = first.y.len() / layout.y_shape[1..].iter().product::<usize>().max(1);
+            eval_layout.x_shape[0] = batch;
+            eval_layout.y_shape[0] = batch;
+        }
         let eval_exe = if eval_data.is_empty() {
             None
         } else {
-            let program = eval_program(&model, &layout)?;
+            let program = eval_program(&model, &eval_layout)?;
             Some(client.compile(&program.mlir, &CompileOptions::default())?)
         };
         let compile_time = started.elapsed();
@@ -157,8 +164,8 @@ impl Trainer {
             eval_batches.push(upload_batch(
                 &client,
                 std::slice::from_ref(batch),
-                &layout.x_shape,
-                &layout.y_shape,
+                &eval_layout.x_shape,
+                &eval_layout.y_shape,
                 false,
                 0,
             )?);
