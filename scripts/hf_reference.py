@@ -5,7 +5,7 @@
 
 CASES_JSON maps case names to cases (one process, so jax and transformers import once); each
 case describes a tiny random model: {"family": "llama"|"qwen2"|"mistral"|"gpt2",
-"config": {...config.json keys...}, "dtype": "float32"|"bfloat16", "shards": 1|2, "seed": 0,
+"config": {...config.json keys...}, "dtype": "float32"|"bfloat16"|"float16", "shards": 1|2, "seed": 0,
 "prompt": [ids], "new_tokens": N, "eval_seq_len": T, "eval_tokens": N, "flax": true|false}.
 
 For each case NAME the script writes OUT_DIR/NAME/model/ (config.json + safetensors, sharded
@@ -178,6 +178,8 @@ def random_weights(cfg, seed, dtype):
         value = value.astype(np.float32)
         if dtype == "bfloat16":  # what the file holds, read back exactly
             value = value.astype(ml_dtypes.bfloat16).astype(np.float32)
+        elif dtype == "float16":
+            value = value.astype(np.float16).astype(np.float32)
         weights[name] = value
     return weights
 
@@ -186,7 +188,8 @@ def save(weights, out, dtype, shards):
     import jax.numpy as jnp
     from safetensors.flax import save_file
 
-    jdtype = jnp.bfloat16 if dtype == "bfloat16" else jnp.float32
+    jdtype = {"bfloat16": jnp.bfloat16, "float16": jnp.float16}.get(dtype, jnp.float32)
+    width = 4 if jdtype == jnp.float32 else 2
     names = list(weights)
     if shards == 1:
         save_file({n: jnp.asarray(weights[n], dtype=jdtype) for n in names},
@@ -201,7 +204,7 @@ def save(weights, out, dtype, shards):
                   os.path.join(out, file), metadata={"format": "pt"})
         for n in part:
             weight_map[n] = file
-            total += weights[n].size * (2 if dtype == "bfloat16" else 4)
+            total += weights[n].size * width
     with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::synthetic::{GPT_CORPUS_WORDS, GPT_DATA_SEED, MLP_DATA_SEED};
 use crate::data::{DataSpec, TokenFileOptions, TokenFormat};
 use crate::models::{GptConfig, MlpConfig, ModelConfig};
+use crate::train::ReportTo;
 use crate::{Error, Result};
 
 /// Which reference model to train.
@@ -54,6 +55,17 @@ pub enum SaveStrategy {
     Best,
 }
 
+/// `save_on_busy`: what an async save does when it is due while the previous save is still
+/// being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaveOnBusy {
+    /// Wait for the previous save (the loop stalls; the stall is logged).
+    Wait,
+    /// Skip this save (and say so); the next due save is taken.
+    Skip,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvalStrategy {
@@ -62,13 +74,23 @@ pub enum EvalStrategy {
     Epoch,
 }
 
-/// `resume_from_checkpoint`: `true` = the newest checkpoint in `output_dir`, `false` = start
-/// fresh, a string = that checkpoint directory (as in HF).
+/// `resume_from_checkpoint`: `true` = the newest valid checkpoint in `output_dir` (none is an
+/// error, as in HF), `false` = start fresh, `"auto"` = the newest valid checkpoint or a fresh
+/// start when there is none (one command for the first start and every restart of a batch
+/// job), any other string = that checkpoint directory (as in HF).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ResumeFrom {
     Latest(bool),
+    Auto(AutoResume),
     Path(PathBuf),
+}
+
+/// The `"auto"` of `resume_from_checkpoint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoResume {
+    Auto,
 }
 
 /// `num_devices`: how many devices a data-parallel run uses, a count or `"all"` (every
@@ -208,6 +230,13 @@ training_args! {
     warmup_steps: u64,
     /// Log the training loss every this many steps.
     logging_steps: u64,
+    /// Where log events go: `jsonl` (`metrics.jsonl`), `tensorboard` (event files under
+    /// `logging_dir`), both (a list, or `"all"`), or `"none"`.
+    report_to: ReportTo,
+    /// TensorBoard's run directory; absent = `<output_dir>/runs/<date>_<host>` (as in HF).
+    logging_dir: Option<PathBuf>,
+    /// Draw `loss_curve.png`/`.svg` with a logarithmic loss axis.
+    plot_log_scale: bool,
     /// `no`, `steps` (every `eval_steps`) or `epoch`.
     eval_strategy: EvalStrategy,
     /// Evaluate every this many steps; absent = `logging_steps`.
@@ -235,6 +264,8 @@ training_args! {
     max_shard_size: String,
     /// Write checkpoints on a background thread while training continues.
     async_save: bool,
+    /// `wait` (default) or `skip`: an async save due while the previous one is still writing.
+    save_on_busy: SaveOnBusy,
     /// Also save when this many minutes have passed since the last save.
     save_interval_minutes: Option<f64>,
     /// A shell command run after each committed checkpoint (its path in `XLATRAIN_CHECKPOINT`).
@@ -307,6 +338,9 @@ impl TrainingArgs {
             lr_scheduler_type: LrSchedulerType::Constant,
             warmup_steps: 0,
             logging_steps: 10,
+            report_to: ReportTo::default(),
+            logging_dir: None,
+            plot_log_scale: false,
             eval_strategy: EvalStrategy::No,
             eval_steps: None,
             seed: 42,
@@ -321,6 +355,7 @@ impl TrainingArgs {
             resume_from_checkpoint: None,
             max_shard_size: "5GB".into(),
             async_save: true,
+            save_on_busy: SaveOnBusy::Wait,
             save_interval_minutes: None,
             on_save: None,
             num_devices: None,
@@ -804,6 +839,9 @@ impl TrainingArgs {
                 self.data_format.name(),
                 "applies to a data file; set `data` too",
             ));
+        }
+        if let Some(dir) = &self.logging_dir {
+            non_empty("logging_dir", &dir.display().to_string())?;
         }
         if let Some(ResumeFrom::Path(path)) = &self.resume_from_checkpoint {
             non_empty("resume_from_checkpoint", &path.display().to_string())?;

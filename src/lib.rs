@@ -3,7 +3,7 @@
 //! A model is a graph built in Rust ([`graph`]), differentiated in Rust, lowered to one StableHLO
 //! program per train step ([`lower`]) and compiled by XLA through the PJRT C API ([`pjrt`]), so the
 //! same binary runs on CPU, GPU or TPU by loading the matching plugin. Training state stays on the
-//! device; [`checkpoint`] pulls it back into memory-mapped safetensors shards and restores it bit
+//! device; [`checkpoint`] streams it back into safetensors shards and restores it bit
 //! for bit.
 
 pub mod bench;

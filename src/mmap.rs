@@ -18,10 +18,16 @@ pub fn map_read(file: &File, path: &Path) -> Result<Mmap> {
     unsafe { Mmap::map(file) }.map_err(|e| Error::io("cannot memory-map", path, e))
 }
 
-/// Maps a whole file read-write; the file must already have its final length.
-pub fn map_write(file: &File, path: &Path) -> Result<MmapMut> {
-    // SAFETY: the file was created by this process in a private temporary directory and no other
-    // mapping or writer of it exists while the returned map lives.
-    unsafe { MmapMut::map_mut(file) }
-        .map_err(|e| Error::io("cannot memory-map for writing", path, e))
+/// Maps `len` bytes of anonymous, page-aligned memory (a reusable I/O window), asks for huge
+/// pages (fewer page faults) and touches every page now, so that streaming through it later
+/// takes no faults.
+pub fn map_window(len: usize) -> Result<MmapMut> {
+    let mut map = MmapMut::map_anon(len)
+        .map_err(|e| Error::io("cannot allocate an I/O window", Path::new("[anon]"), e))?;
+    // Advice is only a hint: where huge pages are off, the window still works with small pages.
+    let _ = map.advise(memmap2::Advice::HugePage);
+    for page in map.chunks_mut(4096) {
+        page[0] = 0;
+    }
+    Ok(map)
 }

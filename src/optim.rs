@@ -123,11 +123,16 @@ impl OptimizerSpec {
 
     /// Prefixes of the optimizer slots kept per parameter, in state order.
     pub fn slot_prefixes(&self) -> &'static [&'static str] {
-        match self.kind {
-            OptimizerKind::AdamW => &["exp_avg", "exp_avg_sq"],
-            OptimizerKind::Sgd if self.momentum > 0.0 => &["momentum_buffer"],
-            OptimizerKind::Sgd => &[],
-        }
+        slot_prefixes(self.kind, self.momentum)
+    }
+}
+
+/// Prefixes of the per-parameter slots of optimizer `kind` (with `momentum` for SGD).
+pub fn slot_prefixes(kind: OptimizerKind, momentum: f64) -> &'static [&'static str] {
+    match kind {
+        OptimizerKind::AdamW => &["exp_avg", "exp_avg_sq"],
+        OptimizerKind::Sgd if momentum > 0.0 => &["momentum_buffer"],
+        OptimizerKind::Sgd => &[],
     }
 }
 

@@ -143,7 +143,7 @@ fn inspect_shows_tensors_metadata_and_trainer_state() {
         "global_step 20",
         "best_metric 0.25, best_global_step 20",
         "log_history: 1 entries",
-        "architecture sha256:abc",
+        "architecture (none recorded: not a training run's checkpoint)",
         "\"offset\":4096",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");

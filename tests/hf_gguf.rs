@@ -248,6 +248,7 @@ fn a_tiny_llama_maps_to_hf_names_shapes_config_and_unpermuted_rows() {
     assert_eq!(config["model_type"], "llama");
     assert_eq!(config["hidden_size"], 8);
     assert_eq!(config["num_key_value_heads"], 1);
+    assert_eq!(config["head_dim"], 4, "hidden_size / num_attention_heads");
     assert_eq!(config["rope_theta"], 500000.0);
     assert_eq!(
         config["vocab_size"], 3,
@@ -303,6 +304,14 @@ fn unsupported_types_keys_and_names_are_refused_by_name() {
     scaling.string("llama.rope.scaling.type", "yarn");
     let err = gguf::read(&write(&dir, "yarn.gguf", &scaling.bytes())).unwrap_err();
     assert!(err.to_string().contains("llama.rope.scaling.type"), "{err}");
+
+    let mut partial = tiny_llama();
+    partial.u32("llama.rope.dimension_count", 2);
+    let err = gguf::read(&write(&dir, "partial.gguf", &partial.bytes())).unwrap_err();
+    assert!(
+        err.to_string().contains("llama.rope.dimension_count = 2"),
+        "{err}"
+    );
 
     let mut unknown = tiny_llama();
     unknown.f32_tensor("blk.0.attn_q.bias", &[8], &[0.0; 8]);

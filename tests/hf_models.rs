@@ -4,7 +4,7 @@
 //! semantics apply), greedy generation through the KV cache equal to the reference's greedy
 //! decode, and `eval` equal to the reference loss. Shapes: GPT-2; llama with GQA and an untied
 //! head; llama with rope_theta 500000, a tied head and head_dim != hidden/heads; qwen2 with q/k/v
-//! biases; llama with bf16 weights in three shards; mistral.
+//! biases; llama with bf16 weights in three shards; qwen2 with f16 weights; mistral.
 
 mod common;
 mod hf_support;
@@ -126,6 +126,11 @@ fn qwen2_biases_logits_match_the_numpy_reference() {
 #[test]
 fn bf16_sharded_weights_load_and_match_transformers() {
     check_logits("llama_bf16_sharded");
+}
+
+#[test]
+fn f16_weights_load_and_match_the_numpy_reference() {
+    check_logits("qwen2_f16");
 }
 
 #[test]

@@ -5,9 +5,9 @@
 //! - already full when the save starts: the free-space preflight refuses it with
 //!   `Error::InsufficientSpace { needed, available }` before anything is created;
 //! - filled while the save is writing (the filler is created from inside
-//!   `TensorSource::copy_tensor`, after the preflight passed): the next allocation fails with
-//!   `Error::Io` carrying ENOSPC and naming the file: the next shard's `fallocate`, or, when the
-//!   disk fills during the last shard, the first JSON document written after the shards.
+//!   `TensorSource::copy_tensor`, after the preflight passed): the streaming writer's next write
+//!   fails with `Error::Io` carrying ENOSPC and naming the shard it was writing (tmpfs refuses
+//!   `O_DIRECT`, so this also runs the writer's buffered fallback).
 //!
 //! Either way the staging directory is gone, discovery sees only the first checkpoint, which
 //! still verifies bit for bit, and a save after space is freed succeeds. A failed save is an
@@ -322,24 +322,27 @@ fn space_vanishes_during_save(in_optimizer: bool, fill_at: usize) -> (PathBuf, S
 }
 
 #[test]
-fn space_vanishing_before_a_shard_is_allocated_fails_that_shard() {
-    // The first model shard was allocated before the disk filled; the second one cannot be.
+fn space_vanishing_during_the_first_shard_fails_that_shard() {
+    // The disk fills while the first tensor of the first model shard is copied into the window:
+    // writing that window is the first write to fail.
     let (path, context) = space_vanishes_during_save(false, 0);
     assert!(
-        path.ends_with("model-00002-of-00002.safetensors"),
+        path.ends_with("model-00001-of-00002.safetensors"),
         "{}",
         path.display()
     );
-    assert!(context.contains("reserve space"), "{context}");
+    assert!(context.contains("cannot write shard"), "{context}");
 }
 
 #[test]
-fn space_vanishing_after_the_last_shard_fails_the_json_documents() {
-    // Every shard is allocated; the index and JSON documents written after them cannot be.
+fn space_vanishing_during_the_last_shard_fails_a_shard_write() {
+    // The disk fills during the optimizer, the last tensor set: a shard write fails (the model
+    // shards' windows may still be queued when it happens), before any JSON document.
     let (path, context) = space_vanishes_during_save(true, 1);
     assert!(
-        path.extension().is_some_and(|e| e == "json"),
+        path.extension().is_some_and(|e| e == "safetensors"),
         "{context}: {}",
         path.display()
     );
+    assert!(context.contains("cannot write shard"), "{context}");
 }

@@ -3,32 +3,15 @@
 //! bit for bit; a corrupt newest checkpoint is reported and the previous one used; a checkpoint
 //! of another architecture is refused with the differences; a model-only checkpoint warns.
 
+mod cli_support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use cli_support::{stderr, train, xlatrain, MLP};
 
 use xlatrain::checkpoint::{open_checkpoint, verify, Verify};
-
-const MLP: [&str; 4] = ["--model", "mlp", "--layers", "[64,32,10]"];
-
-fn xlatrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(args)
-        .output()
-        .expect("run xlatrain")
-}
-
-fn train(dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["train"];
-    args.extend(MLP);
-    args.extend(["--output-dir", dir.to_str().unwrap()]);
-    args.extend(extra);
-    xlatrain(&args)
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn assert_same_tensors(a: &Path, b: &Path) {
     let a = open_checkpoint(a, Verify::Full).unwrap();
@@ -323,4 +306,59 @@ fn epoch_saves_on_a_data_file_resume_bit_exactly() {
     );
     let last = format!("checkpoint-{}", steps[2]);
     assert_same_tensors(&straight.join(&last), &resumed.join(&last));
+}
+
+#[test]
+fn resume_auto_starts_fresh_without_a_checkpoint_and_resumes_the_newest_valid_one_after() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("job");
+    // One command for every start of a preemptible batch job.
+    let job = |max_steps: &str| {
+        train(
+            &dir,
+            &[
+                "--max-steps",
+                max_steps,
+                "--save-steps",
+                "10",
+                "--resume-from-checkpoint",
+                "auto",
+            ],
+        )
+    };
+    let first = job("20");
+    let text = stderr(&first);
+    assert!(first.status.success(), "{text}");
+    assert!(
+        text.contains("--resume-from-checkpoint auto:") && text.contains("starting a fresh run"),
+        "{text}"
+    );
+    assert!(dir.join("checkpoint-20").is_dir());
+
+    let second = job("30");
+    let text = stderr(&second);
+    assert!(second.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "resumed from {} (step 20)",
+            dir.join("checkpoint-20").display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("starting a fresh run"), "{text}");
+    verify(&dir.join("checkpoint-30")).unwrap();
+}
+
+#[test]
+fn the_bare_resume_flag_without_a_checkpoint_is_still_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = train(&dir, &["--max-steps", "5", "--resume-from-checkpoint"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no checkpoint-<step> directory"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -78,7 +78,7 @@ fn device_buffers_save_into_shards_and_upload_back_bit_for_bit() {
         assert_eq!(checkpoint.model.get(name).unwrap().1, &want[..], "{name}");
     }
 
-    let restored = upload_tensors(&client, &saved.path, &checkpoint.model, &specs, 0).unwrap();
+    let restored = upload_verified(&client, &checkpoint, &checkpoint.model, &specs, 0).unwrap();
     assert_eq!(restored.len(), specs.len());
     for ((buffer, want), spec) in restored.iter().zip(&bytes).zip(&specs) {
         assert_eq!(spec_of(&spec.name, buffer).unwrap(), *spec);
@@ -107,12 +107,44 @@ fn restore_refuses_a_tensor_of_another_shape_before_uploading() {
     let checkpoint = open_checkpoint(&saved.path, Verify::Full).unwrap();
     let mut expected = source.specs().to_vec();
     expected[1].shape = vec![6];
-    let err = upload_tensors(&client, &saved.path, &checkpoint.model, &expected, 0)
+    let err = upload_verified(&client, &checkpoint, &checkpoint.model, &expected, 0)
         .err()
         .unwrap();
     let text = err.to_string();
     assert!(matches!(err, Error::TensorSpecMismatch { ref tensor, .. } if tensor == "b"));
     assert!(text.contains("F32[6]") && text.contains("F32[5]"), "{text}");
+}
+
+#[test]
+fn the_one_pass_restore_checks_each_shard_checksum_while_uploading() {
+    let client = common::cpu();
+    let dir = tempfile::tempdir().unwrap();
+    let (names, buffers, _) = upload_state(&client, 4);
+    let source = DeviceTensors::new(names, buffers).unwrap();
+    let state = trainer_state(4);
+    let contents = CheckpointContents {
+        step: 4,
+        model: &source,
+        optimizer: None,
+        trainer_state: &state,
+        training_args: &json!({}),
+        config: &json!({}),
+    };
+    let saved = save_checkpoint(dir.path(), &contents, &SaveOptions::default()).unwrap();
+    // Flip the last data byte: the structure is intact, only the checksum can notice.
+    let shard = saved.path.join("model.safetensors");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&shard, bytes).unwrap();
+    let checkpoint = open_checkpoint(&saved.path, Verify::Structure).unwrap();
+    checkpoint.verify_documents().unwrap();
+    let err = upload_verified(&client, &checkpoint, &checkpoint.model, source.specs(), 0)
+        .expect_err("a damaged shard must fail the upload");
+    match err {
+        Error::ChecksumMismatch { path, .. } => assert_eq!(path, shard),
+        e => panic!("expected ChecksumMismatch, got {e:?}"),
+    }
 }
 
 fn job(client: &Client, step: u64, retention: RetentionPolicy) -> SaveJob {

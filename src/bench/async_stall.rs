@@ -2,6 +2,12 @@
 //! save every few steps; the checkpoint writer reports, per save, how long the training loop was
 //! held up (snapshot, hand-over, waiting for the previous save) and when the save became durable.
 //! The final save of a run (which waits for everything to be durable) is left out.
+//!
+//! The cadence follows the measured time to durable: a first run saves every few steps; when a
+//! save there took longer to become durable than the steps between saves (so the next save had
+//! to wait for it: back-pressure of the cadence, not a per-save cost), the run is repeated with
+//! `save_steps` = 1.5 x time to durable / median step. The busy policy is the trainer's default
+//! (`--save-on-busy wait`).
 
 use std::path::Path;
 
@@ -31,11 +37,37 @@ pub struct AsyncStallReport {
     pub to_durable_s: Summary,
     /// Median stall / median step (goal: below 1, and not growing with the state size).
     pub stall_over_step: f64,
+    /// p99 stall / median step.
+    pub stall_p99_over_step: f64,
+    /// What a save due while the previous one is still written does (`wait`).
+    pub busy_policy: &'static str,
+    /// The `save_steps` of the first run, when the cadence was lengthened after it.
+    pub first_save_steps: Option<u64>,
+}
+
+/// [`measure_once`] at `save_steps`, then again at a cadence the measured time to durable
+/// allows when the first cadence was shorter than that.
+pub fn measure(
+    client: &Client,
+    kind: ModelKind,
+    dir: &Path,
+    steps: u64,
+    save_steps: u64,
+) -> Result<AsyncStallReport> {
+    let first = measure_once(client, kind, dir, steps, save_steps)?;
+    let needed = (1.5 * first.to_durable_s.median / first.median_step_s.max(1e-9)).ceil() as u64;
+    if needed <= save_steps {
+        return Ok(first);
+    }
+    let saves = (steps / save_steps).max(3);
+    let mut again = measure_once(client, kind, dir, needed * (saves + 1), needed)?;
+    again.first_save_steps = Some(save_steps);
+    Ok(again)
 }
 
 /// Trains `kind`'s reference run for `steps` steps in a fresh folder under `dir`, saving
 /// asynchronously every `save_steps` steps, and summarizes the writer's reports.
-pub fn measure(
+pub fn measure_once(
     client: &Client,
     kind: ModelKind,
     dir: &Path,
@@ -93,6 +125,9 @@ pub fn measure(
             saves: in_loop.len(),
             median_step_s,
             stall_over_step: stall_s.median / median_step_s.max(1e-12),
+            stall_p99_over_step: stall_s.p99 / median_step_s.max(1e-12),
+            busy_policy: "wait",
+            first_save_steps: None,
             stall_s,
             to_durable_s,
         })

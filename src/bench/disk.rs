@@ -6,9 +6,8 @@
 //! Cold means the guest page cache only: the global `drop_caches` knob is left alone because it
 //! would slow every other process on the machine, and the peer benchmark uses fadvise too.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -93,29 +92,7 @@ pub fn measure(dir: &Path, bytes: u64, pattern: &Pattern) -> Result<DiskSample> 
 /// Writes `bytes` (a multiple of 4 KiB) of the pattern and fsyncs; returns whether O_DIRECT was
 /// used (asked for with `direct`, and accepted by the file system).
 fn write_file(path: &Path, bytes: u64, pattern: &Pattern, direct: bool) -> Result<bool> {
-    let open = |flags: i32| {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(flags)
-            .open(path)
-    };
-    let (mut file, direct) = match direct {
-        true => match open(rustix::fs::OFlags::DIRECT.bits() as i32) {
-            Ok(file) => (file, true),
-            // tmpfs and some FUSE file systems refuse O_DIRECT with EINVAL.
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => (
-                open(0).map_err(|e| Error::io("cannot create", path, e))?,
-                false,
-            ),
-            Err(e) => return Err(Error::io("cannot create (O_DIRECT)", path, e)),
-        },
-        false => (
-            open(0).map_err(|e| Error::io("cannot create", path, e))?,
-            false,
-        ),
-    };
+    let (mut file, direct) = crate::checkpoint::create_for_streaming(path, direct)?;
     let mut left = bytes;
     while left > 0 {
         let n = left.min(CHUNK as u64) as usize;

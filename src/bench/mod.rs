@@ -11,7 +11,6 @@
 
 mod async_stall;
 mod checkpoint;
-mod direct_save;
 mod disk;
 mod matmul;
 mod memory;
@@ -22,7 +21,6 @@ mod train;
 
 pub use async_stall::AsyncStallReport;
 pub use checkpoint::{save_and_resume, RoundSample};
-pub use direct_save::{direct_save, safetensors_header};
 pub use disk::{drop_file_cache, drop_tree_cache, DiskSample, Pattern};
 pub use matmul::{matmul_program, MatmulReport};
 pub use memory::{measure_peak, MemoryPeak};
@@ -37,6 +35,7 @@ pub use train::{
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::checkpoint::{window_memory, DEFAULT_WINDOW_BYTES};
 use crate::config::ModelKind;
 use crate::pjrt::Client;
 use crate::{Error, Result};
@@ -173,7 +172,6 @@ fn checkpoint_size(
     let state = DeviceState::upload(client, set, 0xc4ec_4b01)?;
     let mut disks = Vec::with_capacity(runs);
     let mut rounds = Vec::with_capacity(runs);
-    let mut direct_saves = Vec::with_capacity(runs);
     for run in 0..runs {
         disks.push(disk::measure(&config.dir, bytes, pattern)?);
         rounds.push(save_and_resume(
@@ -182,10 +180,6 @@ fn checkpoint_size(
             &config.dir,
             run as u64 + 1,
         )?);
-        let probe = config.dir.join("direct-save-probe.safetensors");
-        let (seconds, _, _) = direct_save(&state, &probe)?;
-        disk::remove_and_settle(&probe)?;
-        direct_saves.push(seconds);
     }
     let summary = |values: Vec<f64>| {
         Summary::of(&values).ok_or_else(|| Error::BenchCheck {
@@ -199,7 +193,6 @@ fn checkpoint_size(
     let save_s = summary(rounds.iter().map(|r| r.save_s).collect())?;
     let resume_s = summary(rounds.iter().map(|r| r.resume_s).collect())?;
     let resume_open_s = summary(rounds.iter().map(|r| r.resume_open_s).collect())?;
-    let direct_save_s = summary(direct_saves)?;
     let worst = |pick: fn(&RoundSample) -> MemoryPeak| {
         rounds
             .iter()
@@ -221,14 +214,16 @@ fn checkpoint_size(
         save_over_disk_direct_write: save_s.median / disk_direct_write_s.median,
         save_over_disk_buffered_write: save_s.median / disk_buffered_write_s.median,
         save_over_best_disk_write: save_s.median / best_write,
-        direct_save_over_disk_direct_write: direct_save_s.median / disk_direct_write_s.median,
         resume_over_cold_read_plus_upload: resume_s.median
             / (disk_cold_read_s.median + state.upload_s),
         save_anon_memory_over_state: over_state(save_memory.anon_extra_bytes),
         save_hwm_over_state: over_state(save_memory.hwm_extra_bytes.unwrap_or(0)),
         resume_anon_memory_over_state: over_state(resume_memory.anon_extra_bytes),
         resume_hwm_over_state: over_state(resume_memory.hwm_extra_bytes.unwrap_or(0)),
+        save_anon_memory_over_windows: save_memory.anon_extra_bytes as f64
+            / window_memory(DEFAULT_WINDOW_BYTES) as f64,
     };
+    let per_gb = |faults: u64| faults as f64 / (bytes.max(1) as f64 / 1e9);
     let rates = Rates {
         disk_direct_write: gb_per_s(bytes, disk_direct_write_s.median),
         disk_buffered_write: gb_per_s(bytes, disk_buffered_write_s.median),
@@ -251,7 +246,19 @@ fn checkpoint_size(
         save_s,
         resume_s,
         resume_open_s,
-        direct_save_s,
+        save_direct_io: rounds.iter().all(|r| r.save_direct_io),
+        save_window_bytes: window_memory(DEFAULT_WINDOW_BYTES),
+        save_page_faults_per_gb: per_gb(
+            rounds.iter().map(|r| r.save_page_faults).max().unwrap_or(0),
+        ),
+        resume_page_faults_per_gb: per_gb(
+            rounds
+                .iter()
+                .map(|r| r.resume_page_faults)
+                .max()
+                .unwrap_or(0),
+        ),
+        resume_anon_beyond_state_bytes: resume_memory.anon_extra_bytes.saturating_sub(bytes),
         save_memory,
         resume_memory,
         rates_gb_per_s: rates,

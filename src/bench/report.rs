@@ -116,8 +116,6 @@ pub struct Ratios {
     pub save_over_disk_buffered_write: f64,
     /// save / the faster of the two disk writes.
     pub save_over_best_disk_write: f64,
-    /// The O_DIRECT streaming what-if (see `direct_save_s`) / disk O_DIRECT write.
-    pub direct_save_over_disk_direct_write: f64,
     /// resume / (disk cold read + upload from memory) (goal: <= 1.10).
     pub resume_over_cold_read_plus_upload: f64,
     /// Peak anonymous memory added by a save, over the state size (goal: no second copy, ~0).
@@ -129,6 +127,8 @@ pub struct Ratios {
     pub resume_anon_memory_over_state: f64,
     /// Peak `VmHWM` growth of a resume, over the state size (peers report this figure).
     pub resume_hwm_over_state: f64,
+    /// Peak anonymous memory added by a save, over the streaming writer's windows (goal: <= 1).
+    pub save_anon_memory_over_windows: f64,
 }
 
 /// One state size: the disk's own rates and the checkpoint's, from the same runs.
@@ -152,11 +152,20 @@ pub struct CheckpointReport {
     pub save_s: Summary,
     /// Cold open with full verification plus upload of every tensor.
     pub resume_s: Summary,
-    /// The open + verify part of `resume_s`.
+    /// The open part of `resume_s` (structure, consistency, JSON checksums; the shard checksums
+    /// are computed during the upload).
     pub resume_open_s: Summary,
-    /// What-if, not a checkpoint: the same state streamed device -> one reused aligned buffer ->
-    /// O_DIRECT safetensors file, hashed, fsync'd (how fast a non-mmap writer could save).
-    pub direct_save_s: Summary,
+    /// Whether every save wrote its shards with O_DIRECT (else buffered full pages).
+    pub save_direct_io: bool,
+    /// Bytes of the streaming writer's windows (the extra host memory a save may use).
+    pub save_window_bytes: u64,
+    /// Page faults per GB of tensor data saved (worst run; goal < 500).
+    pub save_page_faults_per_gb: f64,
+    /// Page faults per GB of tensor data resumed (worst run; mapped reads fault the file in).
+    pub resume_page_faults_per_gb: f64,
+    /// Peak anonymous memory of a resume beyond the resumed state itself (which the CPU plugin
+    /// keeps in host memory), in bytes.
+    pub resume_anon_beyond_state_bytes: u64,
     /// Worst over runs.
     pub save_memory: MemoryPeak,
     pub resume_memory: MemoryPeak,
@@ -210,12 +219,12 @@ pub fn render(report: &BenchReport) -> String {
             report.checkpoint_dir
         ));
         out.push_str(
-            "state      disk write direct|buffered  save (ratio)          cold read + upload   resume (ratio)        extra mem save anon|hwm  resume anon|hwm\n",
+            "state      disk write direct|buffered  save (ratio)          cold read + upload   resume (ratio)        extra mem save anon|hwm  resume anon|hwm  faults/GB save|resume\n",
         );
         for c in &report.checkpoints {
             let r = &c.ratios;
             out.push_str(&format!(
-                "{:<10} {:>9} | {:<9}          {:>9} ({:.2}x|{:.2}x)  {:>9} + {:<9} {:>9} ({:.2}x)  {:>5.2}x | {:<5.2}x        {:.2}x | {:.2}x\n",
+                "{:<10} {:>9} | {:<9}          {:>9} ({:.2}x|{:.2}x)  {:>9} + {:<9} {:>9} ({:.2}x)  {:>5.2}x | {:<5.2}x        {:.2}x | {:.2}x     {:.0} | {:.0}\n",
                 format!("{} {:.2}GB", c.label, gb(c.bytes)),
                 secs(c.disk_direct_write_s.median),
                 secs(c.disk_buffered_write_s.median),
@@ -230,19 +239,18 @@ pub fn render(report: &BenchReport) -> String {
                 r.save_hwm_over_state,
                 r.resume_anon_memory_over_state,
                 r.resume_hwm_over_state,
+                c.save_page_faults_per_gb,
+                c.resume_page_faults_per_gb,
             ));
         }
-    }
-    if !report.checkpoints.is_empty() {
-        out.push_str(
-            "what-if: O_DIRECT streaming writer (not a checkpoint) vs disk O_DIRECT write\n",
-        );
         for c in &report.checkpoints {
             out.push_str(&format!(
-                "{:<10} {:>9} ({:.2}x)\n",
+                "{:<10} save: {} writes, windows {:.0} MiB, extra anonymous {:.2}x the windows; resume: {:.1} MiB anonymous beyond the state\n",
                 c.label,
-                secs(c.direct_save_s.median),
-                c.ratios.direct_save_over_disk_direct_write
+                if c.save_direct_io { "O_DIRECT" } else { "buffered" },
+                c.save_window_bytes as f64 / (1u64 << 20) as f64,
+                c.ratios.save_anon_memory_over_windows,
+                c.resume_anon_beyond_state_bytes as f64 / (1u64 << 20) as f64,
             ));
         }
     }
@@ -266,17 +274,26 @@ pub fn render(report: &BenchReport) -> String {
         }
     }
     if !report.async_save.is_empty() {
-        out.push_str("\nasync save through the trainer (stall per save, median of saves)\n");
+        out.push_str(
+            "\nasync save through the trainer (stall per save p50 / p99, --save-on-busy policy)\n",
+        );
         for a in &report.async_save {
             out.push_str(&format!(
-                "{:<20} state {:.1} MB  stall {} ({:.2} of a {} step)  durable after {}  {} saves\n",
+                "{:<20} state {:.1} MB  stall p50 {} / p99 {} ({:.3} / {:.3} of a {} step)  durable after {}  {} saves every {} steps{}  busy: {}\n",
                 a.model,
                 a.state_bytes as f64 / 1e6,
                 secs(a.stall_s.median),
+                secs(a.stall_s.p99),
                 a.stall_over_step,
+                a.stall_p99_over_step,
                 secs(a.median_step_s),
                 secs(a.to_durable_s.median),
-                a.saves
+                a.saves,
+                a.save_steps,
+                a.first_save_steps
+                    .map(|f| format!(" (lengthened from {f} to follow the time to durable)"))
+                    .unwrap_or_default(),
+                a.busy_policy,
             ));
         }
     }

@@ -9,6 +9,7 @@ pub struct Summary {
     pub median: f64,
     pub p10: f64,
     pub p90: f64,
+    pub p99: f64,
     pub min: f64,
     pub max: f64,
     /// The raw samples in measurement order.
@@ -27,6 +28,7 @@ impl Summary {
             median: nearest_rank(&sorted, 0.5),
             p10: nearest_rank(&sorted, 0.1),
             p90: nearest_rank(&sorted, 0.9),
+            p99: nearest_rank(&sorted, 0.99),
             min: sorted[0],
             max: sorted[sorted.len() - 1],
             samples: samples.to_vec(),

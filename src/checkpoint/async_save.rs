@@ -2,7 +2,7 @@
 //!
 //! The trainer hands a [`SaveJob`] holding the device buffers of one step *by move*; it runs its
 //! next step with those buffers borrowed (never donated), so they stay intact on the device while
-//! a background thread downloads them straight into the mapped shards, fsyncs, commits, applies
+//! a background thread streams them into the shards (see `stream.rs`), fsyncs, commits, applies
 //! retention and runs the `--on-save` command. No host copy of the state is ever made.
 //!
 //! At most one save is in flight: a new save first waits for the previous one. A failed save is
@@ -148,13 +148,29 @@ impl CheckpointWriter {
         self.in_flight.as_ref().map(|f| f.step)
     }
 
+    /// Whether a background save is still being written right now.
+    pub fn is_busy(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|f| !f.handle.is_finished())
+    }
+
     /// Saves `job`: first waits for the previous save, then writes `job` in the background (or
     /// right here when not async). Returns the reports of the saves that completed during this
     /// call (the previous one and, when synchronous, this one). If the previous save failed, its
     /// error is returned and `job` is not written.
     pub fn save(&mut self, job: SaveJob) -> Result<Vec<SaveReport>> {
         let requested = Instant::now();
+        let busy = self.in_flight_step().filter(|_| self.is_busy());
         let mut reports: Vec<SaveReport> = self.wait()?.into_iter().collect();
+        if let (Some(previous), true) = (busy, self.options.verbose) {
+            eprintln!(
+                "checkpoint-{}: training waited {:.1} ms for checkpoint-{previous} to be written \
+                 (--save-on-busy wait; `skip` skips such saves)",
+                job.step,
+                requested.elapsed().as_secs_f64() * 1e3
+            );
+        }
         if self.options.async_save {
             let options = self.options.clone();
             let step = job.step;

@@ -1,5 +1,5 @@
 //! Device buffers as a [`TensorSource`]: saving downloads each PJRT buffer with
-//! `Buffer::copy_to_host` straight into its byte range of the mapped shard, so a checkpoint costs
+//! `Buffer::copy_to_host` straight into its byte range of the writer's I/O window, so a checkpoint costs
 //! one device-to-file copy and no host staging copy.
 //!
 //! [`DeviceTensors`] either owns its buffers (the async writer takes them by move, so the trainer

@@ -1,6 +1,6 @@
-//! File-system helpers for durable writes: fsync of files and directories, free-space queries and
-//! block reservation (so a full disk shows up as ENOSPC from a call we can report, not as SIGBUS
-//! when a mapped page of a sparse file is written back).
+//! File-system helpers for durable writes: fsync of files and directories and free-space queries
+//! (a full disk is refused before a save starts, and otherwise shows up as ENOSPC from the
+//! streaming writer's `write`, naming the file).
 
 use std::fs::File;
 use std::io::Write;
@@ -45,19 +45,6 @@ pub fn ensure_free_space(path: &Path, needed: u64) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Gives `file` its final length with blocks allocated where the file system supports it.
-pub fn reserve(file: &File, path: &Path, len: u64) -> Result<()> {
-    if len > 0 {
-        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {}
-            Err(e) => return Err(Error::io("cannot reserve space for", path, e.into())),
-        }
-    }
-    file.set_len(len)
-        .map_err(|e| Error::io("cannot set length of", path, e))
 }
 
 /// Creates `path`, writes `bytes` and fsyncs it.

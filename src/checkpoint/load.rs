@@ -7,20 +7,29 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapMut};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::documents::{
     parse_index_bytes, parse_json_bytes, parse_manifest_bytes, parse_trainer_state_bytes,
 };
+use xxhash_rust::xxh3::Xxh3;
+
+use super::consistency::check_consistency;
 use super::layout::*;
 use super::safetensors::parse_shard;
 use super::state::TrainerState;
+use super::stream::{return_windows, take_read_buffers};
 use super::tensor::TensorSpec;
 use crate::{mmap, Error, Result};
+
+/// Bytes of a shard the one-pass reader asks the kernel to read ahead of the tensor it reads.
+const READ_AHEAD: u64 = 256 << 20;
 
 /// How much of a checkpoint to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +53,8 @@ pub struct TensorSet {
 struct MappedShard {
     file_name: String,
     map: Mmap,
+    /// The open file, for the one-pass verified read ([`TensorSet::for_each_verified`]).
+    file: File,
 }
 
 struct Entry {
@@ -97,6 +108,146 @@ impl TensorSet {
     /// `__metadata__` of each shard file, by file name.
     pub fn metadata(&self) -> &BTreeMap<String, BTreeMap<String, String>> {
         &self.metadata
+    }
+
+    /// Hands every tensor to `visit` in file order, reading each byte of each shard once: a
+    /// reader thread `pread`s the next tensor into one of two reused buffers and hashes it while
+    /// `visit` (an upload) works on the other, and drops each shard from the page cache once
+    /// it is read. Each shard's xxh3 (header first, then every tensor) is checked against
+    /// `manifest` after its last tensor, so a damaged shard fails with
+    /// [`Error::ChecksumMismatch`] before this returns. Extra host memory: two buffers of the
+    /// largest tensor.
+    pub fn for_each_verified(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        mut visit: impl FnMut(&TensorSpec, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let largest = self
+            .entries
+            .iter()
+            .map(|e| e.range.len())
+            .max()
+            .unwrap_or(0);
+        let (full_tx, full_rx) = sync_channel::<(usize, MmapMut)>(1);
+        let (free_tx, free_rx) = channel::<MmapMut>();
+        for buffer in take_read_buffers(largest)? {
+            let _ = free_tx.send(buffer);
+        }
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || self.read_verified(dir, manifest, full_tx, free_rx));
+            let mut visited = Ok(());
+            for (index, bytes) in full_rx.iter() {
+                let len = self.entries[index].range.len();
+                visited = visit(&self.entries[index].spec, &bytes[..len]);
+                if visited.is_err() {
+                    break;
+                }
+                let _ = free_tx.send(bytes);
+            }
+            drop(full_rx);
+            drop(free_tx);
+            let read = reader.join().map(|(read, buffers)| {
+                return_windows(buffers);
+                read
+            });
+            let read = read.unwrap_or_else(|_| {
+                Err(Error::CheckpointInvalid {
+                    path: dir.to_path_buf(),
+                    reason: "the shard reader thread panicked".into(),
+                })
+            });
+            // A checksum mismatch explains whatever the visit saw.
+            read.and(visited)
+        })
+    }
+
+    /// The reader side of [`Self::for_each_verified`].
+    fn read_verified(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        full: SyncSender<(usize, MmapMut)>,
+        free: Receiver<MmapMut>,
+    ) -> (Result<()>, Vec<MmapMut>) {
+        let read = self.read_shards(dir, manifest, &full, &free);
+        drop(full);
+        // The visitor has returned or will return every buffer it got; collect them for reuse.
+        (read, free.iter().collect())
+    }
+
+    fn read_shards(
+        &self,
+        dir: &Path,
+        manifest: &Manifest,
+        full: &SyncSender<(usize, MmapMut)>,
+        free: &Receiver<MmapMut>,
+    ) -> Result<()> {
+        let mut entries = self.entries.iter().enumerate().peekable();
+        for (shard_index, shard) in self.shards.iter().enumerate() {
+            let path = dir.join(&shard.file_name);
+            let expected =
+                manifest
+                    .files
+                    .get(&shard.file_name)
+                    .ok_or_else(|| Error::CheckpointInvalid {
+                        path: path.clone(),
+                        reason: "the manifest does not list this shard".into(),
+                    })?;
+            let file = &shard.file;
+            let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::Sequential);
+            let read_at = |buf: &mut [u8], range: Range<usize>| -> Result<()> {
+                file.read_exact_at(buf, range.start as u64)
+                    .map_err(|e| Error::io("cannot read shard", &path, e))
+            };
+            let mut hasher = Xxh3::new();
+            let mut hashed = 0usize;
+            let mut scratch = Vec::new();
+            while let Some((index, entry)) = entries.next_if(|(_, e)| e.shard == shard_index) {
+                // Offsets are contiguous (checked when opened): before the first tensor this is
+                // the header, later nothing.
+                if entry.range.start > hashed {
+                    scratch.resize(entry.range.start - hashed, 0);
+                    read_at(&mut scratch, hashed..entry.range.start)?;
+                    hasher.update(&scratch);
+                }
+                // Keep the disk busy while the visitor uploads: ask for the next bytes ahead
+                // (asynchronous readahead), not only the ones read next.
+                let _ = rustix::fs::fadvise(
+                    file,
+                    entry.range.start as u64,
+                    std::num::NonZeroU64::new(READ_AHEAD),
+                    rustix::fs::Advice::WillNeed,
+                );
+                let Ok(mut buf) = free.recv() else {
+                    return Ok(()); // the visitor stopped
+                };
+                let bytes = &mut buf[..entry.range.len()];
+                read_at(bytes, entry.range.clone())?;
+                hasher.update(bytes);
+                hashed = entry.range.end;
+                if full.send((index, buf)).is_err() {
+                    return Ok(());
+                }
+            }
+            if shard.map.len() > hashed {
+                scratch.resize(shard.map.len() - hashed, 0);
+                read_at(&mut scratch, hashed..shard.map.len())?;
+                hasher.update(&scratch);
+            }
+            // Read once: the page cache need not keep the shard (one call per shard: each
+            // DONTNEED drains the LRU caches of every CPU).
+            let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+            let found = format!("{:016x}", hasher.digest());
+            if found != expected.xxh3 {
+                return Err(Error::ChecksumMismatch {
+                    path,
+                    expected: expected.xxh3.clone(),
+                    found,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Returns the tensors in the order of `expected`, failing on the first tensor that is
@@ -156,10 +307,35 @@ impl Checkpoint {
     pub fn step(&self) -> u64 {
         self.manifest.step
     }
+
+    /// Checks the xxh3 of every file the manifest lists except the tensor shards (whose hashes
+    /// [`TensorSet::for_each_verified`] checks while they are read for upload).
+    pub fn verify_documents(&self) -> Result<()> {
+        let shards: BTreeSet<&str> = std::iter::once(&self.model)
+            .chain(self.optimizer.as_ref())
+            .flat_map(|s| s.shards.iter().map(|m| m.file_name.as_str()))
+            .collect();
+        for (name, record) in &self.manifest.files {
+            if shards.contains(name.as_str()) {
+                continue;
+            }
+            let file_path = self.path.join(name);
+            let found = xxh3_hex(&read_file(&file_path)?);
+            if found != record.xxh3 {
+                return Err(Error::ChecksumMismatch {
+                    path: file_path,
+                    expected: record.xxh3.clone(),
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Opens the checkpoint directory `path`, checking it to the given level (Quick is treated as
-/// Structure: opening always parses everything it hands out).
+/// Structure: opening always parses everything it hands out). Every level above Quick also
+/// checks that the parts agree (`consistency.rs`): a checkpoint that opens is one that loads.
 pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
     let manifest = read_manifest(path)?;
     check_listed_sizes(path, &manifest, true)?;
@@ -194,7 +370,7 @@ pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
             }
         }
     }
-    Ok(Checkpoint {
+    let checkpoint = Checkpoint {
         path: path.to_path_buf(),
         manifest,
         model,
@@ -202,7 +378,9 @@ pub fn open_checkpoint(path: &Path, verify: Verify) -> Result<Checkpoint> {
         trainer_state,
         training_args,
         config,
-    })
+    };
+    check_consistency(&checkpoint)?;
+    Ok(checkpoint)
 }
 
 /// Checks a checkpoint without keeping it open; `Verify::Quick` reads only the manifest and
@@ -408,6 +586,7 @@ fn map_shards(dir: &Path, files: &[&String]) -> Result<TensorSet> {
         set.shards.push(MappedShard {
             file_name: file_name.to_string(),
             map,
+            file,
         });
     }
     Ok(set)

@@ -1,5 +1,5 @@
 //! Host side of checkpointing: HF-familiar directories of safetensors shards plus JSON state,
-//! written through memory maps with a crash-safe commit and checked on load.
+//! streamed to disk through reused aligned windows with a crash-safe commit, checked on load.
 //!
 //! Layout of `<output_dir>/checkpoint-<step>/` (see docs/checkpoint-format.md):
 //! `model.safetensors` or `model-0000i-of-0000n.safetensors` + `model.safetensors.index.json`,
@@ -7,10 +7,11 @@
 //! `checkpoint_manifest.json` (xxh3 and size of every other file) written last.
 //!
 //! The device runtime plugs in through [`TensorSource`] (saving copies each tensor straight into
-//! its mapped byte range) and through [`TensorSet`] (loading borrows each tensor from the
+//! the writer's I/O window) and through [`TensorSet`] (loading borrows each tensor from the
 //! read-only mapping, in file order, for upload).
 
 mod async_save;
+mod consistency;
 mod device;
 mod discover;
 mod documents;
@@ -26,9 +27,11 @@ mod size;
 mod source;
 mod standalone;
 mod state;
+mod stream;
 mod tensor;
 
 pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
+pub use consistency::check_consistency;
 pub use device::{dtype_of, element_type_of, spec_of, DeviceTensors};
 pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
@@ -42,7 +45,7 @@ pub use layout::{
     OPTIMIZER_PREFIX, RETIRED_PREFIX, STAGING_PREFIX, TRAINER_STATE_FILE, TRAINING_ARGS_FILE,
 };
 pub use load::{check_checkpoint, open_checkpoint, Checkpoint, TensorSet, Verify};
-pub use restore::{check_architecture, choose_resume, upload_tensors, ResumeChoice};
+pub use restore::{check_architecture, resume_from, upload_verified, ResumeChoice};
 pub use retention::{apply_retention, steps_to_delete, RetentionPolicy};
 pub use safetensors::{parse_shard, ParsedShard, MAX_HEADER_LEN};
 pub use save::{
@@ -53,4 +56,5 @@ pub use size::parse_size;
 pub use source::{HostTensors, TensorSource};
 pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
+pub use stream::{create_for_streaming, window_memory, DEFAULT_WINDOW_BYTES};
 pub use tensor::{Dtype, TensorSpec};

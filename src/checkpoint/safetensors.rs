@@ -17,12 +17,13 @@ use crate::{Error, Result};
 /// Largest header the reference readers accept.
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 const METADATA_KEY: &str = "__metadata__";
+/// Where the data buffer of a shard we write starts: a multiple of this many bytes.
+pub const DATA_ALIGN: usize = 4096;
 
-/// A shard header ready to write: the 8-byte length prefix plus the space-padded JSON, and each
-/// tensor's data range relative to the start of the data buffer, in the order given.
+/// A shard header ready to write: the 8-byte length prefix plus the space-padded JSON, and the
+/// length of the data buffer after it.
 pub struct ShardHeader {
     pub bytes: Vec<u8>,
-    pub data_ranges: Vec<Range<u64>>,
     pub data_len: u64,
 }
 
@@ -34,7 +35,9 @@ impl ShardHeader {
 }
 
 /// Lays out `specs` contiguously in the given order and renders the header. The JSON is padded
-/// with spaces so the data buffer starts 8-byte aligned.
+/// with spaces (which the format allows after the object) so that the data buffer starts on a
+/// 4 KiB boundary: the streaming writer's `O_DIRECT` blocks then begin at the data, and every
+/// tensor sits at the alignment the tensors before it allow (8 bytes at least).
 pub fn build_header(
     specs: &[&TensorSpec],
     metadata: &BTreeMap<String, String>,
@@ -52,7 +55,6 @@ pub fn build_header(
         first = false;
     }
     let mut offset = 0u64;
-    let mut data_ranges = Vec::with_capacity(specs.len());
     for spec in specs {
         if spec.name == METADATA_KEY {
             return Err(Error::InvalidTensor {
@@ -81,13 +83,11 @@ pub fn build_header(
             spec.dtype,
             shape.join(",")
         ));
-        data_ranges.push(offset..end);
         offset = end;
     }
     json.push('}');
-    while json.len() % 8 != 0 {
-        json.push(' ');
-    }
+    let data_start = (8 + json.len()).div_ceil(DATA_ALIGN) * DATA_ALIGN;
+    json.extend(std::iter::repeat_n(' ', data_start - 8 - json.len()));
     if json.len() as u64 > MAX_HEADER_LEN {
         return Err(Error::InvalidTensor {
             tensor: specs.first().map(|s| s.name.clone()).unwrap_or_default(),
@@ -102,7 +102,6 @@ pub fn build_header(
     bytes.extend_from_slice(json.as_bytes());
     Ok(ShardHeader {
         bytes,
-        data_ranges,
         data_len: offset,
     })
 }

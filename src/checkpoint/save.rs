@@ -1,8 +1,9 @@
 //! Saving a checkpoint with a crash-safe commit.
 //!
 //! Everything is written into a staging directory `<output_dir>/.tmp-checkpoint-<step>-<pid>`:
-//! shards first (preallocated, memory-mapped, filled in place by the [`TensorSource`], hashed,
-//! msync'd and fsync'd), then the index files and JSON documents, then the checksum manifest
+//! shards first (streamed through reused aligned windows with `O_DIRECT`, hashed on the way and
+//! `fdatasync`ed in parallel together with the index files and JSON documents: see
+//! `stream.rs`), then the checksum manifest
 //! last; the staging directory is fsync'd, renamed to `checkpoint-<step>` and the output
 //! directory fsync'd. A crash at any instant leaves either no `checkpoint-<step>` or a complete
 //! one; discovery never looks at staging directories and [`cleanup_stale`] removes them.
@@ -13,20 +14,20 @@
 //! leaves that step missing (earlier checkpoints intact) and never a mix of old and new files.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::Value;
-use xxhash_rust::xxh3::Xxh3;
 
-use super::fsutil::{ensure_free_space, fsync_dir, reserve, write_durable};
+use super::fsutil::{ensure_free_space, fsync_dir, write_durable};
 use super::layout::*;
 use super::plan::{plan_shards, ShardPlan};
 use super::source::TensorSource;
 use super::state::TrainerState;
-use crate::{mmap, Error, Result};
+use super::stream::{write_shards, ShardWrite, DEFAULT_WINDOW_BYTES};
+use crate::{Error, Result};
 
 /// How to lay out the tensor files.
 #[derive(Debug, Clone)]
@@ -36,6 +37,12 @@ pub struct SaveOptions {
     /// `__metadata__` written into model shards. Defaults to `{"format": "pt"}`, which HF
     /// `from_pretrained` requires of safetensors files.
     pub model_metadata: BTreeMap<String, String>,
+    /// Size of each of the streaming writer's two I/O windows (rounded up to 4 KiB; default
+    /// 64 MiB). The extra host memory of a save is two windows.
+    pub window_bytes: usize,
+    /// Write shards with `O_DIRECT` where the file system allows it (default); `false` writes
+    /// the same whole-page windows through the page cache.
+    pub direct_io: bool,
     /// More files written into every checkpoint as they are, e.g. the tokenizer files of the
     /// Hugging Face model a run started from: `(plain file name, bytes)`, covered by the manifest.
     pub extra_documents: Vec<(String, Vec<u8>)>,
@@ -46,6 +53,8 @@ impl Default for SaveOptions {
         SaveOptions {
             max_shard_size: 5_000_000_000,
             model_metadata: BTreeMap::from([("format".to_string(), "pt".to_string())]),
+            window_bytes: DEFAULT_WINDOW_BYTES,
+            direct_io: true,
             extra_documents: Vec::new(),
         }
     }
@@ -70,6 +79,8 @@ pub struct SavedCheckpoint {
     pub bytes: u64,
     /// Whether an earlier checkpoint of the same step was replaced.
     pub replaced: bool,
+    /// Whether every shard was written with `O_DIRECT` (else through the page cache).
+    pub direct_io: bool,
 }
 
 /// Stages and commits a checkpoint; see the module documentation for the protocol.
@@ -100,6 +111,7 @@ pub struct StagedCheckpoint {
     staging: PathBuf,
     step: u64,
     bytes: u64,
+    direct_io: bool,
 }
 
 impl StagedCheckpoint {
@@ -125,6 +137,7 @@ impl StagedCheckpoint {
             path: target,
             bytes: self.bytes,
             replaced,
+            direct_io: self.direct_io,
         })
     }
 }
@@ -172,23 +185,43 @@ pub fn stage_checkpoint(
         staging,
         step: contents.step,
         bytes: 0,
+        direct_io: false,
     };
     let mut files = BTreeMap::new();
     let mut total = 0u64;
+    let mut shards = Vec::new();
     for (plans, source) in [
         (&prepared.model, Some(contents.model)),
         (&prepared.optimizer, contents.optimizer),
     ] {
         let Some(source) = source else { continue };
-        for plan in plans {
-            let path = staged.staging.join(&plan.file_name);
-            let record = write_shard(&path, plan, source)?;
-            total += record.size;
-            files.insert(plan.file_name.clone(), record);
-        }
+        shards.extend(plans.iter().map(|plan| {
+            (
+                plan.file_name.clone(),
+                ShardWrite {
+                    path: staged.staging.join(&plan.file_name),
+                    header: &plan.header.bytes,
+                    tensors: &plan.tensors,
+                    source,
+                },
+            )
+        }));
     }
+    let (names, writes): (Vec<String>, Vec<ShardWrite>) = shards.into_iter().unzip();
+    // Index files and JSON documents are made durable in the same parallel fdatasync round.
+    let documents: Vec<(PathBuf, &[u8])> = prepared
+        .documents
+        .iter()
+        .map(|(name, bytes)| (staged.staging.join(name), bytes.as_slice()))
+        .collect();
+    let streamed = write_shards(&writes, &documents, options.window_bytes, options.direct_io)?;
+    for (name, record) in names.into_iter().zip(streamed.records) {
+        total += record.size;
+        files.insert(name, record);
+    }
+    let mut staged = staged;
+    staged.direct_io = streamed.direct;
     for (name, bytes) in &prepared.documents {
-        write_durable(&staged.staging.join(name), bytes)?;
         total += bytes.len() as u64;
         files.insert(
             name.clone(),
@@ -212,7 +245,6 @@ pub fn stage_checkpoint(
     write_durable(&staged.staging.join(MANIFEST_FILE), &manifest_bytes)?;
     total += manifest_bytes.len() as u64;
     fsync_dir(&staged.staging)?;
-    let mut staged = staged;
     staged.bytes = total;
     Ok(staged)
 }
@@ -326,47 +358,6 @@ fn to_json<T: Serialize + ?Sized>(value: &T, name: &str) -> Result<Vec<u8>> {
     })?;
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// Preallocates, maps and fills one shard in place, then hashes and persists it.
-fn write_shard(path: &Path, plan: &ShardPlan, source: &dyn TensorSource) -> Result<FileRecord> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| Error::io("cannot create shard", path, e))?;
-    let len = plan.header.file_len();
-    reserve(&file, path, len)?;
-    let mut map = mmap::map_write(&file, path)?;
-    let header_len = plan.header.bytes.len();
-    map[..header_len].copy_from_slice(&plan.header.bytes);
-    // The ranges are contiguous and end at `len`, so hashing header then each tensor right after
-    // its copy (while still in cache) gives the whole file's hash without a second pass.
-    let mut hasher = Xxh3::new();
-    hasher.update(&plan.header.bytes);
-    let specs = source.specs();
-    for (&tensor, range) in plan.tensors.iter().zip(&plan.header.data_ranges) {
-        let start = header_len + range.start as usize;
-        let end = header_len + range.end as usize;
-        let dst = map
-            .get_mut(start..end)
-            .ok_or_else(|| Error::InvalidTensor {
-                tensor: specs[tensor].name.clone(),
-                reason: format!("planned range {start}..{end} outside {}", path.display()),
-            })?;
-        source.copy_tensor(tensor, dst)?;
-        hasher.update(dst);
-    }
-    map.flush()
-        .map_err(|e| Error::io("cannot flush mapped shard", path, e))?;
-    drop(map);
-    file.sync_all()
-        .map_err(|e| Error::io("cannot fsync shard", path, e))?;
-    Ok(FileRecord {
-        size: len,
-        xxh3: format!("{:016x}", hasher.digest()),
-    })
 }
 
 /// Puts `staging` in place of the existing `target` of the same step.

@@ -1,6 +1,7 @@
 //! The seam between the checkpoint writer/reader and whoever holds the tensors. Saving asks a
-//! [`TensorSource`] to copy each tensor straight into its final byte range of a mapped shard, so a
-//! device runtime can download into the file without a second host copy. [`HostTensors`] is the
+//! [`TensorSource`] to copy each tensor straight into the streaming writer's I/O window (see
+//! `stream.rs`), so a device runtime downloads into the bytes that go to disk without a second
+//! host copy. [`HostTensors`] is the
 //! plain in-memory implementation used by tests, examples and small states.
 
 use super::tensor::TensorSpec;
@@ -12,8 +13,16 @@ pub trait TensorSource {
     fn specs(&self) -> &[TensorSpec];
 
     /// Writes tensor `index` into `dst`, whose length is exactly `specs()[index].byte_len()`:
-    /// little-endian, row-major, no padding. `dst` is a range of a memory-mapped shard file.
+    /// little-endian, row-major, no padding. `dst` is a range of an I/O window.
     fn copy_tensor(&self, index: usize, dst: &mut [u8]) -> Result<()>;
+
+    /// Writes bytes `offset..offset + dst.len()` of tensor `index` into `dst`, for tensors larger
+    /// than a window. Returns `Ok(false)` (the default) when this source can only copy whole
+    /// tensors; the writer then stages the tensor in host memory first.
+    fn copy_tensor_part(&self, index: usize, offset: u64, dst: &mut [u8]) -> Result<bool> {
+        let _ = (index, offset, dst);
+        Ok(false)
+    }
 }
 
 /// Tensors held in host memory, in insertion order.
@@ -87,5 +96,19 @@ impl TensorSource for HostTensors {
         }
         dst.copy_from_slice(src);
         Ok(())
+    }
+
+    fn copy_tensor_part(&self, index: usize, offset: u64, dst: &mut [u8]) -> Result<bool> {
+        let part = usize::try_from(offset).ok().and_then(|start| {
+            self.data
+                .get(index)?
+                .get(start..start.checked_add(dst.len())?)
+        });
+        let part = part.ok_or_else(|| Error::InvalidTensor {
+            tensor: format!("#{index}"),
+            reason: format!("no bytes {offset}..+{} in this tensor", dst.len()),
+        })?;
+        dst.copy_from_slice(part);
+        Ok(true)
     }
 }

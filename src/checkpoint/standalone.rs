@@ -1,16 +1,17 @@
 //! One safetensors file outside a checkpoint directory (model exports): the same header builder
-//! and in-place mapped fill as checkpoint shards, written under a temporary name, fsync'd and
+//! and streaming writer as checkpoint shards, written under a temporary name, fsync'd and
 //! renamed into place so a reader never sees a half-written file.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::Path;
 
-use super::fsutil::{ensure_free_space, fsync_dir, reserve};
+use super::fsutil::{ensure_free_space, fsync_dir};
 use super::safetensors::build_header;
 use super::source::TensorSource;
+use super::stream::{write_shards, ShardWrite, DEFAULT_WINDOW_BYTES};
 use super::tensor::TensorSpec;
-use crate::{mmap, Error, Result};
+use crate::{Error, Result};
 
 /// Writes every tensor of `source`, in order, into the safetensors file `path` with
 /// `__metadata__` `metadata`; returns the file length.
@@ -29,7 +30,7 @@ pub fn write_safetensors_file(
     ensure_free_space(dir, len)?;
     let file_name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let written = fill(&temporary, source, &header.bytes, &header.data_ranges, len);
+    let written = fill(&temporary, source, &header.bytes);
     if let Err(e) = written {
         let _ = fs::remove_file(&temporary);
         return Err(e);
@@ -39,37 +40,13 @@ pub fn write_safetensors_file(
     Ok(len)
 }
 
-fn fill(
-    path: &Path,
-    source: &dyn TensorSource,
-    header: &[u8],
-    ranges: &[std::ops::Range<u64>],
-    len: u64,
-) -> Result<()> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|e| Error::io("cannot create", path, e))?;
-    reserve(&file, path, len)?;
-    let mut map = mmap::map_write(&file, path)?;
-    map[..header.len()].copy_from_slice(header);
-    for (index, range) in ranges.iter().enumerate() {
-        let start = header.len() + range.start as usize;
-        let end = header.len() + range.end as usize;
-        let dst = map
-            .get_mut(start..end)
-            .ok_or_else(|| Error::InvalidTensor {
-                tensor: source.specs()[index].name.clone(),
-                reason: format!("planned range {start}..{end} outside {}", path.display()),
-            })?;
-        source.copy_tensor(index, dst)?;
-    }
-    map.flush()
-        .map_err(|e| Error::io("cannot flush mapped file", path, e))?;
-    drop(map);
-    file.sync_all()
-        .map_err(|e| Error::io("cannot fsync", path, e))
+fn fill(path: &Path, source: &dyn TensorSource, header: &[u8]) -> Result<()> {
+    let tensors: Vec<usize> = (0..source.specs().len()).collect();
+    let shard = ShardWrite {
+        path: path.to_path_buf(),
+        header,
+        tensors: &tensors,
+        source,
+    };
+    write_shards(&[shard], &[], DEFAULT_WINDOW_BYTES, true).map(drop)
 }

@@ -246,7 +246,11 @@ fn inspect_command(path: &Path) -> Result<()> {
     }
     let x = &state.xlatrain;
     say!("  xlatrain format_version {}", x.format_version);
-    say!("  architecture {}", x.architecture_fingerprint);
+    if x.architecture_fingerprint.is_empty() {
+        say!("  architecture (none recorded: not a training run's checkpoint)");
+    } else {
+        say!("  architecture {}", x.architecture_fingerprint);
+    }
     say!("  data_cursor {}", x.data_cursor);
     say!("  prng_keys {}", x.prng_keys);
     say!("  platform {}", x.platform);

@@ -10,14 +10,14 @@ use clap::Args;
 
 use super::GlobalArgs;
 use crate::checkpoint::{list_checkpoints, Verify, MANIFEST_FILE};
-use crate::config::{NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
+use crate::config::{AutoResume, NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
 use crate::train::{
     check_sharded_args, train_sharded, train_step_program_replicated, train_step_program_spmd,
-    train_with_checkpoints, Checkpointing, Console, Trainer,
+    train_with_checkpoints, Checkpointing, Console, ReportTo, Trainer,
 };
 use crate::{Error, Result};
 
@@ -82,6 +82,8 @@ setting_flags! {
     warmup_steps,
     /// Log (and read metrics back) every this many steps.
     logging_steps,
+    /// TensorBoard run directory (default: <output-dir>/runs/<date>_<host>).
+    logging_dir,
     /// `no`, `steps` or `epoch`.
     eval_strategy,
     /// Evaluate every this many steps (default: --logging-steps).
@@ -131,6 +133,8 @@ setting_flags! {
     save_total_limit,
     /// Also save when this many minutes passed since the last save.
     save_interval_minutes,
+    /// `wait` (default) or `skip`: an async save due while the previous one is still writing.
+    save_on_busy,
     /// Largest safetensors shard, e.g. `5GB`, `500MB`.
     max_shard_size,
     /// `eval_loss` (or `loss`): the metric that picks the best checkpoint.
@@ -166,9 +170,17 @@ pub struct TrainArgs {
     /// accumulation, async saves or best-model tracking in this mode.
     #[arg(long)]
     pub shard_state: bool,
-    /// Resume from the newest valid checkpoint in output_dir (no value, or `true`), or from PATH.
+    /// Resume from the newest valid checkpoint in output_dir (no value, or `true`: none is an
+    /// error), from PATH, or `auto`: the newest valid one or a fresh start when there is none.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "true")]
     pub resume_from_checkpoint: Option<String>,
+    /// Where log events go: `jsonl` (metrics.jsonl, the default), `tensorboard` (event files
+    /// under --logging-dir), `all` or `none`; several as `jsonl,tensorboard` or repeated.
+    #[arg(long, value_name = "TARGET", num_args = 1.., value_delimiter = ',')]
+    pub report_to: Vec<String>,
+    /// Draw loss_curve.png/.svg with a logarithmic loss axis.
+    #[arg(long)]
+    pub plot_log_scale: bool,
     /// Any other setting as key=value (repeatable), e.g. `--set save_steps=100`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -187,11 +199,13 @@ impl TrainArgs {
             },
             load_best_model_at_end: on(self.load_best_model_at_end),
             shard_state: on(self.shard_state),
+            plot_log_scale: on(self.plot_log_scale),
             greater_is_better: self.greater_is_better.then_some(Some(true)),
             resume_from_checkpoint: self.resume_from_checkpoint.as_deref().map(|value| {
                 Some(match value {
                     "true" => ResumeFrom::Latest(true),
                     "false" => ResumeFrom::Latest(false),
+                    "auto" => ResumeFrom::Auto(AutoResume::Auto),
                     path => ResumeFrom::Path(PathBuf::from(path)),
                 })
             }),
@@ -214,7 +228,17 @@ impl TrainArgs {
         patch = patch.merge(TrainingArgsPatch::from_overrides(
             &self.settings.overrides(),
         )?);
-        Ok(patch.merge(self.switches()))
+        patch = patch.merge(self.switches());
+        if !self.report_to.is_empty() {
+            let report_to =
+                ReportTo::parse(&self.report_to).map_err(|reason| Error::InvalidArgument {
+                    key: "report_to".into(),
+                    value: self.report_to.join(","),
+                    reason,
+                })?;
+            patch.report_to = Some(report_to);
+        }
+        Ok(patch)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Device buffers: upload from host memory, download into caller memory (so the checkpoint writer
-//! can copy straight into a mapped file), and the PJRT events that say when a transfer is done.
+//! can copy straight into its I/O window), and the PJRT events that say when a transfer is done.
 
 use std::ffi::c_void;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //! Async saves never copy the state on the host: at a save point after step `k` the trainer is
 //! told to run step `k+1` with its state borrowed instead of donated, which leaves the buffers of
 //! state `k` intact; after step `k+1` they are moved to the background writer, which downloads
-//! them straight into the mapped shards while training goes on.
+//! them straight into the streaming writer's windows while training goes on.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{
-    check_architecture, checkpoint_dir_name, choose_resume, cleanup_stale, dtype_of, free_space,
-    open_checkpoint, upload_tensors, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
+    check_architecture, checkpoint_dir_name, cleanup_stale, dtype_of, free_space, open_checkpoint,
+    resume_from, upload_verified, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
     RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
     WriterOptions, FORMAT_VERSION,
 };
-use crate::config::{ResumeFrom, SaveStrategy, TrainingArgs};
+use crate::config::{ResumeFrom, SaveOnBusy, SaveStrategy, TrainingArgs};
 use crate::data::DataCursor;
 use crate::models::ModelConfig;
 use crate::pjrt::{Buffer, Client};
@@ -77,6 +77,8 @@ pub struct Checkpointing {
     resumed_from_step: Option<u64>,
     identity: RunIdentity,
     reports: Vec<SaveReport>,
+    /// Steps whose save was skipped because the previous one was still being written.
+    skipped_busy: Vec<u64>,
     verbose: bool,
     /// Parameters of the model (the first tensors of the state); kept so a save never re-reads
     /// the model's files (an HF model's config comes from `model_name_or_path`).
@@ -123,6 +125,7 @@ impl Checkpointing {
             resumed_from_step: None,
             identity,
             reports: Vec::new(),
+            skipped_busy: Vec::new(),
             verbose,
             n_params: trainer.model().param_specs()?.len(),
             args,
@@ -134,24 +137,50 @@ impl Checkpointing {
         &self.reports
     }
 
-    /// Resumes `trainer` per `--resume-from-checkpoint` (nothing when it is unset or `false`).
+    /// Steps whose save `--save-on-busy skip` skipped.
+    pub fn skipped_busy(&self) -> &[u64] {
+        &self.skipped_busy
+    }
+
+    /// Resumes `trainer` per `--resume-from-checkpoint` (nothing when it is unset or `false`, or
+    /// with `auto` when `output_dir` holds no valid checkpoint). Each byte of the checkpoint is
+    /// read once: hashed while it is uploaded.
     pub fn resume(&mut self, trainer: &mut Trainer) -> Result<Option<Resumed>> {
-        let path = match &self.args.resume_from_checkpoint {
+        let (path, auto) = match &self.args.resume_from_checkpoint {
             None | Some(ResumeFrom::Latest(false)) => {
-                if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
-                    eprintln!(
-                        "initial parameters: the weights of --model-name-or-path {} (optimizer \
-                         state zero)",
-                        model.display()
-                    );
-                }
+                self.log_initial_weights();
                 return Ok(None);
             }
-            Some(ResumeFrom::Latest(true)) => None,
-            Some(ResumeFrom::Path(path)) => Some(path.clone()),
+            Some(ResumeFrom::Latest(true)) => (None, false),
+            Some(ResumeFrom::Auto(_)) => (None, true),
+            Some(ResumeFrom::Path(path)) => (Some(path.clone()), false),
         };
         let started = Instant::now();
-        let choice = choose_resume(&self.args.output_dir, path.as_deref())?;
+        let output_dir = self.args.output_dir.clone();
+        if auto && !output_dir.is_dir() {
+            self.log_fresh_start(&format!("{} does not exist", output_dir.display()));
+            return Ok(None);
+        }
+        let chosen = resume_from(&output_dir, path.as_deref(), Verify::Structure, |c| {
+            require_fingerprint(c)?;
+            check_architecture(c, trainer.model())?;
+            restore_state(trainer, c)
+        });
+        let choice = match chosen {
+            Err(Error::NoValidCheckpoint { skipped, .. }) if auto => {
+                let why = if skipped.is_empty() {
+                    format!("{} holds no checkpoint", output_dir.display())
+                } else {
+                    format!(
+                        "{} holds no valid checkpoint:{skipped}",
+                        output_dir.display()
+                    )
+                };
+                self.log_fresh_start(&why);
+                return Ok(None);
+            }
+            chosen => chosen?,
+        };
         let skipped = choice.skipped_messages();
         if self.verbose {
             for message in &skipped {
@@ -159,8 +188,7 @@ impl Checkpointing {
             }
         }
         let checkpoint = choice.checkpoint;
-        check_architecture(&checkpoint, trainer.model())?;
-        let (state, progress, model_only) = restore_state(trainer, &checkpoint)?;
+        let (state, progress, model_only) = choice.restored;
         trainer.restore(state, progress)?;
         let step = checkpoint.step();
         if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
@@ -206,6 +234,23 @@ impl Checkpointing {
         }))
     }
 
+    fn log_fresh_start(&self, why: &str) {
+        if self.verbose {
+            eprintln!("--resume-from-checkpoint auto: {why}; starting a fresh run");
+        }
+        self.log_initial_weights();
+    }
+
+    /// Says that a run that starts fresh takes its parameters from `--model-name-or-path`.
+    fn log_initial_weights(&self) {
+        if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
+            eprintln!(
+                "initial parameters: the weights of --model-name-or-path {} (optimizer state zero)",
+                model.display()
+            );
+        }
+    }
+
     /// After each step: hands the kept pre-step state to the writer, and decides whether this
     /// step saves.
     fn on_step(&mut self, trainer: &mut Trainer, previous: Option<TrainState>) -> Result<()> {
@@ -233,6 +278,17 @@ impl Checkpointing {
             return self.save_now(trainer);
         }
         if self.save_due(trainer, epoch_ended) {
+            if self.args.save_on_busy == SaveOnBusy::Skip && self.writer.is_busy() {
+                self.skipped_busy.push(step);
+                if self.verbose {
+                    eprintln!(
+                        "skipping the save of step {step}: checkpoint-{} is still being written \
+                         (--save-on-busy skip)",
+                        self.writer.in_flight_step().unwrap_or_default()
+                    );
+                }
+                return Ok(());
+            }
             let snapshot_started = Instant::now();
             let trainer_state = self.trainer_state(trainer, step);
             let retention = self.retention(trainer, step);
@@ -383,7 +439,8 @@ impl Checkpointing {
             return Ok(None);
         };
         let path = self.checkpoint_path(step);
-        let checkpoint = open_checkpoint(&path, Verify::Full)?;
+        let checkpoint = open_checkpoint(&path, Verify::Structure)?;
+        checkpoint.verify_documents()?;
         check_architecture(&checkpoint, trainer.model())?;
         // The whole saved state of that step; the run's progress (log history) stays.
         let (state, _, _) = restore_state(trainer, &checkpoint)?;
@@ -457,6 +514,25 @@ fn split<B: std::borrow::Borrow<Buffer>>(
     Ok((model, optimizer))
 }
 
+/// Refuses (as invalid, so auto-resume skips it) a checkpoint that records no architecture
+/// fingerprint: the trainer never writes one, and without it nothing holds the tensors to a model.
+pub(super) fn require_fingerprint(checkpoint: &Checkpoint) -> Result<()> {
+    if checkpoint
+        .trainer_state
+        .xlatrain
+        .architecture_fingerprint
+        .is_empty()
+    {
+        return Err(Error::CheckpointInvalid {
+            path: checkpoint.path.clone(),
+            reason: "trainer_state.json records no xlatrain.architecture_fingerprint, so it is \
+                     not a checkpoint of a training run"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// The device state and host progress a checkpoint describes, in `trainer`'s layout.
 fn restore_state(
     trainer: &Trainer,
@@ -468,25 +544,20 @@ fn restore_state(
     let client = trainer.client();
     let path = &checkpoint.path;
     let saved = &checkpoint.trainer_state;
-    let mut buffers = upload_tensors(client, path, &checkpoint.model, &specs[..n_params], 0)?;
+    // Hashed while uploaded; `open_checkpoint` already checked that the step tensor equals
+    // global_step and that the tensors are the checkpoint's own model's.
+    let mut buffers =
+        upload_verified(client, checkpoint, &checkpoint.model, &specs[..n_params], 0)?;
     let model_only = checkpoint.optimizer.is_none();
     match &checkpoint.optimizer {
         Some(set) => {
-            let rest = upload_tensors(client, path, set, &specs[n_params..], 0)?;
-            let step_index = descs[n_params..].iter().position(|d| d.name == STEP);
-            if let Some(i) = step_index {
-                let device_step = rest[i].to_vec::<i32>()?.first().copied().unwrap_or(-1);
-                if i64::from(device_step) != saved.global_step as i64 {
-                    return Err(Error::CheckpointInvalid {
-                        path: path.clone(),
-                        reason: format!(
-                            "the step tensor says {device_step} but trainer_state.json says global_step {}",
-                            saved.global_step
-                        ),
-                    });
-                }
-            }
-            buffers.extend(rest);
+            buffers.extend(upload_verified(
+                client,
+                checkpoint,
+                set,
+                &specs[n_params..],
+                0,
+            )?);
         }
         None => {
             // Fresh optimizer slots, the step counter from trainer_state.json and the run's seed

@@ -2,7 +2,7 @@
 //! gathering a tensor on one device or in one host buffer first.
 //!
 //! A dim-0 block of rows of a row-major tensor is one contiguous byte range, so saving copies
-//! each device's block straight from its buffer into that range of the memory-mapped shard file
+//! each device's block straight from its buffer into that range of the writer's I/O window
 //! (a replicated tensor is written once, from the first device that holds it), and restoring
 //! uploads each device exactly the byte range of the mapped file that it needs, whatever sharding
 //! or device count wrote the file.

@@ -1,10 +1,10 @@
 //! `xlatrain train --shard-state`: a whole run of the SPMD-sharded [`ShardedTrainer`] with the
-//! replicated trainer's logging (console lines, `metrics.jsonl`, `loss_curve.png`, the final
+//! replicated trainer's logging (console lines, the `report_to` sinks, `loss_curve.png`/`.svg`, the final
 //! summary) and checkpoints in the normal layout, so that `checkpoints verify` accepts them and a
 //! replicated or single-device run resumes them (and the other way round).
 //!
 //! Checkpoints are written in the loop (no background writer): each device's row blocks go
-//! straight from its buffers into their byte ranges of the mapped shard files, and a resume
+//! straight from its buffers into their byte ranges of the streaming writer's window, and a resume
 //! uploads each device only its byte ranges. What this path does not do (eval, gradient
 //! accumulation, background saves, best-model tracking, model-only saves, time-based saves,
 //! `on_save`) is refused up front by [`check_sharded_args`] rather than silently ignored.
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::checkpoint::{
-    apply_retention, check_architecture, checkpoint_dir_name, choose_resume, save_checkpoint,
-    CheckpointContents, RetentionPolicy, SaveOptions, SavedCheckpoint,
+    apply_retention, check_architecture, checkpoint_dir_name, resume_from, save_checkpoint,
+    CheckpointContents, RetentionPolicy, SaveOptions, SavedCheckpoint, Verify,
 };
 use crate::config::{EvalStrategy, NumDevices, ResumeFrom, SaveStrategy, TrainingArgs};
 use crate::pjrt::{Buffer, Client};
@@ -26,9 +26,11 @@ use crate::{Error, Result};
 use super::checkpointing::{
     ensure_room_for, progress_of, remove_unfinished, trainer_state_of, RunIdentity,
 };
+use super::plot::{run_title, LossCurves};
+use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
 use super::spmd::ShardedTrainer;
-use super::trainer::{items_unit, logged_curve};
+use super::trainer::items_unit;
 use super::{TrainSummary, TrainerProgress};
 
 /// Refuses, as usage errors naming the setting, what a sharded run does not support.
@@ -162,34 +164,64 @@ pub fn train_sharded(
 
 impl ShardedRun {
     fn resume(&mut self) -> Result<()> {
-        let path = match &self.args.resume_from_checkpoint {
+        let (path, auto) = match &self.args.resume_from_checkpoint {
             None | Some(ResumeFrom::Latest(false)) => return Ok(()),
-            Some(ResumeFrom::Latest(true)) => None,
-            Some(ResumeFrom::Path(path)) => Some(path.clone()),
+            Some(ResumeFrom::Latest(true)) => (None, false),
+            Some(ResumeFrom::Auto(_)) => (None, true),
+            Some(ResumeFrom::Path(path)) => (Some(path.clone()), false),
         };
         let started = Instant::now();
-        let choice = choose_resume(&self.args.output_dir, path.as_deref())?;
+        let output_dir = self.args.output_dir.clone();
+        let max_steps = self.progress.max_steps;
+        let trainer = &mut self.trainer;
+        let chosen = if auto && !output_dir.is_dir() {
+            Err(Error::NoValidCheckpoint {
+                dir: output_dir.clone(),
+                skipped: String::new(),
+            })
+        } else {
+            // The sharded upload reads byte ranges per device, so it verifies every checksum
+            // when opening (a second read) instead of while uploading.
+            resume_from(&output_dir, path.as_deref(), Verify::Full, |checkpoint| {
+                super::checkpointing::require_fingerprint(checkpoint)?;
+                check_architecture(checkpoint, trainer.model())?;
+                let Some(optimizer) = &checkpoint.optimizer else {
+                    return Err(Error::Usage(format!(
+                        "--shard-state cannot resume {}: it was saved with --save-only-model \
+                         (no optimizer state); resume it without --shard-state",
+                        checkpoint.path.display()
+                    )));
+                };
+                let progress = progress_of(checkpoint, max_steps)?;
+                trainer.restore(
+                    &checkpoint.model,
+                    optimizer,
+                    checkpoint.step(),
+                    progress.cursor.clone(),
+                )?;
+                Ok(progress)
+            })
+        };
+        let choice = match chosen {
+            Err(Error::NoValidCheckpoint { skipped, .. }) if auto => {
+                if self.verbose {
+                    eprintln!(
+                        "--resume-from-checkpoint auto: no valid checkpoint in {}{skipped}; \
+                         starting a fresh run",
+                        output_dir.display()
+                    );
+                }
+                return Ok(());
+            }
+            chosen => chosen?,
+        };
         if self.verbose {
             for message in choice.skipped_messages() {
                 eprintln!("warning: {message}");
             }
         }
         let checkpoint = choice.checkpoint;
-        check_architecture(&checkpoint, self.trainer.model())?;
-        let Some(optimizer) = &checkpoint.optimizer else {
-            return Err(Error::Usage(format!(
-                "--shard-state cannot resume {}: it was saved with --save-only-model (no \
-                 optimizer state); resume it without --shard-state",
-                checkpoint.path.display()
-            )));
-        };
-        let progress = progress_of(&checkpoint, self.progress.max_steps)?;
-        self.trainer.restore(
-            &checkpoint.model,
-            optimizer,
-            checkpoint.step(),
-            progress.cursor.clone(),
-        )?;
+        let progress = choice.restored;
         self.progress = progress;
         self.resumed_from = Some(checkpoint.step());
         if self.verbose {
@@ -212,8 +244,7 @@ impl ShardedRun {
         let output_dir = self.args.output_dir.clone();
         std::fs::create_dir_all(&output_dir)
             .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
-        self.reporter
-            .open_metrics(&output_dir.join("metrics.jsonl"))?;
+        self.reporter.open(&self.args, self.progress.global_step)?;
         let started = Instant::now();
         let logging = self.args.logging_steps.max(1);
         let mut stopped_early = false;
@@ -230,12 +261,12 @@ impl ShardedRun {
             self.progress.global_step = self.trainer.global_step();
             self.progress.cursor = self.trainer.cursor().clone();
             self.progress.num_input_tokens_seen += self.items_per_step;
-            self.progress.epoch = self.epoch();
+            self.progress.epoch = self.epoch().unwrap_or(0.0);
             let step = self.progress.global_step;
             if step.is_multiple_of(logging) || self.finished() {
                 self.log_metrics()?;
             }
-            self.reporter.tick(step, self.step_times.last().copied());
+            self.reporter.tick(step, self.epoch());
             let epoch_ended = self.progress.cursor.epoch > epoch_before;
             let due = match self.args.save_strategy {
                 SaveStrategy::Steps => step.is_multiple_of(self.args.save_steps.max(1)),
@@ -252,14 +283,9 @@ impl ShardedRun {
         self.finish(train_time, stopped_early)
     }
 
-    fn epoch(&self) -> f64 {
-        match self.trainer.dataset().batches_per_epoch() {
-            Some(per_epoch) if per_epoch > 0 => {
-                let c = &self.progress.cursor;
-                c.epoch as f64 + c.batch_in_epoch as f64 / per_epoch as f64
-            }
-            _ => 0.0,
-        }
+    /// Fractional epochs so far; None on an endless stream.
+    fn epoch(&self) -> Option<f64> {
+        epoch_of(self.trainer.dataset(), &self.progress.cursor)
     }
 
     /// Reads the metric scalars of the steps since the last log and records
@@ -278,13 +304,11 @@ impl ShardedRun {
         }
         let loss = loss_sum / self.pending.len() as f64;
         self.pending.clear();
-        self.record(json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
-            "loss": loss,
-            "grad_norm": last[1],
-            "learning_rate": last[2],
-        }))
+        self.record(log_event(
+            self.progress.global_step,
+            self.epoch(),
+            json!({"loss": loss, "grad_norm": last[1], "learning_rate": last[2]}),
+        ))
     }
 
     fn record(&mut self, entry: Value) -> Result<()> {
@@ -359,17 +383,20 @@ impl ShardedRun {
         let seconds = train_time.as_secs_f64().max(1e-9);
         let global_batch =
             self.args.per_device_train_batch_size as f64 * self.trainer.num_devices() as f64;
-        self.record(json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
+        let fields = json!({
             "train_runtime": seconds,
             "train_steps_per_second": steps / seconds,
             "train_samples_per_second": steps * global_batch / seconds,
             "train_loss": final_loss,
-        }))?;
+        });
+        self.record(log_event(self.progress.global_step, self.epoch(), fields))?;
         self.reporter.finish(&summary)?;
-        let curve = logged_curve(&self.progress.log_history, "loss");
-        super::plot::write_loss_curve(&self.args.output_dir.join("loss_curve.png"), &curve, &[])?;
+        LossCurves::from_log_history(
+            run_title(self.trainer.model(), &self.args),
+            &self.progress.log_history,
+            self.args.plot_log_scale,
+        )
+        .write(&self.args.output_dir)?;
         Ok(summary)
     }
 }

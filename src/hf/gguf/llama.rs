@@ -89,8 +89,12 @@ const CONFIG_KEYS: [(&str, &str); 9] = [
 /// `llama.*` keys that change the numerics and are not implemented: refused by name.
 const REFUSED_PREFIXES: [&str; 3] = ["rope.scaling.", "expert_", "attention.sliding_window"];
 
-/// Keys of the `llama.` namespace that are understood and need no config entry.
-const IGNORED_KEYS: [&str; 2] = ["rope.dimension_count", "attention.key_length"];
+/// Keys of the `llama.` namespace that set the head size, checked against each other below.
+const HEAD_DIM_KEYS: [&str; 3] = [
+    "attention.key_length",
+    "attention.value_length",
+    "rope.dimension_count",
+];
 
 /// The HF `LlamaConfig` from the metadata; `Err` names a missing or unsupported key.
 pub fn config(
@@ -129,7 +133,7 @@ pub fn config(
                      and full attention)"
                 ));
             }
-        } else if !IGNORED_KEYS.contains(&leaf) {
+        } else if !HEAD_DIM_KEYS.contains(&leaf) {
             return Err(format!("`{key}` is not a llama key xlatrain understands"));
         }
     }
@@ -152,21 +156,42 @@ pub fn config(
     config
         .entry("max_position_embeddings")
         .or_insert(json!(2048));
-    if let (Some(hidden), Some(heads), Some(dim)) = (
-        config.get("hidden_size").and_then(Json::as_u64),
-        config.get("num_attention_heads").and_then(Json::as_u64),
-        metadata
-            .get("llama.rope.dimension_count")
-            .and_then(Value::as_int),
-    ) {
-        if heads == 0 || i128::from(hidden / heads) != dim {
-            return Err(format!(
-                "llama.rope.dimension_count {dim} is not hidden_size / num_attention_heads \
-                 ({hidden} / {heads}); partial rotary embeddings are not supported"
-            ));
-        }
-        config.insert("head_dim".into(), json!(hidden / heads));
+    // head_dim: attention.key_length where given (HF's `head_dim`), else hidden / heads; the
+    // value length and the rotary dimension must equal it (partial rotary is not supported).
+    let hidden = config
+        .get("hidden_size")
+        .and_then(Json::as_u64)
+        .unwrap_or(0);
+    let heads = config
+        .get("num_attention_heads")
+        .and_then(Json::as_u64)
+        .unwrap_or(0);
+    if heads == 0 {
+        return Err("llama.attention.head_count is 0".into());
     }
+    let head_dim_of = |key: &str| -> Result<Option<u64>, String> {
+        match metadata.get(&format!("llama.{key}")) {
+            None => Ok(None),
+            Some(v) => v
+                .as_int()
+                .and_then(|i| u64::try_from(i).ok())
+                .filter(|&d| d > 0)
+                .map(Some)
+                .ok_or(format!("llama.{key} is not a positive integer")),
+        }
+    };
+    let head_dim = head_dim_of(HEAD_DIM_KEYS[0])?.unwrap_or(hidden / heads);
+    for key in &HEAD_DIM_KEYS[1..] {
+        if let Some(dim) = head_dim_of(key)? {
+            if dim != head_dim {
+                return Err(format!(
+                    "llama.{key} = {dim} differs from the head dimension {head_dim}; partial \
+                     rotary embeddings and unequal key/value sizes are not supported"
+                ));
+            }
+        }
+    }
+    config.insert("head_dim".into(), json!(head_dim));
     for (gguf, hf) in [
         ("tokenizer.ggml.bos_token_id", "bos_token_id"),
         ("tokenizer.ggml.eos_token_id", "eos_token_id"),
