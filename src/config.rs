@@ -485,16 +485,8 @@ impl TrainingArgs {
         }
         let config = match self.model {
             ModelKind::Mlp => {
-                let gpt_only = [
-                    ("vocab_size", self.vocab_size.map(|v| v.to_string())),
-                    ("d_model", self.d_model.map(|v| v.to_string())),
-                    ("n_layers", self.n_layers.map(|v| v.to_string())),
-                    ("n_heads", self.n_heads.map(|v| v.to_string())),
-                    ("d_ff", self.d_ff.map(|v| v.to_string())),
-                    ("seq_len", self.seq_len.map(|v| v.to_string())),
-                    ("dropout", self.dropout.map(|v| v.to_string())),
-                    ("init_std", self.init_std.map(|v| v.to_string())),
-                ];
+                let mut gpt_only = self.gpt_shape_keys();
+                gpt_only.push(("seq_len", self.seq_len.map(|v| v.to_string())));
                 if let Some((key, Some(value))) = gpt_only.iter().find(|(_, v)| v.is_some()) {
                     return Err(bad(key, value, "applies to model \"gpt\", not \"mlp\""));
                 }
@@ -532,10 +524,10 @@ impl TrainingArgs {
         Ok(config)
     }
 
-    /// The config of `model_name_or_path`; the size keys of our own models are refused by name.
-    fn hf_model_config(&self, path: &Path) -> Result<ModelConfig> {
-        let ours = [
-            ("layers", self.layers.as_ref().map(|v| format!("{v:?}"))),
+    /// The GPT's shape and init keys with their values where set (`seq_len` aside: it also
+    /// applies to HF models).
+    fn gpt_shape_keys(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
             ("vocab_size", self.vocab_size.map(|v| v.to_string())),
             ("d_model", self.d_model.map(|v| v.to_string())),
             ("n_layers", self.n_layers.map(|v| v.to_string())),
@@ -543,8 +535,14 @@ impl TrainingArgs {
             ("d_ff", self.d_ff.map(|v| v.to_string())),
             ("dropout", self.dropout.map(|v| v.to_string())),
             ("init_std", self.init_std.map(|v| v.to_string())),
-            ("init_seed", self.init_seed.map(|v| v.to_string())),
-        ];
+        ]
+    }
+
+    /// The config of `model_name_or_path`; the size keys of our own models are refused by name.
+    fn hf_model_config(&self, path: &Path) -> Result<ModelConfig> {
+        let mut ours = self.gpt_shape_keys();
+        ours.push(("layers", self.layers.as_ref().map(|v| format!("{v:?}"))));
+        ours.push(("init_seed", self.init_seed.map(|v| v.to_string())));
         if let Some((key, Some(value))) = ours.iter().find(|(_, v)| v.is_some()) {
             return Err(bad(
                 key,

@@ -80,6 +80,9 @@ pub struct Checkpointing {
     /// Steps whose save was skipped because the previous one was still being written.
     skipped_busy: Vec<u64>,
     verbose: bool,
+    /// Parameters of the model (the first tensors of the state); kept so a save never re-reads
+    /// the model's files (an HF model's config comes from `model_name_or_path`).
+    n_params: usize,
 }
 
 impl Checkpointing {
@@ -124,6 +127,7 @@ impl Checkpointing {
             reports: Vec::new(),
             skipped_busy: Vec::new(),
             verbose,
+            n_params: trainer.model().param_specs()?.len(),
             args,
         })
     }
@@ -188,9 +192,14 @@ impl Checkpointing {
         trainer.restore(state, progress)?;
         let step = checkpoint.step();
         if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
+            let what = if model_only {
+                "parameters"
+            } else {
+                "parameters and optimizer state"
+            };
             eprintln!(
-                "parameters and optimizer state from checkpoint {} (step {step}), not from the \
-                 weights of --model-name-or-path {}",
+                "{what} from checkpoint {} (step {step}), not from the weights of \
+                 --model-name-or-path {}",
                 checkpoint.path.display(),
                 model.display()
             );
@@ -348,7 +357,7 @@ impl Checkpointing {
     }
 
     fn submit(&mut self, pending: PendingSave, state: TrainState, entered: Instant) -> Result<()> {
-        let n_params = self.n_params()?;
+        let n_params = self.n_params;
         let (descs, buffers) = state.into_parts();
         let (model, optimizer) = split(&descs, buffers.into_iter(), n_params)?;
         let step = pending.step;
@@ -365,10 +374,6 @@ impl Checkpointing {
         let reports = self.writer.save(job)?;
         self.record_saved(step, reports);
         Ok(())
-    }
-
-    fn n_params(&self) -> Result<usize> {
-        Ok(self.args.model_config()?.param_specs()?.len())
     }
 
     fn job<B: std::borrow::Borrow<Buffer>>(
