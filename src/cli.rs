@@ -24,8 +24,10 @@ macro_rules! say {
 
 mod bench;
 mod checkpoints;
+pub(crate) use checkpoints::utc_time;
 mod export;
 mod infer;
+mod plot;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +92,15 @@ pub enum Command {
     Generate(infer::GenerateArgs),
     /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
     Export(export::ExportArgs),
+    /// Draw loss_curve.png and loss_curve.svg again from a run's metrics.jsonl.
+    Plot(plot::PlotArgs),
+    /// Print a shell completion script: `source <(xlatrain completions bash)`, or save it where
+    /// the shell loads completions (zsh: a `_xlatrain` file on $fpath; fish:
+    /// ~/.config/fish/completions/xlatrain.fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,7 +130,22 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run(args),
         Command::Eval(args) => infer::eval(&cli.global, args),
         Command::Generate(args) => infer::generate(&cli.global, args),
+        Command::Plot(args) => plot::run(args),
+        Command::Completions { shell } => completions(*shell),
     }
+}
+
+/// Writes `shell`'s completion script for the whole command line (every subcommand and flag, as
+/// clap knows them) to stdout.
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory as _;
+    use std::io::Write as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "xlatrain", &mut script);
+    std::io::stdout()
+        .lock()
+        .write_all(&script)
+        .map_err(|e| Error::io("cannot write to standard output", "<stdout>", e))
 }
 
 fn devices(global: &GlobalArgs) -> Result<()> {

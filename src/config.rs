@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::synthetic::{GPT_CORPUS_WORDS, GPT_DATA_SEED, MLP_DATA_SEED};
 use crate::data::{DataSpec, TokenFileOptions, TokenFormat};
 use crate::models::{GptConfig, MlpConfig, ModelConfig};
+use crate::train::ReportTo;
 use crate::{Error, Result};
 
 /// Which reference model to train.
@@ -210,6 +211,13 @@ training_args! {
     warmup_steps: u64,
     /// Log the training loss every this many steps.
     logging_steps: u64,
+    /// Where log events go: `jsonl` (`metrics.jsonl`), `tensorboard` (event files under
+    /// `logging_dir`), both (a list, or `"all"`), or `"none"`.
+    report_to: ReportTo,
+    /// TensorBoard's run directory; absent = `<output_dir>/runs/<date>_<host>` (as in HF).
+    logging_dir: Option<PathBuf>,
+    /// Draw `loss_curve.png`/`.svg` with a logarithmic loss axis.
+    plot_log_scale: bool,
     /// `no`, `steps` (every `eval_steps`) or `epoch`.
     eval_strategy: EvalStrategy,
     /// Evaluate every this many steps; absent = `logging_steps`.
@@ -305,6 +313,9 @@ impl TrainingArgs {
             lr_scheduler_type: LrSchedulerType::Constant,
             warmup_steps: 0,
             logging_steps: 10,
+            report_to: ReportTo::default(),
+            logging_dir: None,
+            plot_log_scale: false,
             eval_strategy: EvalStrategy::No,
             eval_steps: None,
             seed: 42,
@@ -733,6 +744,9 @@ impl TrainingArgs {
                 self.data_format.name(),
                 "applies to a data file; set `data` too",
             ));
+        }
+        if let Some(dir) = &self.logging_dir {
+            non_empty("logging_dir", &dir.display().to_string())?;
         }
         if let Some(ResumeFrom::Path(path)) = &self.resume_from_checkpoint {
             non_empty("resume_from_checkpoint", &path.display().to_string())?;

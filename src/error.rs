@@ -291,6 +291,9 @@ pub enum Error {
     /// one), so its timings would be meaningless.
     #[error("benchmark check failed: {check}: {reason}")]
     BenchCheck { check: String, reason: String },
+    // ---- plots ----
+    #[error("cannot draw {path}: {reason}")]
+    Plot { path: PathBuf, reason: String },
 }
 
 impl Error {

@@ -93,13 +93,21 @@ fn a_sharded_cli_run_trains_like_one_device_and_its_checkpoints_resume_sharded_a
     // the same log keys as the replicated trainer, and the final summary line
     let metrics = std::fs::read_to_string(sharded.join("metrics.jsonl")).unwrap();
     let first: Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
-    for key in ["step", "epoch", "loss", "learning_rate", "grad_norm"] {
+    for key in [
+        "step",
+        "loss",
+        "learning_rate",
+        "grad_norm",
+        "samples_per_second",
+    ] {
         assert!(first.get(key).is_some(), "metrics.jsonl lacks {key}");
     }
+    assert!(first.get("epoch").is_none(), "a stream has no epoch");
     assert!(metrics.contains("\"train_runtime\""));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sharded over 4 devices"), "{stderr}");
     assert!(sharded.join("loss_curve.png").is_file());
+    assert!(sharded.join("loss_curve.svg").is_file());
 
     for step in [6, 12] {
         let checkpoint = sharded.join(format!("checkpoint-{step}"));

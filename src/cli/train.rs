@@ -17,7 +17,7 @@ use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
 use crate::train::{
     check_sharded_args, train_sharded, train_step_program_replicated, train_step_program_spmd,
-    train_with_checkpoints, Checkpointing, Console, Trainer,
+    train_with_checkpoints, Checkpointing, Console, ReportTo, Trainer,
 };
 use crate::{Error, Result};
 
@@ -84,6 +84,8 @@ setting_flags! {
     warmup_steps,
     /// Log (and read metrics back) every this many steps.
     logging_steps,
+    /// TensorBoard run directory (default: <output-dir>/runs/<date>_<host>).
+    logging_dir,
     /// `no`, `steps` or `epoch`.
     eval_strategy,
     /// Evaluate every this many steps (default: --logging-steps).
@@ -165,6 +167,13 @@ pub struct TrainArgs {
     /// Resume from the newest valid checkpoint in output_dir (no value, or `true`), or from PATH.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "true")]
     pub resume_from_checkpoint: Option<String>,
+    /// Where log events go: `jsonl` (metrics.jsonl, the default), `tensorboard` (event files
+    /// under --logging-dir), `all` or `none`; several as `jsonl,tensorboard` or repeated.
+    #[arg(long, value_name = "TARGET", num_args = 1.., value_delimiter = ',')]
+    pub report_to: Vec<String>,
+    /// Draw loss_curve.png/.svg with a logarithmic loss axis.
+    #[arg(long)]
+    pub plot_log_scale: bool,
     /// Any other setting as key=value (repeatable), e.g. `--set save_steps=100`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -183,6 +192,7 @@ impl TrainArgs {
             },
             load_best_model_at_end: on(self.load_best_model_at_end),
             shard_state: on(self.shard_state),
+            plot_log_scale: on(self.plot_log_scale),
             greater_is_better: self.greater_is_better.then_some(Some(true)),
             resume_from_checkpoint: self.resume_from_checkpoint.as_deref().map(|value| {
                 Some(match value {
@@ -210,7 +220,17 @@ impl TrainArgs {
         patch = patch.merge(TrainingArgsPatch::from_overrides(
             &self.settings.overrides(),
         )?);
-        Ok(patch.merge(self.switches()))
+        patch = patch.merge(self.switches());
+        if !self.report_to.is_empty() {
+            let report_to =
+                ReportTo::parse(&self.report_to).map_err(|reason| Error::InvalidArgument {
+                    key: "report_to".into(),
+                    value: self.report_to.join(","),
+                    reason,
+                })?;
+            patch.report_to = Some(report_to);
+        }
+        Ok(patch)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Training: the compiled train-step and eval programs ([`program`]), the device-resident
 //! [`TrainState`], the host-side [`TrainerProgress`], and the [`Trainer`] loop with its console
-//! output, `metrics.jsonl` and `loss_curve.png`.
+//! output, its `report_to` sinks (`metrics.jsonl`, TensorBoard events) and the loss plot.
 
 mod checkpointing;
 pub mod parallel;
@@ -12,6 +12,7 @@ pub mod sharded;
 mod sharded_run;
 pub mod spmd;
 mod state;
+mod tensorboard;
 mod trainer;
 
 pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
@@ -20,7 +21,7 @@ pub use program::{
     train_step_program_spmd, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,
 };
 pub use progress::TrainerProgress;
-pub use report::Console;
+pub use report::{Console, ReportTo};
 pub use sharded_run::{check_sharded_args, train_sharded, ShardedOutcome};
 pub use state::TrainState;
 pub use trainer::{EvalMetrics, StepHook, TrainSummary, Trainer, WARMUP_STEPS};

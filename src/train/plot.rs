@@ -1,59 +1,292 @@
-//! `loss_curve.png`: the logged training loss (and eval loss) against the step, drawn into an
-//! RGB raster and written as a PNG with a tiny encoder (stored deflate blocks, CRC-32 and
-//! Adler-32 computed here), so the image needs no extra dependency.
+//! `loss_curve.png` and `loss_curve.svg`: the run's training loss and eval loss against the
+//! step, with the learning rate on a second axis, a title, labeled axes with tick values and a
+//! legend, drawn with `plotters`. Text is rasterized by `ab_glyph` from the DejaVu Sans font
+//! embedded in the binary, so no system font is needed; the PNG is deflate-compressed by the
+//! `png` crate (tens of KB at 640x400).
 
 use std::path::Path;
+use std::sync::Once;
 
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde_json::Value;
+
+use crate::config::TrainingArgs;
+use crate::models::ModelConfig;
 use crate::{Error, Result};
 
-const WIDTH: usize = 640;
-const HEIGHT: usize = 400;
-const MARGIN: usize = 40;
+/// Size of the rendered images in pixels.
+pub const WIDTH: u32 = 640;
+pub const HEIGHT: u32 = 400;
 
-/// Draws `train` (blue) and `eval` (orange) `(step, loss)` series on shared axes.
-pub fn write_loss_curve(path: &Path, train: &[(f64, f64)], eval: &[(f64, f64)]) -> Result<()> {
-    let mut img = vec![255u8; WIDTH * HEIGHT * 3];
-    let all: Vec<&(f64, f64)> = train
-        .iter()
-        .chain(eval)
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .collect();
-    let (x0, x1) = bounds(all.iter().map(|p| p.0));
-    let (y0, y1) = bounds(all.iter().map(|p| p.1));
-    let to_px = |(x, y): (f64, f64)| -> (f64, f64) {
-        let px = MARGIN as f64 + (x - x0) / (x1 - x0) * (WIDTH - 2 * MARGIN) as f64;
-        let py = (HEIGHT - MARGIN) as f64 - (y - y0) / (y1 - y0) * (HEIGHT - 2 * MARGIN) as f64;
-        (px, py)
-    };
-    // axes
-    let gray = [96, 96, 96];
-    line(
-        &mut img,
-        (MARGIN as f64, MARGIN as f64),
-        (MARGIN as f64, (HEIGHT - MARGIN) as f64),
-        gray,
-    );
-    line(
-        &mut img,
-        (MARGIN as f64, (HEIGHT - MARGIN) as f64),
-        ((WIDTH - MARGIN) as f64, (HEIGHT - MARGIN) as f64),
-        gray,
-    );
-    for (series, color) in [(train, [31, 119, 180]), (eval, [255, 127, 14])] {
-        let points: Vec<(f64, f64)> = series
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|&p| to_px(p))
-            .collect();
-        for pair in points.windows(2) {
-            line(&mut img, pair[0], pair[1], color);
-        }
-        for &p in &points {
-            dot(&mut img, p, color);
+const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
+const EVAL_COLOR: RGBColor = RGBColor(255, 127, 14);
+const LR_COLOR: RGBColor = RGBColor(44, 160, 44);
+const FONT: &str = "sans-serif";
+
+/// What the plot shows: `(step, value)` series and how to draw them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LossCurves {
+    /// The plot's title (model and run).
+    pub title: String,
+    pub train_loss: Vec<(f64, f64)>,
+    pub eval_loss: Vec<(f64, f64)>,
+    pub learning_rate: Vec<(f64, f64)>,
+    /// A logarithmic loss axis (`plot_log_scale`).
+    pub log_scale: bool,
+}
+
+impl LossCurves {
+    /// The `loss`, `eval_loss` and `learning_rate` of every log event that has them.
+    pub fn from_log_history(title: String, log_history: &[Value], log_scale: bool) -> Self {
+        LossCurves {
+            title,
+            train_loss: logged_curve(log_history, "loss"),
+            eval_loss: logged_curve(log_history, "eval_loss"),
+            learning_rate: logged_curve(log_history, "learning_rate"),
+            log_scale,
         }
     }
-    std::fs::write(path, encode_png(&img, WIDTH, HEIGHT))
-        .map_err(|e| Error::io("cannot write the loss curve", path, e))
+
+    /// Writes `loss_curve.png` and `loss_curve.svg` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let png = self.render_png();
+        write_rendered(&dir.join("loss_curve.png"), png)?;
+        let svg = self.render_svg().map(String::into_bytes);
+        write_rendered(&dir.join("loss_curve.svg"), svg)
+    }
+
+    /// The plot as a compressed RGB PNG of [`WIDTH`] x [`HEIGHT`].
+    pub fn render_png(&self) -> std::result::Result<Vec<u8>, String> {
+        let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        encode_png(&rgb, WIDTH, HEIGHT).map_err(|e| e.to_string())
+    }
+
+    /// The plot as SVG text (a viewer draws the text with its own sans-serif font).
+    pub fn render_svg(&self) -> std::result::Result<String, String> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(svg)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String> {
+        register_font();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let losses: Vec<f64> = finite(&self.train_loss)
+            .chain(finite(&self.eval_loss))
+            .map(|p| p.1)
+            .collect();
+        let steps = finite(&self.train_loss)
+            .chain(finite(&self.eval_loss))
+            .chain(finite(&self.learning_rate))
+            .map(|p| p.0);
+        // steps start at 0: the axis shows where the run began, not only its first log event
+        let (_, last_step) = bounds(steps);
+        let (x0, x1) = (0.0, last_step.max(1.0));
+        // the learning rate is never negative: its axis starts at 0; the headroom above its peak
+        // keeps its line below the legend
+        let (_, lr_max) = bounds(finite(&self.learning_rate).map(|p| p.1));
+        let (lr0, lr1) = (0.0, if lr_max > 0.0 { lr_max * 1.3 } else { 1.0 });
+        if self.log_scale {
+            let positive = losses.iter().copied().filter(|&v| v > 0.0);
+            let (lo, hi) = bounds(positive);
+            let (lo, hi) = if lo > 0.0 {
+                (lo / 1.1, hi * 1.1)
+            } else {
+                (0.1, 10.0)
+            };
+            let chart = self
+                .chart_builder(root)
+                .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
+                .map_err(|e| e.to_string())?
+                .set_secondary_coord(x0..x1, lr0..lr1);
+            self.draw_series(chart)
+        } else {
+            let (lo, hi) = padded(bounds(losses.into_iter()), 0.05);
+            let chart = self
+                .chart_builder(root)
+                .build_cartesian_2d(x0..x1, lo..hi)
+                .map_err(|e| e.to_string())?
+                .set_secondary_coord(x0..x1, lr0..lr1);
+            self.draw_series(chart)
+        }
+    }
+
+    /// Title and margins: room for tick values and axis names on the left, right and bottom.
+    fn chart_builder<'a, 'b, DB: DrawingBackend>(
+        &'b self,
+        root: &'a DrawingArea<DB, Shift>,
+    ) -> ChartBuilder<'a, 'b, DB> {
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(&self.title, (FONT, 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .right_y_label_area_size(70);
+        builder
+    }
+
+    fn draw_series<'a, DB, Y>(
+        &self,
+        mut chart: DualCoordChartContext<
+            'a,
+            DB,
+            Cartesian2d<RangedCoordf64, Y>,
+            Cartesian2d<RangedCoordf64, RangedCoordf64>,
+        >,
+    ) -> std::result::Result<(), String>
+    where
+        DB: DrawingBackend + 'a,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc(if self.log_scale {
+                "loss (log scale)"
+            } else {
+                "loss"
+            })
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        if !self.learning_rate.is_empty() {
+            chart
+                .configure_secondary_axes()
+                .y_desc("learning rate")
+                .y_label_formatter(&|v| short_scientific(*v))
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_secondary_series(LineSeries::new(
+                    finite(&self.learning_rate),
+                    LR_COLOR.stroke_width(1),
+                ))
+                .map_err(err)?
+                .label("learning rate (right axis)")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], LR_COLOR));
+        }
+        let train = finite(&self.train_loss).filter(|p| !self.log_scale || p.1 > 0.0);
+        chart
+            .draw_series(LineSeries::new(train, TRAIN_COLOR.stroke_width(2)))
+            .map_err(err)?
+            .label("train loss")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], TRAIN_COLOR.stroke_width(2))
+            });
+        if !self.eval_loss.is_empty() {
+            let eval: Vec<(f64, f64)> = finite(&self.eval_loss)
+                .filter(|p| !self.log_scale || p.1 > 0.0)
+                .collect();
+            chart
+                .draw_series(LineSeries::new(
+                    eval.iter().copied(),
+                    EVAL_COLOR.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label("eval loss")
+                .legend(|(x, y)| Circle::new((x + 10, y), 4, EVAL_COLOR.filled()));
+            chart
+                .draw_series(eval.iter().map(|&p| Circle::new(p, 4, EVAL_COLOR.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// The plot title of a run: the model and its size, and the run (its output directory's name).
+pub fn run_title(model: &ModelConfig, args: &TrainingArgs) -> String {
+    let model = match model {
+        ModelConfig::Mlp(c) => format!(
+            "MLP {}",
+            c.layers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("-")
+        ),
+        ModelConfig::Gpt(c) => format!(
+            "GPT ({} layers, d_model {}, vocab {})",
+            c.n_layers, c.d_model, c.vocab_size
+        ),
+    };
+    let run = args.output_dir.file_name().map_or_else(
+        || args.output_dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    format!("{model} \u{2014} run {run}")
+}
+
+/// `(step, value)` of every log entry that has `key`.
+pub fn logged_curve(log_history: &[Value], key: &str) -> Vec<(f64, f64)> {
+    log_history
+        .iter()
+        .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get(key)?.as_f64()?)))
+        .collect()
+}
+
+fn write_rendered(path: &Path, rendered: std::result::Result<Vec<u8>, String>) -> Result<()> {
+    let bytes = rendered.map_err(|reason| Error::Plot {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    std::fs::write(path, bytes).map_err(|e| Error::io("cannot write the loss curve", path, e))
+}
+
+/// Makes the embedded DejaVu Sans the plots' `sans-serif` (once per process).
+fn register_font() {
+    static FONT_REGISTERED: Once = Once::new();
+    FONT_REGISTERED.call_once(|| {
+        // DejaVu Sans is a valid TrueType font, so registering cannot fail; if it did, text
+        // would be missing from the picture and the plot test says so.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+/// `1e-3`, `2.5e-4`, `0`: tick labels for a learning rate.
+fn short_scientific(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let text = format!("{v:.1e}");
+    text.replace(".0e", "e")
+}
+
+fn finite(series: &[(f64, f64)]) -> impl Iterator<Item = (f64, f64)> + '_ {
+    series
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -65,98 +298,31 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    if hi - lo < 1e-12 {
-        return (lo - 0.5, hi + 0.5);
-    }
     (lo, hi)
 }
 
-fn put(img: &mut [u8], x: i64, y: i64, color: [u8; 3]) {
-    if x >= 0 && y >= 0 && (x as usize) < WIDTH && (y as usize) < HEIGHT {
-        let i = (y as usize * WIDTH + x as usize) * 3;
-        img[i..i + 3].copy_from_slice(&color);
+/// `(lo, hi)` widened by `margin` of its span on both sides (and to a unit span when empty).
+fn padded((lo, hi): (f64, f64), margin: f64) -> (f64, f64) {
+    let span = hi - lo;
+    if span.abs() < 1e-12 * lo.abs().max(1e-30) {
+        let half = if lo == 0.0 { 0.5 } else { lo.abs() * 0.5 };
+        return (lo - half, hi + half);
     }
+    (lo - span * margin, hi + span * margin)
 }
 
-fn line(img: &mut [u8], a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
-    let steps = (b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil().max(1.0) as usize;
-    for i in 0..=steps {
-        let t = i as f64 / steps as f64;
-        let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-        put(img, x.round() as i64, y.round() as i64, color);
-        put(img, x.round() as i64, y.round() as i64 + 1, color);
+/// An 8-bit RGB raster (row-major, no padding) as a PNG with the best deflate compression.
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::High);
+        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+        writer
+            .write_image_data(rgb)
+            .map_err(std::io::Error::other)?;
     }
-}
-
-fn dot(img: &mut [u8], p: (f64, f64), color: [u8; 3]) {
-    for dy in -2..=2 {
-        for dx in -2..=2 {
-            put(img, p.0.round() as i64 + dx, p.1.round() as i64 + dy, color);
-        }
-    }
-}
-
-/// A PNG of an 8-bit RGB raster (row-major, no padding).
-pub fn encode_png(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
-    let mut raw = Vec::with_capacity((width * 3 + 1) * height);
-    for row in rgb.chunks(width * 3) {
-        raw.push(0); // filter: none
-        raw.extend_from_slice(row);
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&(width as u32).to_be_bytes());
-    ihdr.extend_from_slice(&(height as u32).to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit, RGB, deflate, no filter, no interlace
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &zlib_stored(&raw));
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// A zlib stream of stored (uncompressed) deflate blocks.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x78, 0x01];
-    let mut blocks = data.chunks(65_535).peekable();
-    if blocks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-    }
-    while let Some(block) = blocks.next() {
-        out.push(u8::from(blocks.peek().is_none()));
-        let len = block.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    Ok(out)
 }

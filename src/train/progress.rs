@@ -3,14 +3,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::DataCursor;
+use serde_json::{Map, Value};
+
+use crate::data::{DataCursor, Dataset};
 
 /// Where a run stands on the host side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainerProgress {
     /// Optimizer steps done.
     pub global_step: u64,
-    /// Fractional epochs over the data (0 for the endless synthetic streams).
+    /// Fractional epochs over the data (0 for the endless synthetic streams, whose log events
+    /// carry no `epoch`).
     pub epoch: f64,
     /// The next batch to take.
     pub cursor: DataCursor,
@@ -37,4 +40,24 @@ impl TrainerProgress {
             max_steps,
         }
     }
+}
+
+/// Fractional epochs a run at `cursor` has gone through, or None when the data is an endless
+/// stream (the built-in synthetic data) and an epoch means nothing.
+pub(crate) fn epoch_of(dataset: &Dataset, cursor: &DataCursor) -> Option<f64> {
+    let per_epoch = dataset.batches_per_epoch().filter(|&n| n > 0)?;
+    Some(cursor.epoch as f64 + cursor.batch_in_epoch as f64 / per_epoch as f64)
+}
+
+/// A log event: `fields` plus `step` and, for finite data, `epoch` (HF `log_history` keys).
+pub(crate) fn log_event(step: u64, epoch: Option<f64>, fields: Value) -> Value {
+    let mut event = match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    event.insert("step".into(), step.into());
+    if let Some(epoch) = epoch {
+        event.insert("epoch".into(), epoch.into());
+    }
+    Value::Object(event)
 }

@@ -1,5 +1,5 @@
 //! `xlatrain train --shard-state`: a whole run of the SPMD-sharded [`ShardedTrainer`] with the
-//! replicated trainer's logging (console lines, `metrics.jsonl`, `loss_curve.png`, the final
+//! replicated trainer's logging (console lines, the `report_to` sinks, `loss_curve.png`/`.svg`, the final
 //! summary) and checkpoints in the normal layout, so that `checkpoints verify` accepts them and a
 //! replicated or single-device run resumes them (and the other way round).
 //!
@@ -26,9 +26,11 @@ use crate::{Error, Result};
 use super::checkpointing::{
     ensure_room_for, progress_of, remove_unfinished, trainer_state_of, RunIdentity,
 };
+use super::plot::{run_title, LossCurves};
+use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
 use super::spmd::ShardedTrainer;
-use super::trainer::{items_unit, logged_curve};
+use super::trainer::items_unit;
 use super::{TrainSummary, TrainerProgress};
 
 /// Refuses, as usage errors naming the setting, what a sharded run does not support.
@@ -212,8 +214,7 @@ impl ShardedRun {
         let output_dir = self.args.output_dir.clone();
         std::fs::create_dir_all(&output_dir)
             .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
-        self.reporter
-            .open_metrics(&output_dir.join("metrics.jsonl"))?;
+        self.reporter.open(&self.args, self.progress.global_step)?;
         let started = Instant::now();
         let logging = self.args.logging_steps.max(1);
         let mut stopped_early = false;
@@ -230,12 +231,12 @@ impl ShardedRun {
             self.progress.global_step = self.trainer.global_step();
             self.progress.cursor = self.trainer.cursor().clone();
             self.progress.num_input_tokens_seen += self.items_per_step;
-            self.progress.epoch = self.epoch();
+            self.progress.epoch = self.epoch().unwrap_or(0.0);
             let step = self.progress.global_step;
             if step.is_multiple_of(logging) || self.finished() {
                 self.log_metrics()?;
             }
-            self.reporter.tick(step, self.step_times.last().copied());
+            self.reporter.tick(step, self.epoch());
             let epoch_ended = self.progress.cursor.epoch > epoch_before;
             let due = match self.args.save_strategy {
                 SaveStrategy::Steps => step.is_multiple_of(self.args.save_steps.max(1)),
@@ -252,14 +253,9 @@ impl ShardedRun {
         self.finish(train_time, stopped_early)
     }
 
-    fn epoch(&self) -> f64 {
-        match self.trainer.dataset().batches_per_epoch() {
-            Some(per_epoch) if per_epoch > 0 => {
-                let c = &self.progress.cursor;
-                c.epoch as f64 + c.batch_in_epoch as f64 / per_epoch as f64
-            }
-            _ => 0.0,
-        }
+    /// Fractional epochs so far; None on an endless stream.
+    fn epoch(&self) -> Option<f64> {
+        epoch_of(self.trainer.dataset(), &self.progress.cursor)
     }
 
     /// Reads the metric scalars of the steps since the last log and records
@@ -278,13 +274,11 @@ impl ShardedRun {
         }
         let loss = loss_sum / self.pending.len() as f64;
         self.pending.clear();
-        self.record(json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
-            "loss": loss,
-            "grad_norm": last[1],
-            "learning_rate": last[2],
-        }))
+        self.record(log_event(
+            self.progress.global_step,
+            self.epoch(),
+            json!({"loss": loss, "grad_norm": last[1], "learning_rate": last[2]}),
+        ))
     }
 
     fn record(&mut self, entry: Value) -> Result<()> {
@@ -359,17 +353,20 @@ impl ShardedRun {
         let seconds = train_time.as_secs_f64().max(1e-9);
         let global_batch =
             self.args.per_device_train_batch_size as f64 * self.trainer.num_devices() as f64;
-        self.record(json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
+        let fields = json!({
             "train_runtime": seconds,
             "train_steps_per_second": steps / seconds,
             "train_samples_per_second": steps * global_batch / seconds,
             "train_loss": final_loss,
-        }))?;
+        });
+        self.record(log_event(self.progress.global_step, self.epoch(), fields))?;
         self.reporter.finish(&summary)?;
-        let curve = logged_curve(&self.progress.log_history, "loss");
-        super::plot::write_loss_curve(&self.args.output_dir.join("loss_curve.png"), &curve, &[])?;
+        LossCurves::from_log_history(
+            run_title(self.trainer.model(), &self.args),
+            &self.progress.log_history,
+            self.args.plot_log_scale,
+        )
+        .write(&self.args.output_dir)?;
         Ok(summary)
     }
 }

@@ -27,7 +27,9 @@ use crate::pjrt::{Arg, Buffer, Client, CompileOptions, Executable};
 use crate::{Error, Result};
 
 use super::parallel::{batch_slice, replicate_state};
+use super::plot::{run_title, LossCurves};
 use super::program::{eval_program, train_step_program_replicated, Program, STEP_METRICS};
+use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
 use super::{TrainState, TrainerProgress};
 
@@ -377,19 +379,14 @@ impl Trainer {
         self.pending.push(metrics.unwrap_or_default());
         self.progress.global_step += 1;
         self.progress.num_input_tokens_seen += self.items_per_step;
-        self.progress.epoch = self.epoch();
+        self.progress.epoch = self.epoch().unwrap_or(0.0);
         self.step_times.push(started.elapsed());
         Ok(previous)
     }
 
-    fn epoch(&self) -> f64 {
-        match self.dataset.batches_per_epoch() {
-            Some(per_epoch) if per_epoch > 0 => {
-                let c = &self.progress.cursor;
-                c.epoch as f64 + c.batch_in_epoch as f64 / per_epoch as f64
-            }
-            _ => 0.0,
-        }
+    /// Fractional epochs so far; None on an endless stream.
+    fn epoch(&self) -> Option<f64> {
+        epoch_of(&self.dataset, &self.progress.cursor)
     }
 
     /// Reads the metrics of the steps since the last log (one blocking read of small scalars)
@@ -408,13 +405,11 @@ impl Trainer {
         }
         let loss = loss_sum / self.pending.len() as f64;
         self.pending.clear();
-        let entry = json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
-            "loss": loss,
-            "grad_norm": last[1],
-            "learning_rate": last[2],
-        });
+        let entry = log_event(
+            self.progress.global_step,
+            self.epoch(),
+            json!({"loss": loss, "grad_norm": last[1], "learning_rate": last[2]}),
+        );
         self.record(entry.clone())?;
         Ok(Some(entry))
     }
@@ -461,11 +456,11 @@ impl Trainer {
             accuracy: accuracy / count,
             perplexity: (loss / count).exp(),
         };
-        let mut entry = json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
-            "eval_loss": metrics.loss,
-        });
+        let mut entry = log_event(
+            self.progress.global_step,
+            self.epoch(),
+            json!({"eval_loss": metrics.loss}),
+        );
         match self.model {
             ModelConfig::Mlp(_) => entry["eval_accuracy"] = json!(metrics.accuracy),
             ModelConfig::Gpt(_) | ModelConfig::Hf(_) => {
@@ -501,7 +496,8 @@ impl Trainer {
 
     /// Runs the remaining steps, logging every `logging_steps`, evaluating at the eval cadence
     /// and calling `hook` around each step (the checkpoint point). Writes `metrics.jsonl`
-    /// (as it goes) and `loss_curve.png` (at the end) into `output_dir`.
+    /// (as it goes) and `loss_curve.png` and `loss_curve.svg` (at the end) into
+    /// `output_dir`, and TensorBoard events when `report_to` asks for them.
     pub fn train(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
         std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
             Error::io(
@@ -510,8 +506,7 @@ impl Trainer {
                 e,
             )
         })?;
-        self.reporter
-            .open_metrics(&self.args.output_dir.join("metrics.jsonl"))?;
+        self.reporter.open(&self.args, self.progress.global_step)?;
         let started = Instant::now();
         let logging = self.args.logging_steps.max(1);
         let mut final_eval = None;
@@ -535,7 +530,7 @@ impl Trainer {
             if self.eval_due(epoch_before) {
                 final_eval = self.evaluate()?;
             }
-            self.reporter.tick(step, self.step_times.last().copied());
+            self.reporter.tick(step, self.epoch());
             hook.after_step(self, previous)?;
         }
         self.log_metrics()?;
@@ -552,9 +547,7 @@ impl Trainer {
         let final_loss = summary.final_loss;
         let steps = summary.steps as f64;
         let seconds = train_time.as_secs_f64().max(1e-9);
-        self.record(json!({
-            "step": self.progress.global_step,
-            "epoch": self.progress.epoch,
+        let fields = json!({
             "train_runtime": seconds,
             "train_steps_per_second": steps / seconds,
             "train_samples_per_second":
@@ -562,15 +555,15 @@ impl Trainer {
                     * self.args.gradient_accumulation_steps as f64
                     * self.num_devices() as f64 / seconds,
             "train_loss": final_loss,
-        }))?;
+        });
+        self.record(log_event(self.progress.global_step, self.epoch(), fields))?;
         self.reporter.finish(&summary)?;
-        let curve = logged_curve(&self.progress.log_history, "loss");
-        let evals = logged_curve(&self.progress.log_history, "eval_loss");
-        super::plot::write_loss_curve(
-            &self.args.output_dir.join("loss_curve.png"),
-            &curve,
-            &evals,
-        )?;
+        LossCurves::from_log_history(
+            run_title(&self.model, &self.args),
+            &self.progress.log_history,
+            self.args.plot_log_scale,
+        )
+        .write(&self.args.output_dir)?;
         Ok(summary)
     }
 }
@@ -676,14 +669,6 @@ impl TrainSummary {
             final_eval,
         }
     }
-}
-
-/// `(step, value)` of every log entry that has `key` (for the loss-curve image).
-pub(super) fn logged_curve(log_history: &[Value], key: &str) -> Vec<(f64, f64)> {
-    log_history
-        .iter()
-        .filter_map(|e| Some((e.get("step")?.as_f64()?, e.get(key)?.as_f64()?)))
-        .collect()
 }
 
 pub(super) fn median(times: &[Duration]) -> Duration {
