@@ -239,6 +239,13 @@ pub fn run_title(model: &ModelConfig, args: &TrainingArgs) -> String {
             "GPT ({} layers, d_model {}, vocab {})",
             c.n_layers, c.d_model, c.vocab_size
         ),
+        ModelConfig::Hf(c) => format!(
+            "{} ({} layers, hidden {}, vocab {})",
+            c.family.model_type(),
+            c.num_hidden_layers,
+            c.hidden_size,
+            c.vocab_size
+        ),
     };
     let run = args.output_dir.file_name().map_or_else(
         || args.output_dir.display().to_string(),
