@@ -156,6 +156,7 @@ impl Checkpointing {
         }
         let checkpoint = choice.checkpoint;
         check_architecture(&checkpoint, trainer.model())?;
+        let precision_change = super::precision::check_resume(&checkpoint, &self.args)?;
         let (state, progress, model_only) = restore_state(trainer, &checkpoint)?;
         trainer.restore(state, progress)?;
         let step = checkpoint.step();
@@ -174,6 +175,9 @@ impl Checkpointing {
             self.saved_steps.push(step);
         }
         if self.verbose {
+            if let Some(warning) = precision_change {
+                eprintln!("warning: {warning}");
+            }
             eprintln!(
                 "resumed from {} (step {step}) in {:.3} s",
                 checkpoint.path.display(),
@@ -582,6 +586,7 @@ pub(crate) fn trainer_state_of(
     state.best_metric = progress.best_metric;
     state.best_global_step = progress.best_global_step;
     state.best_model_checkpoint = best_model_checkpoint;
+    super::precision::record(&mut state, args.mixed_precision);
     state.xlatrain = ResumeState {
         format_version: FORMAT_VERSION,
         prng_keys: json!({

@@ -5,6 +5,7 @@
 mod checkpointing;
 pub mod parallel;
 pub mod plot;
+mod precision;
 pub mod program;
 mod progress;
 mod report;
@@ -16,6 +17,7 @@ mod tensorboard;
 mod trainer;
 
 pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
+pub use precision::{saved_precision, MIXED_PRECISION_KEY};
 pub use program::{
     eval_program, state_layout, train_step_program, train_step_program_replicated,
     train_step_program_spmd, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,

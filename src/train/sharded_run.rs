@@ -178,6 +178,12 @@ impl ShardedRun {
         }
         let checkpoint = choice.checkpoint;
         check_architecture(&checkpoint, self.trainer.model())?;
+        if let (Some(warning), true) = (
+            super::precision::check_resume(&checkpoint, &self.args)?,
+            self.verbose,
+        ) {
+            eprintln!("warning: {warning}");
+        }
         let Some(optimizer) = &checkpoint.optimizer else {
             return Err(Error::Usage(format!(
                 "--shard-state cannot resume {}: it was saved with --save-only-model (no \

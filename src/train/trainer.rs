@@ -134,6 +134,7 @@ impl Trainer {
             &device_layout,
             micro_batches,
             num_devices,
+            args.mixed_precision,
         )?;
         let train_exe = client.compile(
             &train_program.mlir,
@@ -148,7 +149,7 @@ impl Trainer {
         let eval_exe = if eval_data.is_empty() {
             None
         } else {
-            let program = eval_program(&model, &layout)?;
+            let program = eval_program(&model, &layout, args.mixed_precision)?;
             Some(client.compile(&program.mlir, &CompileOptions::default())?)
         };
         let compile_time = started.elapsed();
