@@ -1,0 +1,232 @@
+//! `--bf16` (mixed precision) as a user runs it: the lowered step computes its matmuls in bf16
+//! and its reductions (softmax, norms, loss, gradient norm) in f32; a bf16 run follows the f32
+//! run's loss curve within 2%; checkpoints hold the f32 master state and resume bit-exactly; a
+//! resume under another precision is refused unless `--allow-precision-change`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn xlatrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
+        .args(args)
+        .output()
+        .expect("run xlatrain")
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A GPT small enough for 200 CPU steps in bf16 (the CPU plugin emulates bf16 dots slowly).
+const SMALL_GPT: [&str; 14] = [
+    "--model",
+    "gpt",
+    "--d-model",
+    "64",
+    "--n-layers",
+    "2",
+    "--n-heads",
+    "4",
+    "--d-ff",
+    "128",
+    "--seq-len",
+    "32",
+    "--per-device-train-batch-size",
+    "8",
+];
+
+fn train(extra: &[&str]) -> Output {
+    let mut args = vec!["train"];
+    args.extend(SMALL_GPT);
+    args.extend(["--report-to", "jsonl"]);
+    args.extend(extra);
+    xlatrain(&args)
+}
+
+/// The `(operand types, result type)` text of every `stablehlo.<op>` line.
+fn op_types<'a>(program: &'a str, op: &str) -> Vec<&'a str> {
+    program
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("stablehlo.{op} ")) || l.contains(&format!("stablehlo.{op}("))
+        })
+        .filter_map(|l| l.rsplit_once(" : ").map(|(_, types)| types))
+        .collect()
+}
+
+#[test]
+fn lower_bf16_prints_bf16_dots_and_f32_reductions_and_f32_state() {
+    let f32_program = String::from_utf8(ok(xlatrain(&["lower", "--model", "gpt"])).stdout).unwrap();
+    let output = ok(xlatrain(&["lower", "--model", "gpt", "--bf16"]));
+    let program = String::from_utf8(output.stdout).unwrap();
+    assert!(!f32_program.contains("bf16"), "the f32 program has no bf16");
+    let dots = op_types(&program, "dot_general");
+    // forward, and both operands' backward dots: as many as the f32 program has
+    assert_eq!(dots.len(), op_types(&f32_program, "dot_general").len());
+    assert!(dots.len() >= 3 * 8, "{}", dots.len());
+    for types in &dots {
+        let (operands, result) = types.split_once(" -> ").unwrap();
+        assert_eq!(operands.matches("xbf16>").count(), 2, "{types}");
+        assert!(result.ends_with("xbf16>"), "{types}");
+    }
+    // softmax (max, sum), layer norms, cross-entropy and the gradient norm reduce in f32
+    let reduces = op_types(&program, "reduce");
+    assert!(reduces.len() > 10, "{}", reduces.len());
+    for types in &reduces {
+        assert!(!types.contains("bf16"), "a reduction in bf16: {types}");
+    }
+    assert!(program.contains("stablehlo.maximum across"), "softmax max");
+    // the state (parameters, AdamW moments) enters and leaves the step as f32
+    let main = program
+        .lines()
+        .find(|l| l.contains("func.func public @main"))
+        .unwrap();
+    assert!(main.contains("%wte: tensor<256x256xf32>"), "{main}");
+    assert!(
+        main.contains("%exp_avg_sq.wte: tensor<256x256xf32>"),
+        "{main}"
+    );
+    assert!(!main.contains("bf16"), "{main}");
+}
+
+fn losses(dir: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|e| Some((e["step"].as_u64()?, e.get("loss")?.as_f64()?)))
+        .collect()
+}
+
+#[test]
+fn a_bf16_run_follows_the_f32_loss_curve_within_2_percent_over_200_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f32_dir, bf16_dir) = (dir.path().join("f32"), dir.path().join("bf16"));
+    let common = ["--max-steps", "200", "--save-strategy", "no"];
+    let mut f32_args = common.to_vec();
+    f32_args.extend(["--output-dir", f32_dir.to_str().unwrap()]);
+    ok(train(&f32_args));
+    let mut bf16_args = common.to_vec();
+    bf16_args.extend(["--output-dir", bf16_dir.to_str().unwrap(), "--bf16"]);
+    ok(train(&bf16_args));
+    let (reference, mixed) = (losses(&f32_dir), losses(&bf16_dir));
+    assert_eq!(reference.len(), 20);
+    assert_eq!(
+        reference.iter().map(|e| e.0).collect::<Vec<_>>(),
+        mixed.iter().map(|e| e.0).collect::<Vec<_>>()
+    );
+    let rel = |a: f64, b: f64| (a - b).abs() / a.abs();
+    for ((step, a), (_, b)) in reference.iter().zip(&mixed) {
+        assert!(rel(*a, *b) < 0.02, "step {step}: f32 {a}, bf16 {b}");
+    }
+    let (last_f32, last_bf16) = (reference[19].1, mixed[19].1);
+    assert!(rel(last_f32, last_bf16) < 0.02, "{last_f32} vs {last_bf16}");
+    // it learned, and bf16 really computed something else
+    assert!(last_f32 < 0.6 * reference[0].1, "{reference:?}");
+    assert!(
+        reference.iter().zip(&mixed).any(|(a, b)| a.1 != b.1),
+        "bf16 losses are bit-identical to f32: the policy did nothing"
+    );
+}
+
+/// Element types of every tensor of a safetensors file (its JSON header).
+fn safetensors_dtypes(path: &Path) -> Vec<(String, String)> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| *name != "__metadata__")
+        .map(|(name, t)| (name.clone(), t["dtype"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn bf16_checkpoints_hold_the_f32_master_state_resume_bit_exactly_and_refuse_a_precision_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    let straight_s = straight.to_str().unwrap();
+    let save = ["--max-steps", "4", "--save-steps", "2", "--no-async-save"];
+    let mut args = save.to_vec();
+    args.extend(["--output-dir", straight_s, "--bf16"]);
+    ok(train(&args));
+    let ckpt = straight.join("checkpoint-2");
+    let model = safetensors_dtypes(&ckpt.join("model.safetensors"));
+    let optimizer = safetensors_dtypes(&ckpt.join("optimizer.safetensors"));
+    assert!(model.len() > 10 && optimizer.len() > 20);
+    for (name, dtype) in model.iter().chain(&optimizer) {
+        let expected = match name.as_str() {
+            "step" => "I32",
+            "rng_key" => "U64",
+            _ => "F32",
+        };
+        assert_eq!(dtype, expected, "{name}");
+    }
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("trainer_state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["mixed_precision"], "bf16");
+
+    // the same policy resumes bit-exactly
+    let resumed = dir.path().join("resumed");
+    let resume = ["--resume-from-checkpoint", ckpt.to_str().unwrap()];
+    let mut args = save.to_vec();
+    args.extend(resume);
+    args.extend(["--output-dir", resumed.to_str().unwrap(), "--bf16"]);
+    ok(train(&args));
+    for file in ["model.safetensors", "optimizer.safetensors"] {
+        let a = std::fs::read(straight.join("checkpoint-4").join(file)).unwrap();
+        let b = std::fs::read(resumed.join("checkpoint-4").join(file)).unwrap();
+        assert!(a == b, "{file} differs after a bf16 resume");
+    }
+
+    // another policy is refused, naming the flag, and loses nothing
+    let changed = dir.path().join("changed");
+    let mut args = save.to_vec();
+    args.extend(resume);
+    args.extend(["--output-dir", changed.to_str().unwrap()]);
+    let refused = train(&args);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("mixed_precision = \"bf16\""), "{message}");
+    assert!(message.contains("--allow-precision-change"), "{message}");
+    assert!(!changed.join("checkpoint-4").exists());
+    assert!(ckpt.join("model.safetensors").exists());
+
+    // and allowed with the flag, with a warning
+    args.push("--allow-precision-change");
+    let allowed = ok(train(&args));
+    let message = String::from_utf8_lossy(&allowed.stderr);
+    assert!(
+        message.contains("warning:") && message.contains("\"no\""),
+        "{message}"
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(changed.join("checkpoint-4/trainer_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["mixed_precision"], "no");
+}
+
+#[test]
+fn fp16_is_refused_with_the_reason() {
+    for args in [
+        vec!["train", "--model", "gpt", "--fp16"],
+        vec!["train", "--model", "gpt", "--mixed-precision", "fp16"],
+        vec!["lower", "--model", "gpt", "--set", "mixed_precision=fp16"],
+    ] {
+        let out = xlatrain(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let message = String::from_utf8_lossy(&out.stderr);
+        assert!(message.contains("loss scaling"), "{message}");
+    }
+}
