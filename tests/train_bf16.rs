@@ -136,16 +136,20 @@ fn a_bf16_run_follows_the_f32_loss_curve_within_2_percent_over_200_steps() {
     );
 }
 
-/// Element types of every tensor of a safetensors file (its JSON header).
-fn safetensors_dtypes(path: &Path) -> Vec<(String, String)> {
+/// The tensors of a safetensors file's JSON header, by name.
+fn safetensors_header(path: &Path) -> serde_json::Map<String, Value> {
     let bytes = std::fs::read(path).unwrap();
     let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let mut header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header.remove("__metadata__");
     header
-        .as_object()
-        .unwrap()
+}
+
+/// Element types of every tensor of a safetensors file.
+fn safetensors_dtypes(path: &Path) -> Vec<(String, String)> {
+    safetensors_header(path)
         .iter()
-        .filter(|(name, _)| *name != "__metadata__")
         .map(|(name, t)| (name.clone(), t["dtype"].as_str().unwrap().to_string()))
         .collect()
 }
@@ -229,4 +233,71 @@ fn fp16_is_refused_with_the_reason() {
         let message = String::from_utf8_lossy(&out.stderr);
         assert!(message.contains("loss scaling"), "{message}");
     }
+}
+
+#[test]
+fn log_events_and_the_summary_carry_tflops_per_device_and_mfu_from_the_analytic_flops() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = ok(train(&[
+        "--max-steps",
+        "20",
+        "--logging-steps",
+        "10",
+        "--save-steps",
+        "20",
+        "--peak-tflops",
+        "0.5",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]));
+    // parameters counted from the checkpoint, not from our FLOP code
+    let header = safetensors_header(&out.join("checkpoint-20/model.safetensors"));
+    let params: f64 = header
+        .values()
+        .filter_map(|t| t.get("shape")?.as_array().cloned())
+        .map(|shape| shape.iter().map(|d| d.as_f64().unwrap()).product::<f64>())
+        .sum();
+    let (tokens, layers, seq, width) = (8.0 * 32.0, 2.0, 32.0, 64.0);
+    let flops_per_step = 6.0 * params * tokens + 12.0 * layers * seq * width * tokens;
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let training: Vec<&Value> = events.iter().filter(|e| e.get("loss").is_some()).collect();
+    assert_eq!(training.len(), 2);
+    for e in training {
+        let steps_per_second = e["tokens_per_second"].as_f64().unwrap() / tokens;
+        let tflops = e["tflops_per_device"].as_f64().unwrap();
+        let expected = flops_per_step * steps_per_second / 1e12;
+        assert!((tflops - expected).abs() <= 1e-9 * expected, "{e}");
+        let mfu = e["mfu"].as_f64().unwrap();
+        assert!((mfu - tflops / 0.5).abs() <= 1e-12, "{e}");
+    }
+    let summary = events.last().unwrap();
+    let steps_per_second = summary["train_steps_per_second"].as_f64().unwrap();
+    let tflops = summary["train_tflops_per_device"].as_f64().unwrap();
+    let expected = flops_per_step * steps_per_second / 1e12;
+    assert!((tflops - expected).abs() <= 1e-9 * expected, "{summary}");
+    assert!(summary["train_mfu"].as_f64().unwrap() > 0.0, "{summary}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("mfu="));
+
+    // on the CPU, no peak is known: TFLOP/s without MFU
+    let cpu = dir.path().join("cpu");
+    ok(train(&[
+        "--max-steps",
+        "10",
+        "--save-strategy",
+        "no",
+        "--output-dir",
+        cpu.to_str().unwrap(),
+    ]));
+    let text = std::fs::read_to_string(cpu.join("metrics.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(
+        first["tflops_per_device"].as_f64().unwrap() > 0.0,
+        "{first}"
+    );
+    assert!(first.get("mfu").is_none(), "{first}");
 }

@@ -11,6 +11,7 @@ mod progress;
 mod report;
 pub mod sharded;
 mod sharded_run;
+mod speed;
 pub mod spmd;
 mod state;
 mod tensorboard;
@@ -25,5 +26,6 @@ pub use program::{
 pub use progress::TrainerProgress;
 pub use report::{Console, ReportTo};
 pub use sharded_run::{check_sharded_args, train_sharded, ShardedOutcome};
+pub use speed::{known_peak_tflops, SpeedModel};
 pub use state::TrainState;
 pub use trainer::{EvalMetrics, StepHook, TrainSummary, Trainer, WARMUP_STEPS};
