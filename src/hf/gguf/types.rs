@@ -104,7 +104,7 @@ impl GgmlType {
         let Some((block_bytes, per_block)) = self.geometry() else {
             return Some(0);
         };
-        if row % per_block != 0 {
+        if !row.is_multiple_of(per_block) {
             return None;
         }
         (n / per_block).checked_mul(block_bytes)
@@ -114,7 +114,7 @@ impl GgmlType {
     /// unsupported type or a length that does not match.
     pub fn dequantize(self, bytes: &[u8], out: &mut Vec<f32>) -> Option<()> {
         let (block_bytes, _) = self.geometry()?;
-        if bytes.len() as u64 % block_bytes != 0 {
+        if !(bytes.len() as u64).is_multiple_of(block_bytes) {
             return None;
         }
         let half = |b: &[u8]| f16::from_le_bytes([b[0], b[1]]).to_f32();
