@@ -50,7 +50,11 @@ pub fn hf_name(gguf: &str, heads: usize, kv_heads: usize) -> Option<(String, Opt
 /// Undoes llama.cpp's interleaved-RoPE row permutation of a `[rows, cols]` weight over `heads`
 /// heads (see the module docs); `None` when the rows do not split into heads of even size.
 pub fn unpermute_rows(data: &[f32], rows: usize, cols: usize, heads: usize) -> Option<Vec<f32>> {
-    if heads == 0 || !rows.is_multiple_of(heads) || !(rows / heads).is_multiple_of(2) || data.len() != rows * cols {
+    if heads == 0
+        || !rows.is_multiple_of(heads)
+        || !(rows / heads).is_multiple_of(2)
+        || data.len() != rows * cols
+    {
         return None;
     }
     let head_dim = rows / heads;
