@@ -301,3 +301,72 @@ fn log_events_and_the_summary_carry_tflops_per_device_and_mfu_from_the_analytic_
     );
     assert!(first.get("mfu").is_none(), "{first}");
 }
+
+/// The bytes of tensor `name` of a safetensors file.
+fn tensor_bytes(path: &Path, name: &str) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = safetensors_header(path);
+    let offsets = header[name]["data_offsets"].as_array().unwrap();
+    let (start, end) = (
+        offsets[0].as_u64().unwrap() as usize,
+        offsets[1].as_u64().unwrap() as usize,
+    );
+    bytes[8 + len + start..8 + len + end].to_vec()
+}
+
+#[test]
+fn export_save_dtype_bf16_writes_rounded_bf16_weights_and_torch_dtype_while_the_checkpoint_stays_f32(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(train(&[
+        "--max-steps",
+        "2",
+        "--save-steps",
+        "2",
+        "--bf16",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]));
+    let ckpt = out.join("checkpoint-2");
+    let export = dir.path().join("export");
+    ok(xlatrain(&[
+        "export",
+        ckpt.to_str().unwrap(),
+        export.to_str().unwrap(),
+        "--save-dtype",
+        "bf16",
+    ]));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(export.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["torch_dtype"], "bfloat16");
+    let weights = export.join("model.safetensors");
+    let dtypes = safetensors_dtypes(&weights);
+    assert!(!dtypes.is_empty());
+    assert!(dtypes.iter().all(|(_, d)| d == "BF16"), "{dtypes:?}");
+    // GPT-2's `transformer.wte.weight` is our `wte`: the bf16 value is the f32 one rounded
+    let master = tensor_bytes(&ckpt.join("model.safetensors"), "wte");
+    let narrow = tensor_bytes(&weights, "transformer.wte.weight");
+    assert_eq!(master.len(), 2 * narrow.len());
+    for (f, b) in master.chunks_exact(4).zip(narrow.chunks_exact(2)) {
+        let f = f32::from_le_bytes(f.try_into().unwrap());
+        let b = f32::from_bits(u32::from(u16::from_le_bytes(b.try_into().unwrap())) << 16);
+        assert!((f - b).abs() <= f.abs() * 2f32.powi(-8), "{f} vs {b}");
+    }
+    assert!(safetensors_dtypes(&ckpt.join("model.safetensors"))
+        .iter()
+        .all(|(_, d)| d == "F32"));
+    // the default stays f32
+    let f32_export = dir.path().join("export32");
+    ok(xlatrain(&[
+        "export",
+        ckpt.to_str().unwrap(),
+        f32_export.to_str().unwrap(),
+    ]));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(f32_export.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["torch_dtype"], "float32");
+}
