@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::synthetic::{GPT_CORPUS_WORDS, GPT_DATA_SEED, MLP_DATA_SEED};
 use crate::data::{DataSpec, TokenFileOptions, TokenFormat};
+use crate::graph::Precision;
 use crate::models::{GptConfig, MlpConfig, ModelConfig};
 use crate::train::ReportTo;
 use crate::{Error, Result};
@@ -276,6 +277,13 @@ training_args! {
     /// With `num_devices = N`: shard the training state ZeRO/FSDP-style (each tensor whose dim 0
     /// divides by N lives as one row block per device) instead of replicating it.
     shard_state: bool,
+    /// `no` (f32) or `bf16`: bf16 matmul operands, f32 master state, moments and reductions
+    /// (HF's `--bf16`); `fp16` is refused (no loss scaling).
+    mixed_precision: Precision,
+    /// Allow a resume whose checkpoint was trained under another `mixed_precision`.
+    allow_precision_change: bool,
+    /// Peak TFLOP/s of one device for MFU; absent = the known chip's table value.
+    peak_tflops: Option<f64>,
     /// The PJRT device: `cpu`, `cuda`, ... or the path of a plugin library.
     device: String,
     /// A data file (GPT only); absent = the built-in synthetic data.
@@ -364,6 +372,9 @@ impl TrainingArgs {
             on_save: None,
             num_devices: None,
             shard_state: false,
+            mixed_precision: Precision::F32,
+            allow_precision_change: false,
+            peak_tflops: None,
             device: "cpu".into(),
             data: None,
             data_format: TokenFormat::Bytes,
@@ -721,6 +732,11 @@ impl TrainingArgs {
     pub fn validate(&self) -> Result<()> {
         non_empty("output_dir", &self.output_dir.display().to_string())?;
         non_empty("device", &self.device)?;
+        if let Some(peak) = self.peak_tflops {
+            if !(peak.is_finite() && peak > 0.0) {
+                return Err(bad("peak_tflops", &peak, "must be a positive number"));
+            }
+        }
         match (self.max_steps, self.num_train_epochs) {
             (Some(0), _) => return Err(bad("max_steps", "0", "must be at least 1")),
             (None, None) => {

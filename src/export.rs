@@ -107,10 +107,36 @@ fn mlp_config(c: &MlpConfig) -> Value {
     })
 }
 
-/// Parameters borrowed from a checkpoint's mapping under their export names.
+/// Parameters borrowed from a checkpoint's mapping under their export names, written in the
+/// specs' dtype (F32 as stored, or rounded to BF16).
 struct Renamed<'a> {
     specs: Vec<TensorSpec>,
     data: Vec<&'a [u8]>,
+}
+
+/// The element type of exported weights (`--save-dtype`). Checkpoints always keep f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SaveDtype {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl SaveDtype {
+    fn dtype(self) -> crate::checkpoint::Dtype {
+        match self {
+            SaveDtype::F32 => crate::checkpoint::Dtype::F32,
+            SaveDtype::Bf16 => crate::checkpoint::Dtype::BF16,
+        }
+    }
+
+    /// `torch_dtype` of the exported `config.json`.
+    pub fn torch_dtype(self) -> &'static str {
+        match self {
+            SaveDtype::F32 => "float32",
+            SaveDtype::Bf16 => "bfloat16",
+        }
+    }
 }
 
 impl TensorSource for Renamed<'_> {
@@ -123,14 +149,24 @@ impl TensorSource for Renamed<'_> {
             tensor: format!("#{index}"),
             reason: "index out of range".into(),
         })?;
-        if src.len() != dst.len() {
+        let narrow = self.specs[index].dtype == crate::checkpoint::Dtype::BF16;
+        let expected = if narrow { dst.len() * 2 } else { dst.len() };
+        if src.len() != expected {
             return Err(Error::TensorByteCount {
                 tensor: self.specs[index].name.clone(),
-                expected: dst.len() as u64,
+                expected: expected as u64,
                 found: src.len() as u64,
             });
         }
-        dst.copy_from_slice(src);
+        if narrow {
+            // round to nearest even, as torch's `.to(torch.bfloat16)` does
+            for (out, f) in dst.chunks_exact_mut(2).zip(src.chunks_exact(4)) {
+                let value = f32::from_le_bytes([f[0], f[1], f[2], f[3]]);
+                out.copy_from_slice(&half::bf16::from_f32(value).to_le_bytes());
+            }
+        } else {
+            dst.copy_from_slice(src);
+        }
         Ok(())
     }
 }
@@ -138,6 +174,15 @@ impl TensorSource for Renamed<'_> {
 /// Fully verifies `checkpoint`, then writes the export into `dir` (created if needed; existing
 /// export files are replaced atomically, other files left alone).
 pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary> {
+    export_checkpoint_as(checkpoint, dir, SaveDtype::F32)
+}
+
+/// [`export_checkpoint`] with the weights in `save_dtype` (`torch_dtype` set to match).
+pub fn export_checkpoint_as(
+    checkpoint: &Path,
+    dir: &Path,
+    save_dtype: SaveDtype,
+) -> Result<ExportSummary> {
     let opened = open_checkpoint(checkpoint, Verify::Full)?;
     let model = crate::hf::checkpoint::model_config_of(checkpoint, &opened.config)?;
     let expected: Vec<TensorSpec> = model
@@ -172,8 +217,12 @@ pub fn export_checkpoint(checkpoint: &Path, dir: &Path) -> Result<ExportSummary>
     let specs = expected
         .iter()
         .zip(names)
-        .map(|(s, name)| TensorSpec::new(name, s.dtype, s.shape.clone()))
+        .map(|(s, name)| TensorSpec::new(name, save_dtype.dtype(), s.shape.clone()))
         .collect();
+    let mut config = config;
+    if let Some(obj) = config.as_object_mut() {
+        obj.insert("torch_dtype".into(), save_dtype.torch_dtype().into());
+    }
     let source = Renamed { specs, data };
     fs::create_dir_all(dir).map_err(|e| Error::io("cannot create export directory", dir, e))?;
     let metadata = BTreeMap::from([

@@ -404,5 +404,9 @@ fn the_trainers_eval_on_eval_data_is_the_eval_contract_of_xlatrain_eval() {
     no_strategy.extend(["--eval-data", held]);
     let refused = xlatrain(&no_strategy);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(stderr(&refused).contains("eval_data"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("eval_data"),
+        "{}",
+        stderr(&refused)
+    );
 }

@@ -2,7 +2,7 @@
 //! `replica_id`, the all-reduce gradient rule, group validation, and the replicated train step's
 //! program (one all-reduce per gradient plus the loss; the single-device program is unchanged).
 
-use xlatrain::graph::{all_replicas, grad, DType, Graph};
+use xlatrain::graph::{all_replicas, grad, DType, Graph, Precision};
 use xlatrain::lower::{to_stablehlo, LowerOptions};
 use xlatrain::models::ModelConfig;
 use xlatrain::optim::OptimizerSpec;
@@ -130,10 +130,12 @@ fn the_replicated_step_all_reduces_every_gradient_and_the_loss_and_one_replica_i
         y_shape: vec![4],
     };
     let single = train_step_program(&model, &optimizer, &layout, 1).unwrap();
-    let one = train_step_program_replicated(&model, &optimizer, &layout, 1, 1).unwrap();
+    let one =
+        train_step_program_replicated(&model, &optimizer, &layout, 1, 1, Precision::F32).unwrap();
     assert_eq!(single.mlir, one.mlir);
     assert!(!single.mlir.contains("all_reduce"));
-    let four = train_step_program_replicated(&model, &optimizer, &layout, 1, 4).unwrap();
+    let four =
+        train_step_program_replicated(&model, &optimizer, &layout, 1, 4, Precision::F32).unwrap();
     let params = model.param_specs().unwrap().len();
     assert_eq!(
         four.mlir.matches("\"stablehlo.all_reduce\"").count(),

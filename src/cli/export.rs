@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::export::export_checkpoint;
+use crate::export::{export_checkpoint_as, SaveDtype};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Args)]
@@ -16,10 +16,18 @@ pub struct ExportArgs {
     pub checkpoint: PathBuf,
     /// The directory to write `model.safetensors` and `config.json` into.
     pub dir: PathBuf,
+    /// Element type of the exported weights (`torch_dtype` follows); the checkpoint keeps f32.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub save_dtype: SaveDtype,
 }
 
 pub fn run(args: &ExportArgs) -> Result<()> {
     if args.checkpoint.extension().is_some_and(|e| e == "gguf") {
+        if args.save_dtype != SaveDtype::F32 {
+            return Err(Error::Usage(
+                "--save-dtype applies to checkpoint exports; a .gguf file exports as f32".into(),
+            ));
+        }
         let model = crate::hf::gguf::read(&args.checkpoint)?;
         let export = crate::hf::gguf::export_gguf(&model, &args.dir)?;
         say!(
@@ -38,7 +46,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             args.checkpoint.display()
         )));
     }
-    let summary = export_checkpoint(&args.checkpoint, &args.dir)?;
+    let summary = export_checkpoint_as(&args.checkpoint, &args.dir, args.save_dtype)?;
     say!(
         "exported step {} of {} as {} to {}: {} tensors, {} (model.safetensors + config.json)",
         summary.step,

@@ -144,6 +144,10 @@ setting_flags! {
     metric_for_best_model,
     /// A shell command run after each committed checkpoint (path in $1 and $XLATRAIN_CHECKPOINT).
     on_save,
+    /// `no` or `bf16` (see --bf16).
+    mixed_precision,
+    /// Peak TFLOP/s of one device for the MFU figure (default: the chip's table value).
+    peak_tflops,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -184,6 +188,16 @@ pub struct TrainArgs {
     /// Draw loss_curve.png/.svg with a logarithmic loss axis.
     #[arg(long)]
     pub plot_log_scale: bool,
+    /// Mixed precision: bf16 matmuls with f32 accumulation; parameters, AdamW moments,
+    /// softmax, norms, the loss and gradients stay f32 (= --mixed-precision bf16).
+    #[arg(long)]
+    pub bf16: bool,
+    /// Refused: fp16 needs loss scaling, which xlatrain does not do (use --bf16).
+    #[arg(long)]
+    pub fp16: bool,
+    /// Resume from a checkpoint trained under another --mixed-precision.
+    #[arg(long)]
+    pub allow_precision_change: bool,
     /// Any other setting as key=value (repeatable), e.g. `--set save_steps=100`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -203,6 +217,8 @@ impl TrainArgs {
             load_best_model_at_end: on(self.load_best_model_at_end),
             shard_state: on(self.shard_state),
             plot_log_scale: on(self.plot_log_scale),
+            mixed_precision: self.bf16.then_some(crate::graph::Precision::Bf16),
+            allow_precision_change: on(self.allow_precision_change),
             greater_is_better: self.greater_is_better.then_some(Some(true)),
             resume_from_checkpoint: self.resume_from_checkpoint.as_deref().map(|value| {
                 Some(match value {
@@ -223,6 +239,13 @@ impl TrainArgs {
 
     /// The settings given (config file, `--set` pairs, flags), before the defaults.
     fn patch(&self) -> Result<TrainingArgsPatch> {
+        if self.fp16 {
+            return Err(Error::InvalidArgument {
+                key: "fp16".into(),
+                value: "true".into(),
+                reason: crate::graph::Precision::parse("fp16").unwrap_err(),
+            });
+        }
         let mut patch = match &self.config {
             Some(path) => TrainingArgsPatch::from_toml_file(path)?,
             None => TrainingArgsPatch::default(),
@@ -404,12 +427,15 @@ pub fn lower(args: &TrainArgs) -> Result<()> {
     let optimizer = OptimizerSpec::from_args(&settings, steps);
     let micro = usize::try_from(settings.gradient_accumulation_steps)
         .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
+    let precision = settings.mixed_precision;
     let program = if settings.shard_state {
         // the whole global batch, partitioned by XLA along the sharding annotations
         let global = Dataset::open(&settings.data_spec_for_devices(replicas)?)?;
-        train_step_program_spmd(&model, &optimizer, &global.batch_layout(), micro, replicas)?
+        let layout = global.batch_layout();
+        train_step_program_spmd(&model, &optimizer, &layout, micro, replicas, precision)?
     } else {
-        train_step_program_replicated(&model, &optimizer, &dataset.batch_layout(), micro, replicas)?
+        let layout = dataset.batch_layout();
+        train_step_program_replicated(&model, &optimizer, &layout, micro, replicas, precision)?
     };
     use std::io::Write as _;
     std::io::stdout()

@@ -35,9 +35,14 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
     let seed_shape = loss_node.shape.clone();
     grads[loss.index()] = Some(g.ones(&seed_shape, loss_node.dtype)?);
     for i in (0..end).rev() {
-        let Some(gy) = grads[i] else { continue };
+        let Some(mut gy) = grads[i] else { continue };
         if !needs[i] {
             continue;
+        }
+        // A mixed-precision dot hands a bf16 operand an f32 cotangent; every rule but
+        // `convert`'s (which casts to its input's type anyway) wants its output's own type.
+        if !matches!(g.nodes[i].op, Op::Convert(_)) {
+            gy = g.convert(gy, g.nodes[i].dtype)?;
         }
         let operands = g.nodes[i].op.operands();
         let want: Vec<bool> = operands.iter().map(|o| needs[o.index()]).collect();
@@ -49,7 +54,7 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
             if let (Some(ct), true) = (ct, wanted) {
                 let slot = &mut grads[operand.index()];
                 *slot = Some(match *slot {
-                    Some(prev) => g.add(prev, ct)?,
+                    Some(prev) => add_widest(g, prev, ct)?,
                     None => ct,
                 });
             }
@@ -61,7 +66,7 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
         let node = g.node(w)?;
         let (shape, dtype, name) = (node.shape.clone(), node.dtype, node.name.clone());
         let t = match found {
-            Some(t) => t,
+            Some(t) => g.convert(t, dtype)?,
             None => g.zeros(&shape, dtype)?,
         };
         if let Some(name) = name {
@@ -70,6 +75,20 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
         out.push(t);
     }
     Ok(out)
+}
+
+/// `a + b` in the wider of their float types (cotangents of one node may differ in type under
+/// a mixed-precision policy; the sum keeps the more precise one).
+fn add_widest(g: &mut Graph, a: Tensor, b: Tensor) -> Result<Tensor> {
+    let (da, db) = (g.dtype(a)?, g.dtype(b)?);
+    let wide = if da.size_bytes() >= db.size_bytes() {
+        da
+    } else {
+        db
+    };
+    let a = g.convert(a, wide)?;
+    let b = g.convert(b, wide)?;
+    g.add(a, b)
 }
 
 fn free_axes(rank: usize, batch: &[usize], contract: &[usize]) -> Vec<usize> {
@@ -306,6 +325,9 @@ fn vjp(g: &mut Graph, y: Tensor, gy: Tensor, want: &[bool]) -> Result<Vec<Option
             let g_batch: Vec<usize> = (0..nb).collect();
             let g_lfree: Vec<usize> = (nb..nb + lf.len()).collect();
             let g_rfree: Vec<usize> = (nb + lf.len()..nb + lf.len() + rf.len()).collect();
+            // gy in the operands' type, so the backward dots follow the forward's precision
+            // (under a mixed policy their results, the cotangents, are f32 accumulations).
+            let gy = g.convert(gy, g.dtype(lhs)?)?;
             let dl = if want[0] {
                 let res = g.dot_general(gy, rhs, &g_batch, &rhs_batch, &g_rfree, &rf)?;
                 let mut rc_sorted = rhs_contract.clone();

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::precision::Precision;
 use super::types::{BinaryOp, CompareDir, DType, Literal, Node, Op, Tensor, UnaryOp};
 use crate::{Error, Result};
 
@@ -16,6 +17,8 @@ pub struct Graph {
     id: u32,
     pub(crate) nodes: Vec<Node>,
     pub(crate) params: Vec<Tensor>,
+    /// The compute-dtype policy `dot_general` applies (see [`Precision`]).
+    precision: Precision,
 }
 
 impl Default for Graph {
@@ -25,6 +28,7 @@ impl Default for Graph {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             nodes: Vec::new(),
             params: Vec::new(),
+            precision: Precision::F32,
         }
     }
 }
@@ -36,6 +40,16 @@ pub(crate) fn numel(shape: &[usize]) -> usize {
 impl Graph {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the compute-dtype policy for the matmuls built from now on (forward and, through
+    /// [`super::grad`] on this graph, backward).
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Number of nodes.

@@ -299,6 +299,7 @@ impl Graph {
         lhs_contract: &[usize],
         rhs_contract: &[usize],
     ) -> Result<Tensor> {
+        let (lhs, rhs, widen_to) = self.matmul_policy(lhs, rhs)?;
         let (nl, nr) = (self.node(lhs)?, self.node(rhs)?);
         let (ls, rs) = (nl.shape.clone(), nr.shape.clone());
         let bad = |reason: String| Error::ShapeMismatch {
@@ -342,7 +343,7 @@ impl Graph {
                 .filter(|a| !rhs_used.contains(a))
                 .map(|a| rs[a]),
         );
-        Ok(self.push(
+        let dot = self.push(
             Op::DotGeneral {
                 lhs,
                 rhs,
@@ -353,7 +354,34 @@ impl Graph {
             },
             shape,
             dtype,
-        ))
+        );
+        match widen_to {
+            Some(wide) => self.convert(dot, wide),
+            None => Ok(dot),
+        }
+    }
+
+    /// The operands a `dot_general` is built from under the graph's [`super::Precision`], and
+    /// the type its result is widened to: under bf16, f32 operands are rounded to bf16, the dot
+    /// is bf16 x bf16 -> bf16 (GPUs and TPUs accumulate it in f32 inside the dot) and its result
+    /// is converted back to f32 for what follows. Not a mixed `bf16 x bf16 -> f32` dot: XLA's
+    /// CPU backend refuses that (`Unsupported element type for DotThunk::Execute: BF16 x BF16 =
+    /// F32`), and one program for every device keeps the compile cache and the tests honest.
+    fn matmul_policy(
+        &mut self,
+        lhs: Tensor,
+        rhs: Tensor,
+    ) -> Result<(Tensor, Tensor, Option<DType>)> {
+        let narrow = |d: DType| matches!(d, DType::F32 | DType::BF16);
+        let (dl, dr) = (self.dtype(lhs)?, self.dtype(rhs)?);
+        match self.precision().matmul_operand_dtype() {
+            Some(low) if narrow(dl) && narrow(dr) && (dl, dr) != (low, low) => {
+                let lhs = self.convert(lhs, low)?;
+                let rhs = self.convert(rhs, low)?;
+                Ok((lhs, rhs, Some(DType::F32)))
+            }
+            _ => Ok((lhs, rhs, None)),
+        }
     }
 
     /// Reduces `axes` away (sum or max). An empty axis list returns `x`.

@@ -161,9 +161,11 @@ impl Checkpointing {
             self.log_fresh_start(&format!("{} does not exist", output_dir.display()));
             return Ok(None);
         }
+        let mut precision_change = None;
         let chosen = resume_from(&output_dir, path.as_deref(), Verify::Structure, |c| {
             require_fingerprint(c)?;
             check_architecture(c, trainer.model())?;
+            precision_change = super::precision::check_resume(c, &self.args)?;
             restore_state(trainer, c)
         });
         let choice = match chosen {
@@ -211,6 +213,9 @@ impl Checkpointing {
             self.saved_steps.push(step);
         }
         if self.verbose {
+            if let Some(warning) = precision_change {
+                eprintln!("warning: {warning}");
+            }
             eprintln!(
                 "resumed from {} (step {step}) in {:.3} s",
                 checkpoint.path.display(),
@@ -658,6 +663,7 @@ pub(crate) fn trainer_state_of(
     state.best_metric = progress.best_metric;
     state.best_global_step = progress.best_global_step;
     state.best_model_checkpoint = best_model_checkpoint;
+    super::precision::record(&mut state, args.mixed_precision);
     state.xlatrain = ResumeState {
         format_version: FORMAT_VERSION,
         prng_keys: json!({

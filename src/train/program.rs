@@ -14,7 +14,7 @@
 //! reference models (a separate accumulate program is the way out when memory binds).
 
 use crate::data::{BatchLayout, ElementType as DataType};
-use crate::graph::{grad, DType, Graph, Tensor};
+use crate::graph::{grad, DType, Graph, Precision, Tensor};
 use crate::lower::{to_stablehlo, LowerOptions};
 use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
@@ -126,20 +126,29 @@ pub fn train_step_program(
     layout: &BatchLayout,
     micro_batches: usize,
 ) -> Result<Program> {
-    train_step_program_replicated(model, optimizer, layout, micro_batches, 1)
+    train_step_program_replicated(model, optimizer, layout, micro_batches, 1, Precision::F32)
 }
 
 /// The train step of one replica of a data-parallel run over `replicas` devices (see
 /// [`super::parallel`]); `layout` is the per-device batch. With one replica this is exactly
-/// [`train_step_program`].
+/// [`train_step_program`]. `precision` is the matmul policy (see [`Precision`]); the state is
+/// f32 under every policy.
 pub fn train_step_program_replicated(
     model: &ModelConfig,
     optimizer: &OptimizerSpec,
     layout: &BatchLayout,
     micro_batches: usize,
     replicas: usize,
+    precision: Precision,
 ) -> Result<Program> {
-    build_train_step(model, optimizer, layout, micro_batches, replicas, 1)
+    build_train_step(
+        model,
+        optimizer,
+        layout,
+        micro_batches,
+        (replicas, 1),
+        precision,
+    )
 }
 
 /// The train step for the SPMD partitioner over `partitions` devices (see [`super::spmd`]):
@@ -152,8 +161,16 @@ pub fn train_step_program_spmd(
     layout: &BatchLayout,
     micro_batches: usize,
     partitions: usize,
+    precision: Precision,
 ) -> Result<Program> {
-    build_train_step(model, optimizer, layout, micro_batches, 1, partitions)
+    build_train_step(
+        model,
+        optimizer,
+        layout,
+        micro_batches,
+        (1, partitions),
+        precision,
+    )
 }
 
 fn build_train_step(
@@ -161,12 +178,13 @@ fn build_train_step(
     optimizer: &OptimizerSpec,
     layout: &BatchLayout,
     micro_batches: usize,
-    replicas: usize,
-    partitions: usize,
+    (replicas, partitions): (usize, usize),
+    precision: Precision,
 ) -> Result<Program> {
     let descs = state_layout(model, optimizer)?;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
+    g.set_precision(precision);
     let state = parameters(&mut g, &descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
     let x = g.parameter("x", &xd.shape, graph_dtype(xd.element_type))?;
@@ -254,10 +272,15 @@ fn build_train_step(
 }
 
 /// The eval program: `params..., x, y` -> mean loss and accuracy (fraction of positions whose
-/// label has the largest logit) of one batch.
-pub fn eval_program(model: &ModelConfig, layout: &BatchLayout) -> Result<Program> {
+/// label has the largest logit) of one batch, with the run's matmul `precision`.
+pub fn eval_program(
+    model: &ModelConfig,
+    layout: &BatchLayout,
+    precision: Precision,
+) -> Result<Program> {
     let specs = model.param_specs()?;
     let mut g = Graph::new();
+    g.set_precision(precision);
     let params: Vec<Tensor> = specs
         .iter()
         .map(|s| g.parameter(&s.name, &s.shape, DType::F32))

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::tensorboard::{default_run_dir, EventWriter};
 use super::trainer::TrainSummary;
@@ -141,6 +141,8 @@ pub(crate) struct Reporter {
     max_steps: u64,
     unit: &'static str,
     items_per_step: u64,
+    /// TFLOP/s and MFU of training events, when the model's FLOPs are known.
+    speed: Option<super::speed::SpeedModel>,
     metrics: Option<(BufWriter<File>, PathBuf)>,
     tensorboard: Option<EventWriter>,
     last_loss: Option<f64>,
@@ -158,6 +160,7 @@ impl Reporter {
             max_steps,
             unit,
             items_per_step: 0,
+            speed: None,
             metrics: None,
             tensorboard: None,
             last_loss: None,
@@ -173,6 +176,17 @@ impl Reporter {
 
     pub(crate) fn set_items_per_step(&mut self, items: u64) {
         self.items_per_step = items;
+    }
+
+    pub(crate) fn set_speed(&mut self, speed: Option<super::speed::SpeedModel>) {
+        self.speed = speed;
+    }
+
+    /// `tflops_per_device`/`mfu` (with `prefix`) at `steps_per_second`, when FLOPs are known.
+    pub(crate) fn speed_fields(&self, steps_per_second: f64, prefix: &str) -> Map<String, Value> {
+        self.speed
+            .map(|s| s.fields(steps_per_second, prefix))
+            .unwrap_or_default()
     }
 
     /// Opens the sinks `args.report_to` asks for (`metrics.jsonl` appended to; a new TensorBoard
@@ -229,8 +243,12 @@ impl Reporter {
             let now = Instant::now();
             let seconds = now.duration_since(since).as_secs_f64();
             if step > since_step && seconds > 0.0 {
-                let rate = (step - since_step) as f64 * self.items_per_step as f64 / seconds;
+                let steps_per_second = (step - since_step) as f64 / seconds;
+                let rate = steps_per_second * self.items_per_step as f64;
                 entry[self.rate_key()] = serde_json::json!(rate);
+                for (key, value) in self.speed_fields(steps_per_second, "") {
+                    entry[key] = value;
+                }
             }
             self.last_log = (step, now);
         }

@@ -174,6 +174,8 @@ impl ShardedRun {
         let output_dir = self.args.output_dir.clone();
         let max_steps = self.progress.max_steps;
         let trainer = &mut self.trainer;
+        let args = &self.args;
+        let mut precision_change = None;
         let chosen = if auto && !output_dir.is_dir() {
             Err(Error::NoValidCheckpoint {
                 dir: output_dir.clone(),
@@ -185,6 +187,7 @@ impl ShardedRun {
             resume_from(&output_dir, path.as_deref(), Verify::Full, |checkpoint| {
                 super::checkpointing::require_fingerprint(checkpoint)?;
                 check_architecture(checkpoint, trainer.model())?;
+                precision_change = super::precision::check_resume(checkpoint, args)?;
                 let Some(optimizer) = &checkpoint.optimizer else {
                     return Err(Error::Usage(format!(
                         "--shard-state cannot resume {}: it was saved with --save-only-model \
@@ -221,6 +224,9 @@ impl ShardedRun {
             }
         }
         let checkpoint = choice.checkpoint;
+        if let (Some(warning), true) = (precision_change, self.verbose) {
+            eprintln!("warning: {warning}");
+        }
         let progress = choice.restored;
         self.progress = progress;
         self.resumed_from = Some(checkpoint.step());

@@ -134,6 +134,7 @@ impl Trainer {
             &device_layout,
             micro_batches,
             num_devices,
+            args.mixed_precision,
         )?;
         let train_exe = client.compile(
             &train_program.mlir,
@@ -155,7 +156,7 @@ impl Trainer {
         let eval_exe = if eval_data.is_empty() {
             None
         } else {
-            let program = eval_program(&model, &eval_layout)?;
+            let program = eval_program(&model, &eval_layout, args.mixed_precision)?;
             Some(client.compile(&program.mlir, &CompileOptions::default())?)
         };
         let compile_time = started.elapsed();
@@ -182,6 +183,14 @@ impl Trainer {
         let progress = TrainerProgress::new(dataset.start_cursor(), max_steps);
         let mut reporter = Reporter::new(Console::Quiet, max_steps, items_unit(&model));
         reporter.set_items_per_step(items_per_step);
+        reporter.set_speed(speed_model(
+            &client,
+            &args,
+            &model,
+            &layout,
+            micro_batches,
+            num_devices,
+        ));
         Ok(Trainer {
             args,
             client,
@@ -563,6 +572,10 @@ impl Trainer {
                     * self.num_devices() as f64 / seconds,
             "train_loss": final_loss,
         });
+        let mut fields = fields;
+        if let Some(obj) = fields.as_object_mut() {
+            obj.extend(self.reporter.speed_fields(steps / seconds, "train_"));
+        }
         self.record(log_event(self.progress.global_step, self.epoch(), fields))?;
         self.reporter.finish(&summary)?;
         LossCurves::from_log_history(
@@ -573,6 +586,33 @@ impl Trainer {
         .write(&self.args.output_dir)?;
         Ok(summary)
     }
+}
+
+/// FLOPs per step (all devices) and the device's peak for the TFLOP/s and MFU of log events;
+/// `None` where the analytic FLOP model does not cover the model (HF models, for now).
+fn speed_model(
+    client: &Client,
+    args: &TrainingArgs,
+    model: &ModelConfig,
+    layout: &crate::data::BatchLayout,
+    micro_batches: usize,
+    devices: usize,
+) -> Option<super::speed::SpeedModel> {
+    let examples = layout.y_shape.first().copied().unwrap_or(1) * micro_batches;
+    let flops_per_step = crate::bench::step_flops(model, examples).ok()?;
+    let kind = client
+        .devices()
+        .first()
+        .map(|d| d.kind.clone())
+        .unwrap_or_default();
+    let peak_tflops = args
+        .peak_tflops
+        .or_else(|| super::speed::known_peak_tflops(&kind, args.mixed_precision));
+    Some(super::speed::SpeedModel {
+        flops_per_step,
+        devices,
+        peak_tflops,
+    })
 }
 
 pub(super) fn items_unit(model: &ModelConfig) -> &'static str {

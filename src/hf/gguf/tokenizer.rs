@@ -152,21 +152,13 @@ pub fn tokenizer_json(
         let seq = |name: &str, type_id: u32| json!({"Sequence": {"id": name, "type_id": type_id}});
         let mut single = Vec::new();
         let mut pair = Vec::new();
-        if let Some(p) = prefix {
-            single.push(special(p, 0));
-        }
+        single.extend(prefix.map(|p| special(p, 0)));
         single.push(seq("A", 0));
-        if let Some(s) = suffix {
-            single.push(special(s, 0));
-        }
+        single.extend(suffix.map(|s| special(s, 0)));
         pair.extend(single.iter().cloned());
-        if let Some(p) = prefix {
-            pair.push(special(p, 1));
-        }
+        pair.extend(prefix.map(|p| special(p, 1)));
         pair.push(seq("B", 1));
-        if let Some(s) = suffix {
-            pair.push(special(s, 1));
-        }
+        pair.extend(suffix.map(|s| special(s, 1)));
         let mut specials = Map::new();
         for (id, token) in prefix.into_iter().chain(suffix) {
             specials.insert(
