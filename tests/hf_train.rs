@@ -378,6 +378,15 @@ fn the_trainers_eval_on_eval_data_is_the_eval_contract_of_xlatrain_eval() {
         .filter(|e| e["step"] == 3)
         .find_map(|e| e["eval_loss"].as_f64())
         .expect("an eval event at step 3");
+    // an HF run reports its analytic TFLOP/s like the reference models do
+    assert!(
+        metrics
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e.get("loss").is_some())
+            .all(|e| e["tflops_per_device"].as_f64().is_some_and(|t| t > 0.0)),
+        "every training event carries tflops_per_device: {metrics}"
+    );
     let checkpoint = out.join("checkpoint-3");
     let report = xlatrain(&[
         "eval",

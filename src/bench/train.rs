@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::stats::Summary;
 use crate::config::{ModelKind, TrainingArgs};
 use crate::data::{Dataset, Inputs};
-use crate::models::{GptConfig, ModelConfig};
+use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Arg, Client, CompileOptions};
 use crate::train::{train_step_program, TrainState};
@@ -48,27 +48,30 @@ pub struct TrainReport {
     pub loss_last: f64,
 }
 
-/// Analytic FLOPs of one training step (forward + backward) of `model` on `batch` examples.
-pub fn step_flops(model: &ModelConfig, batch: usize) -> Result<f64> {
+/// Analytic FLOPs of one training step (forward + backward) of `model` on `batch` examples of
+/// `seq_len` tokens (the MLP has no sequence: pass 1): 6 · params · tokens plus the attention
+/// products.
+pub fn step_flops(model: &ModelConfig, batch: usize, seq_len: usize) -> Result<f64> {
     let params = model.param_count()? as f64;
+    let tokens = (batch * seq_len) as f64;
     Ok(match model {
         ModelConfig::Mlp(_) => 6.0 * params * batch as f64,
         ModelConfig::Gpt(gpt) => {
-            let tokens = (batch * gpt.seq_len) as f64;
-            6.0 * params * tokens + attention_flops_per_token(gpt) * tokens
+            6.0 * params * tokens
+                + attention_flops_per_token(gpt.n_layers, seq_len, gpt.d_model) * tokens
         }
-        ModelConfig::Hf(_) => {
-            return Err(crate::Error::Usage(
-                "the benchmark's FLOP model covers the reference models only".into(),
-            ))
+        ModelConfig::Hf(c) => {
+            let width = c.num_attention_heads * c.head_dim;
+            6.0 * params * tokens
+                + attention_flops_per_token(c.num_hidden_layers, seq_len, width) * tokens
         }
     })
 }
 
 /// Forward + backward FLOPs per token of the attention products (full, unmasked T x T scores,
-/// which is what a dense causal implementation computes).
-fn attention_flops_per_token(gpt: &GptConfig) -> f64 {
-    12.0 * gpt.n_layers as f64 * gpt.seq_len as f64 * gpt.d_model as f64
+/// which is what a dense causal implementation computes) over `width` = heads · head_dim.
+fn attention_flops_per_token(layers: usize, seq_len: usize, width: usize) -> f64 {
+    12.0 * layers as f64 * seq_len as f64 * width as f64
 }
 
 /// The models.json reference run of a model kind: its settings, model, optimizer and data.
@@ -193,7 +196,8 @@ pub fn measure(
     })?;
     let batch_size = args.per_device_train_batch_size;
     let items_per_step = layout.y_shape.iter().product::<usize>();
-    let flops_per_step = step_flops(&model, batch_size)?;
+    let seq_len = layout.x_shape.get(1).copied().unwrap_or(1);
+    let flops_per_step = step_flops(&model, batch_size, seq_len)?;
     let achieved_flops_per_s = flops_per_step / step_s.median;
     Ok(TrainReport {
         model: reference_name(kind).to_string(),
@@ -222,12 +226,12 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::MlpConfig;
+    use crate::models::{GptConfig, MlpConfig};
 
     #[test]
     fn mlp_step_is_six_flops_per_parameter_per_example() {
         let mlp = ModelConfig::Mlp(MlpConfig::default());
-        assert_eq!(step_flops(&mlp, 128).unwrap(), 6.0 * 669_706.0 * 128.0);
+        assert_eq!(step_flops(&mlp, 128, 1).unwrap(), 6.0 * 669_706.0 * 128.0);
     }
 
     #[test]
@@ -235,9 +239,27 @@ mod tests {
         let gpt = ModelConfig::Gpt(GptConfig::default());
         let tokens = 16.0 * 128.0;
         let expected = 6.0 * 3_257_856.0 * tokens + 12.0 * 4.0 * 128.0 * 256.0 * tokens;
-        assert_eq!(step_flops(&gpt, 16).unwrap(), expected);
+        assert_eq!(
+            step_flops(&gpt, 16, GptConfig::default().seq_len).unwrap(),
+            expected
+        );
         // About 42.6 GFLOP per step: at the peers' 570 ms per step that is ~75 GFLOP/s, the figure
         // quoted in peers/RESULTS.md.
         assert!((expected / 0.5705 / 1e9 - 75.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn hf_step_counts_attention_over_heads_times_head_dim_at_the_run_sequence_length() {
+        let json = serde_json::json!({"model_type": "llama", "vocab_size": 64, "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "head_dim": 16, "intermediate_size": 48});
+        let hf =
+            crate::hf::HfConfig::from_json(std::path::Path::new("config.json"), &json).unwrap();
+        let model = ModelConfig::Hf(hf);
+        let params = model.param_count().unwrap() as f64;
+        let tokens = 4.0 * 128.0;
+        // width 4 heads x 16 = 64, not hidden_size 32
+        let expected = 6.0 * params * tokens + 12.0 * 2.0 * 128.0 * 64.0 * tokens;
+        assert_eq!(step_flops(&model, 4, 128).unwrap(), expected);
     }
 }

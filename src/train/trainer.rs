@@ -589,7 +589,7 @@ impl Trainer {
 }
 
 /// FLOPs per step (all devices) and the device's peak for the TFLOP/s and MFU of log events;
-/// `None` where the analytic FLOP model does not cover the model (HF models, for now).
+/// `None` where the analytic FLOP model cannot be evaluated.
 fn speed_model(
     client: &Client,
     args: &TrainingArgs,
@@ -599,7 +599,11 @@ fn speed_model(
     devices: usize,
 ) -> Option<super::speed::SpeedModel> {
     let examples = layout.y_shape.first().copied().unwrap_or(1) * micro_batches;
-    let flops_per_step = crate::bench::step_flops(model, examples).ok()?;
+    let seq_len = match model {
+        ModelConfig::Mlp(_) => 1,
+        _ => layout.x_shape.get(1).copied().unwrap_or(1),
+    };
+    let flops_per_step = crate::bench::step_flops(model, examples, seq_len).ok()?;
     let kind = client
         .devices()
         .first()
