@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 mod train;
 pub use train::{SettingFlags, TrainArgs};
@@ -42,9 +42,15 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand understands: which PJRT plugin to run on.
+/// Flags every subcommand understands: which PJRT plugin to run on, how much to say on stderr.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
+    /// Say less on stderr: only warnings and errors (-qq: only errors).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Say more on stderr: debug messages too (-vv: trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
     /// Accelerator kind; picks the plugin (CPU: fetched from PyPI on first use).
     /// (default: cpu, or `device` of a training config file)
     #[arg(long, global = true, value_enum)]
@@ -58,6 +64,22 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// The most detailed log level shown: informational messages by default, one level less per
+    /// `-q` and one more per `-v`.
+    pub fn log_level(&self) -> log::LevelFilter {
+        const LEVELS: [log::LevelFilter; 6] = [
+            log::LevelFilter::Off,
+            log::LevelFilter::Error,
+            log::LevelFilter::Warn,
+            log::LevelFilter::Info,
+            log::LevelFilter::Debug,
+            log::LevelFilter::Trace,
+        ];
+        let info = 3i32;
+        let level = (info + i32::from(self.verbose) - i32::from(self.quiet)).clamp(0, 5);
+        LEVELS[level as usize]
+    }
+
     /// The client options these flags describe.
     pub fn client_options(&self) -> ClientOptions {
         ClientOptions {

@@ -6,6 +6,10 @@
 //! device; [`checkpoint`] streams it back into safetensors shards and restores it bit
 //! for bit.
 
+// Raw pointers and FFI live behind the safe wrappers of `pjrt` and `mmap`; nothing else may
+// write `unsafe`.
+#![deny(unsafe_code)]
+
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
@@ -17,9 +21,11 @@ pub mod graph;
 pub mod hf;
 pub mod infer;
 pub mod lower;
+#[allow(unsafe_code)]
 pub mod mmap;
 pub mod models;
 pub mod optim;
+#[allow(unsafe_code)]
 pub mod pjrt;
 pub mod provision;
 pub mod rng;

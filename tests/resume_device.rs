@@ -175,7 +175,6 @@ fn writer(dir: &std::path::Path, async_save: bool, on_save: Option<String>) -> C
         save: SaveOptions::default(),
         async_save,
         on_save,
-        verbose: false,
     })
 }
 

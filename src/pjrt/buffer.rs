@@ -44,7 +44,7 @@ impl Drop for Buffer {
             )
         };
         if let Err(e) = result {
-            eprintln!("warning: {e}");
+            log::warn!("{e}");
         }
     }
 }

@@ -90,7 +90,7 @@ impl Drop for ClientInner {
             )
         };
         if let Err(e) = result {
-            eprintln!("warning: {e}");
+            log::warn!("{e}");
         }
     }
 }
@@ -122,6 +122,7 @@ impl Client {
             api::prefer_deterministic_gpu_ops();
         }
         let plugin = api::load(&plugin_path)?;
+        log::debug!("PJRT plugin {}", plugin_path.display());
         let cache_dir = match &opts.cache_dir {
             Some(dir) => dir.clone(),
             None => provision::cache_root()?.join("executables"),
@@ -269,6 +270,7 @@ impl Client {
         if let Some(serialized) = self.inner.cache.lookup(&key) {
             match self.deserialize(&serialized) {
                 Ok(executable) => {
+                    log::debug!("executable cache hit {key}");
                     self.inner.cache.record_hit();
                     return Ok(executable);
                 }
@@ -276,10 +278,11 @@ impl Client {
             }
         }
         self.inner.cache.record_miss();
+        log::debug!("executable cache miss {key}: compiling");
         let executable = self.compile_encoded(mlir, &options_bytes)?;
         match executable.serialize() {
             Ok(bytes) => self.inner.cache.store(&key, &bytes),
-            Err(e) => eprintln!("warning: not caching the executable: {e}"),
+            Err(e) => log::warn!("not caching the executable: {e}"),
         }
         Ok(executable)
     }

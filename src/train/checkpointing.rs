@@ -111,7 +111,6 @@ impl Checkpointing {
             save,
             async_save: args.async_save,
             on_save: args.on_save.clone(),
-            verbose,
         });
         let identity = RunIdentity::new(&args, trainer.model(), trainer.client())?;
         Ok(Checkpointing {
