@@ -10,7 +10,7 @@ mod train;
 pub use train::{SettingFlags, TrainArgs};
 
 use crate::pjrt::signature::{main_argument_types, TensorType};
-use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DeviceKind, ElementType};
+use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DType, DeviceKind};
 use crate::{Error, Result};
 
 /// `println!` that returns an error instead of panicking when stdout is closed (`| head`).
@@ -344,21 +344,19 @@ fn deterministic_bytes(ty: &TensorType, salt: usize) -> Result<Vec<u8>> {
         let float = step(i) as f32 * 0.25 - 4.0;
         let int = step(i) - 16;
         match ty.element_type {
-            ElementType::Pred => out.push((step(i) % 2) as u8),
-            ElementType::S8 => out.extend_from_slice(&(int as i8).to_le_bytes()),
-            ElementType::S16 => out.extend_from_slice(&(int as i16).to_le_bytes()),
-            ElementType::S32 => out.extend_from_slice(&(int as i32).to_le_bytes()),
-            ElementType::S64 => out.extend_from_slice(&int.to_le_bytes()),
-            ElementType::U8 => out.push(step(i) as u8),
-            ElementType::U16 => out.extend_from_slice(&(step(i) as u16).to_le_bytes()),
-            ElementType::U32 => out.extend_from_slice(&(step(i) as u32).to_le_bytes()),
-            ElementType::U64 => out.extend_from_slice(&(step(i) as u64).to_le_bytes()),
-            ElementType::F16 => out.extend_from_slice(&f16_bits(float).to_le_bytes()),
-            ElementType::BF16 => {
-                out.extend_from_slice(&((float.to_bits() >> 16) as u16).to_le_bytes())
-            }
-            ElementType::F32 => out.extend_from_slice(&float.to_le_bytes()),
-            ElementType::F64 => out.extend_from_slice(&f64::from(float).to_le_bytes()),
+            DType::Pred => out.push((step(i) % 2) as u8),
+            DType::S8 => out.extend_from_slice(&(int as i8).to_le_bytes()),
+            DType::S16 => out.extend_from_slice(&(int as i16).to_le_bytes()),
+            DType::S32 => out.extend_from_slice(&(int as i32).to_le_bytes()),
+            DType::S64 => out.extend_from_slice(&int.to_le_bytes()),
+            DType::U8 => out.push(step(i) as u8),
+            DType::U16 => out.extend_from_slice(&(step(i) as u16).to_le_bytes()),
+            DType::U32 => out.extend_from_slice(&(step(i) as u32).to_le_bytes()),
+            DType::U64 => out.extend_from_slice(&(step(i) as u64).to_le_bytes()),
+            DType::F16 => out.extend_from_slice(&f16_bits(float).to_le_bytes()),
+            DType::BF16 => out.extend_from_slice(&((float.to_bits() >> 16) as u16).to_le_bytes()),
+            DType::F32 => out.extend_from_slice(&float.to_le_bytes()),
+            DType::F64 => out.extend_from_slice(&f64::from(float).to_le_bytes()),
         }
     }
     Ok(out)
@@ -390,31 +388,29 @@ fn f16_value(bits: u16) -> f64 {
 }
 
 /// Sum of all elements as f64, a human-readable checksum.
-fn host_sum(ty: ElementType, bytes: &[u8]) -> f64 {
+fn host_sum(ty: DType, bytes: &[u8]) -> f64 {
     let size = ty.byte_size();
     bytes
         .chunks_exact(size)
         .map(|c| match ty {
-            ElementType::Pred | ElementType::U8 => f64::from(c[0]),
-            ElementType::S8 => f64::from(c[0] as i8),
-            ElementType::S16 => f64::from(i16::from_le_bytes([c[0], c[1]])),
-            ElementType::U16 => f64::from(u16::from_le_bytes([c[0], c[1]])),
-            ElementType::F16 => f16_value(u16::from_le_bytes([c[0], c[1]])),
-            ElementType::BF16 => f64::from(f32::from_bits(
+            DType::Pred | DType::U8 => f64::from(c[0]),
+            DType::S8 => f64::from(c[0] as i8),
+            DType::S16 => f64::from(i16::from_le_bytes([c[0], c[1]])),
+            DType::U16 => f64::from(u16::from_le_bytes([c[0], c[1]])),
+            DType::F16 => f16_value(u16::from_le_bytes([c[0], c[1]])),
+            DType::BF16 => f64::from(f32::from_bits(
                 u32::from(u16::from_le_bytes([c[0], c[1]])) << 16,
             )),
-            ElementType::S32 => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ElementType::U32 => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ElementType::F32 => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ElementType::S64 => {
+            DType::S32 => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            DType::U32 => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            DType::F32 => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            DType::S64 => {
                 i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
             }
-            ElementType::U64 => {
+            DType::U64 => {
                 u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
             }
-            ElementType::F64 => {
-                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-            }
+            DType::F64 => f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
         })
         .sum()
 }

@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod dtype;
 pub mod error;
 pub mod export;
 pub mod graph;
@@ -33,4 +34,5 @@ pub mod signals;
 pub mod tokenizer;
 pub mod train;
 
+pub use dtype::DType;
 pub use error::{Error, Result};

@@ -176,7 +176,7 @@ fn gpt_checkpoint(dir: &Path) -> (std::path::PathBuf, GptConfig, Vec<Vec<f32>>) 
         let shape: Vec<u64> = spec.shape.iter().map(|&d| d as u64).collect();
         let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         tensors
-            .push(TensorSpec::new(spec.name.clone(), Dtype::F32, shape), bytes)
+            .push(TensorSpec::new(spec.name.clone(), DType::F32, shape), bytes)
             .unwrap();
     }
     let state = TrainerState::at_step(5);

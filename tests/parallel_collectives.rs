@@ -125,7 +125,7 @@ fn the_replicated_step_all_reduces_every_gradient_and_the_loss_and_one_replica_i
     let args = xlatrain::config::TrainingArgs::defaults(xlatrain::config::ModelKind::Mlp);
     let optimizer = OptimizerSpec::from_args(&args, 10);
     let layout = xlatrain::data::BatchLayout {
-        x_type: xlatrain::data::ElementType::F32,
+        x_type: xlatrain::DType::F32,
         x_shape: vec![4, 8],
         y_shape: vec![4],
     };

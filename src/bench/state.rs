@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use crate::checkpoint::{parse_size, DeviceTensors, Dtype, TensorSpec};
-use crate::pjrt::{Buffer, Client, ElementType};
+use crate::checkpoint::{parse_size, DType, DeviceTensors, TensorSpec};
+use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
 /// A named list of f32 tensors standing in for a training state.
@@ -43,7 +43,7 @@ impl StateSet {
 
     /// `ckpt_bench.py`'s `param_shapes(d, layers, vocab)`, in the same order.
     fn transformer(label: &str, d: u64, layers: usize, vocab: u64) -> StateSet {
-        let mut tensors = vec![TensorSpec::new("model.embed.w", Dtype::F32, [vocab, d])];
+        let mut tensors = vec![TensorSpec::new("model.embed.w", DType::F32, [vocab, d])];
         for i in 0..layers {
             let p = format!("model.layers.{i}.");
             let shapes: [(&str, Vec<u64>); 12] = [
@@ -61,12 +61,12 @@ impl StateSet {
                 ("mlp.down.b", vec![d]),
             ];
             for (name, shape) in shapes {
-                tensors.push(TensorSpec::new(format!("{p}{name}"), Dtype::F32, shape));
+                tensors.push(TensorSpec::new(format!("{p}{name}"), DType::F32, shape));
             }
         }
-        tensors.push(TensorSpec::new("model.ln_f.scale", Dtype::F32, [d]));
-        tensors.push(TensorSpec::new("model.ln_f.bias", Dtype::F32, [d]));
-        tensors.push(TensorSpec::new("lm_head.w", Dtype::F32, [vocab, d]));
+        tensors.push(TensorSpec::new("model.ln_f.scale", DType::F32, [d]));
+        tensors.push(TensorSpec::new("model.ln_f.bias", DType::F32, [d]));
+        tensors.push(TensorSpec::new("lm_head.w", DType::F32, [vocab, d]));
         StateSet {
             label: label.to_string(),
             tensors,
@@ -80,7 +80,7 @@ impl StateSet {
             let n = left.min(FILL_TENSOR_ELEMENTS);
             tensors.push(TensorSpec::new(
                 format!("state.{}", tensors.len()),
-                Dtype::F32,
+                DType::F32,
                 [n],
             ));
             left -= n;
@@ -132,7 +132,7 @@ impl DeviceState {
             let bytes = f32_bytes(&values);
             state.checksums.push(xxhash_rust::xxh3::xxh3_64(&bytes));
             let started = Instant::now();
-            let buffer = client.buffer_from_bytes(&bytes, ElementType::F32, &dims(spec), 0)?;
+            let buffer = client.buffer_from_bytes(&bytes, DType::F32, &dims(spec), 0)?;
             state.upload_s += started.elapsed().as_secs_f64();
             state.buffers.push(buffer);
         }

@@ -11,7 +11,8 @@ use std::path::Path;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::tensor::{Dtype, TensorSpec};
+use super::tensor::TensorSpec;
+use crate::DType;
 use crate::{Error, Result};
 
 /// Largest header the reference readers accept.
@@ -80,7 +81,7 @@ pub fn build_header(
         let shape: Vec<String> = spec.shape.iter().map(u64::to_string).collect();
         json.push_str(&format!(
             "{name}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
-            spec.dtype,
+            spec.dtype.safetensors_name(),
             shape.join(",")
         ));
         offset = end;
@@ -266,8 +267,8 @@ fn parse_tensor_entry(
         .get("dtype")
         .and_then(Value::as_str)
         .ok_or("missing or non-string dtype")?;
-    let dtype =
-        Dtype::from_name(dtype_name).ok_or_else(|| format!("unknown dtype {dtype_name:?}"))?;
+    let dtype = DType::from_safetensors_name(dtype_name)
+        .ok_or_else(|| format!("unknown dtype {dtype_name:?}"))?;
     let shape = u64_array(map.get("shape"), "shape")?;
     let offsets = u64_array(map.get("data_offsets"), "data_offsets")?;
     let [begin, end] = offsets[..] else {

@@ -482,7 +482,7 @@ impl Producer {
 mod tests {
     use super::*;
     use crate::checkpoint::safetensors::{build_header, parse_shard, DATA_ALIGN};
-    use crate::checkpoint::{Dtype, HostTensors, TensorSpec};
+    use crate::checkpoint::{DType, HostTensors, TensorSpec};
 
     /// Tensors of 0, 3, 5000, 9000 (> one 8 KiB window) and 40000 bytes, distinct bytes each.
     fn tensors() -> HostTensors {
@@ -490,7 +490,7 @@ mod tests {
         for (i, n) in [0usize, 3, 5000, 9000, 40000].into_iter().enumerate() {
             let bytes = (0..n).map(|b| (b * 7 + i * 31) as u8).collect();
             host.push(
-                TensorSpec::new(format!("t{i}"), Dtype::U8, [n as u64]),
+                TensorSpec::new(format!("t{i}"), DType::U8, [n as u64]),
                 bytes,
             )
             .unwrap();

@@ -16,7 +16,7 @@ pub use config::{Family, HfConfig};
 pub use family::{tensor_table, Alias, HfTensor, LlamaLayer, TensorTable};
 pub use weights::{HostTensor, SafetensorsFiles, WeightSource, INDEX_FILE, WEIGHTS_FILE};
 
-use crate::pjrt::{Buffer, Client, ElementType};
+use crate::pjrt::{Buffer, Client, DType};
 use crate::{Error, Result};
 
 /// The config file of a model directory.
@@ -155,7 +155,7 @@ impl HfModel {
                 .weights
                 .tensor_bytes(&table, &p.name, &p.shape, &mut scratch)?;
             let dims: Vec<i64> = p.shape.iter().map(|&d| d as i64).collect();
-            buffers.push(client.buffer_from_bytes(bytes, ElementType::F32, &dims, device)?);
+            buffers.push(client.buffer_from_bytes(bytes, DType::F32, &dims, device)?);
         }
         Ok(buffers)
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::family::TensorTable;
-use crate::checkpoint::{parse_index_bytes, parse_shard, Dtype, TensorSpec};
+use crate::checkpoint::{parse_index_bytes, parse_shard, DType, TensorSpec};
 use crate::{Error, Result};
 
 /// The single-file weights name.
@@ -154,13 +154,13 @@ impl WeightSource {
                     .get(range.clone())
                     .ok_or_else(|| weights_error(path, name, "byte range outside the file"))?;
                 match spec.dtype {
-                    Dtype::F32 => Ok(raw),
-                    Dtype::BF16 | Dtype::F16 => {
+                    DType::F32 => Ok(raw),
+                    DType::BF16 | DType::F16 => {
                         scratch.clear();
                         scratch.reserve(raw.len() * 2);
                         for pair in raw.chunks_exact(2) {
                             let bits = u16::from_le_bytes([pair[0], pair[1]]);
-                            let value = if spec.dtype == Dtype::BF16 {
+                            let value = if spec.dtype == DType::BF16 {
                                 half::bf16::from_bits(bits).to_f32()
                             } else {
                                 half::f16::from_bits(bits).to_f32()
@@ -173,7 +173,8 @@ impl WeightSource {
                         path,
                         name,
                         format!(
-                            "dtype {other} is not a float type xlatrain loads (F32, BF16, F16)"
+                            "dtype {} is not a float type xlatrain loads (F32, BF16, F16)",
+                            other.safetensors_name()
                         ),
                     )),
                 }

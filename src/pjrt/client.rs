@@ -10,9 +10,10 @@ use super::api::{self, Plugin};
 use super::buffer::Buffer;
 use super::cache::{CacheStats, ExecutableCache};
 use super::compile_options::CompileOptions;
-use super::dtype::{ElementType, NativeType};
+use super::dtype::NativeType;
 use super::executable::Executable;
 use super::{ffi, provision};
+use crate::DType;
 use crate::{Error, Result};
 
 /// Which kind of accelerator plugin to use.
@@ -347,7 +348,7 @@ impl Client {
     pub fn buffer_from_bytes(
         &self,
         bytes: &[u8],
-        ty: ElementType,
+        ty: DType,
         dims: &[i64],
         device: usize,
     ) -> Result<Buffer> {

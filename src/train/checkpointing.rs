@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{
-    check_architecture, checkpoint_dir_name, cleanup_stale, dtype_of, free_space, open_checkpoint,
+    check_architecture, checkpoint_dir_name, cleanup_stale, free_space, open_checkpoint,
     resume_from, upload_verified, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
     RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
     WriterOptions, FORMAT_VERSION,
@@ -497,7 +497,7 @@ fn specs_of(descs: &[TensorDesc]) -> Vec<TensorSpec> {
         .map(|d| {
             TensorSpec::new(
                 d.name.clone(),
-                dtype_of(d.element_type),
+                d.element_type,
                 d.shape.iter().map(|&s| s as u64).collect::<Vec<u64>>(),
             )
         })

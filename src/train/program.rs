@@ -13,24 +13,23 @@
 //! price is that activations of all micro-batches may be live at once, which is fine for the
 //! reference models (a separate accumulate program is the way out when memory binds).
 
-use crate::data::{BatchLayout, ElementType as DataType};
+use crate::data::BatchLayout;
 use crate::graph::{grad, DType, Graph, Precision, Tensor};
 use crate::lower::{to_stablehlo, LowerOptions};
 use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
-use crate::pjrt::ElementType;
 use crate::Result;
 
 /// Name, element type and shape of one tensor of the training state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorDesc {
     pub name: String,
-    pub element_type: ElementType,
+    pub element_type: DType,
     pub shape: Vec<usize>,
 }
 
 impl TensorDesc {
-    pub fn new(name: impl Into<String>, element_type: ElementType, shape: Vec<usize>) -> Self {
+    pub fn new(name: impl Into<String>, element_type: DType, shape: Vec<usize>) -> Self {
         TensorDesc {
             name: name.into(),
             element_type,
@@ -65,16 +64,16 @@ pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Ve
     let specs = model.param_specs()?;
     let mut out: Vec<TensorDesc> = specs
         .iter()
-        .map(|s| TensorDesc::new(&s.name, ElementType::F32, s.shape.clone()))
+        .map(|s| TensorDesc::new(&s.name, DType::F32, s.shape.clone()))
         .collect();
     for prefix in optimizer.slot_prefixes() {
         for s in &specs {
             let name = format!("{prefix}.{}", s.name);
-            out.push(TensorDesc::new(name, ElementType::F32, s.shape.clone()));
+            out.push(TensorDesc::new(name, DType::F32, s.shape.clone()));
         }
     }
-    out.push(TensorDesc::new(STEP, ElementType::S32, vec![]));
-    out.push(TensorDesc::new(RNG_KEY, ElementType::U64, vec![2]));
+    out.push(TensorDesc::new(STEP, DType::S32, vec![]));
+    out.push(TensorDesc::new(RNG_KEY, DType::U64, vec![2]));
     Ok(out)
 }
 
@@ -87,14 +86,6 @@ pub struct Program {
     pub y: TensorDesc,
 }
 
-fn graph_dtype(t: ElementType) -> DType {
-    match t {
-        ElementType::S32 => DType::S32,
-        ElementType::U64 => DType::U64,
-        _ => DType::F32,
-    }
-}
-
 fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorDesc, TensorDesc) {
     let lead = |shape: &[usize]| {
         let mut s = Vec::new();
@@ -102,20 +93,16 @@ fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorDes
         s.extend_from_slice(shape);
         s
     };
-    let xt = match layout.x_type {
-        DataType::F32 => ElementType::F32,
-        DataType::I32 => ElementType::S32,
-    };
     (
-        TensorDesc::new("x", xt, lead(&layout.x_shape)),
-        TensorDesc::new("y", ElementType::S32, lead(&layout.y_shape)),
+        TensorDesc::new("x", layout.x_type, lead(&layout.x_shape)),
+        TensorDesc::new("y", DType::S32, lead(&layout.y_shape)),
     )
 }
 
 fn parameters(g: &mut Graph, descs: &[TensorDesc]) -> Result<Vec<Tensor>> {
     descs
         .iter()
-        .map(|d| g.parameter(&d.name, &d.shape, graph_dtype(d.element_type)))
+        .map(|d| g.parameter(&d.name, &d.shape, d.element_type))
         .collect()
 }
 
@@ -187,7 +174,7 @@ fn build_train_step(
     g.set_precision(precision);
     let state = parameters(&mut g, &descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
-    let x = g.parameter("x", &xd.shape, graph_dtype(xd.element_type))?;
+    let x = g.parameter("x", &xd.shape, xd.element_type)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
     let params = &state[..n_params];
     let slots = &state[n_params..state.len() - 2];
@@ -286,7 +273,7 @@ pub fn eval_program(
         .map(|s| g.parameter(&s.name, &s.shape, DType::F32))
         .collect::<Result<_>>()?;
     let (xd, yd) = batch_descs(layout, None);
-    let x = g.parameter("x", &xd.shape, graph_dtype(xd.element_type))?;
+    let x = g.parameter("x", &xd.shape, xd.element_type)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
     let logits = models::logits(model, &mut g, &params, x, None)?;
     let loss = g.cross_entropy(logits, y)?;

@@ -12,8 +12,8 @@
 
 use std::ops::Range;
 
-use crate::checkpoint::{Dtype, TensorSource, TensorSpec};
-use crate::pjrt::{Buffer, Client, ElementType};
+use crate::checkpoint::{TensorSource, TensorSpec};
+use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
 use super::program::TensorDesc;
@@ -40,22 +40,6 @@ pub fn sharding_annotation(shape: &[usize], devices: usize) -> String {
     tiles.extend(std::iter::repeat_n("1".to_string(), shape.len() - 1));
     let ids: Vec<String> = (0..devices).map(|d| d.to_string()).collect();
     format!("{{devices=[{}]{}}}", tiles.join(","), ids.join(","))
-}
-
-/// The checkpoint dtype of a device element type.
-pub fn checkpoint_dtype(t: ElementType) -> Result<Dtype> {
-    Ok(match t {
-        ElementType::F32 => Dtype::F32,
-        ElementType::BF16 => Dtype::BF16,
-        ElementType::S32 => Dtype::I32,
-        ElementType::U32 => Dtype::U32,
-        ElementType::U64 => Dtype::U64,
-        other => {
-            return Err(Error::BufferShape(format!(
-                "no checkpoint dtype for device element type {other}"
-            )))
-        }
-    })
 }
 
 /// Bytes of one dim-0 row (the whole tensor for a scalar).
@@ -117,11 +101,7 @@ impl<'a> DeviceSource<'a> {
                 )));
             }
             let shape: Vec<u64> = t.desc.shape.iter().map(|&d| d as u64).collect();
-            specs.push(TensorSpec::new(
-                &t.desc.name,
-                checkpoint_dtype(t.desc.element_type)?,
-                shape,
-            ));
+            specs.push(TensorSpec::new(&t.desc.name, t.desc.element_type, shape));
         }
         Ok(DeviceSource { specs, tensors })
     }

@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 
 use super::GgufModel;
 use crate::checkpoint::{fsync_dir, write_durable, write_safetensors_file};
-use crate::checkpoint::{Dtype, TensorSource, TensorSpec};
+use crate::checkpoint::{DType, TensorSource, TensorSpec};
 use crate::{Error, Result};
 
 /// What an export wrote.
@@ -36,7 +36,7 @@ impl<'a> Dequantized<'a> {
             .map(|(name, shape)| {
                 TensorSpec::new(
                     name,
-                    Dtype::F32,
+                    DType::F32,
                     shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
                 )
             })
