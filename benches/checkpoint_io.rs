@@ -20,7 +20,7 @@ fn host_state() -> HostTensors {
     for t in 0..TENSORS {
         let values = xlatrain::rng::uniform_init(t as u64, TENSOR_ELEMENTS, 0.03);
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let spec = TensorSpec::new(format!("w{t}"), DType::F32, [TENSOR_ELEMENTS as u64]);
+        let spec = TensorSpec::new(format!("w{t}"), DType::F32, [TENSOR_ELEMENTS]);
         state.push(spec, bytes).expect("valid tensor");
     }
     state

@@ -188,13 +188,7 @@ pub fn export_checkpoint_as(
     let expected: Vec<TensorSpec> = model
         .param_specs()?
         .iter()
-        .map(|p| {
-            TensorSpec::new(
-                p.name.clone(),
-                crate::checkpoint::DType::F32,
-                p.shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
-            )
-        })
+        .map(|p| TensorSpec::new(p.name.clone(), crate::DType::F32, p.shape.clone()))
         .collect();
     let data = opened.model.matching(checkpoint, &expected)?;
     let (model_type, config, names): (&'static str, Value, Vec<String>) = match &model {

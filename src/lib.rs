@@ -31,8 +31,10 @@ pub mod pjrt;
 pub mod provision;
 pub mod rng;
 pub mod signals;
+pub mod tensor_spec;
 pub mod tokenizer;
 pub mod train;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
+pub use tensor_spec::TensorSpec;

@@ -17,7 +17,7 @@ pub struct StateSet {
 }
 
 /// Largest tensor of a set made for an arbitrary size (16 MiB).
-const FILL_TENSOR_ELEMENTS: u64 = 4 << 20;
+const FILL_TENSOR_ELEMENTS: usize = 4 << 20;
 
 impl StateSet {
     /// The peers' presets by name (`ckpt_bench.py`: d_model, layers, vocab), otherwise a set of
@@ -38,15 +38,15 @@ impl StateSet {
                 "--ckpt-sizes: {text} is smaller than one f32"
             )));
         }
-        Ok(StateSet::filled(text.trim(), bytes / 4))
+        Ok(StateSet::filled(text.trim(), (bytes / 4) as usize))
     }
 
     /// `ckpt_bench.py`'s `param_shapes(d, layers, vocab)`, in the same order.
-    fn transformer(label: &str, d: u64, layers: usize, vocab: u64) -> StateSet {
+    fn transformer(label: &str, d: usize, layers: usize, vocab: usize) -> StateSet {
         let mut tensors = vec![TensorSpec::new("model.embed.w", DType::F32, [vocab, d])];
         for i in 0..layers {
             let p = format!("model.layers.{i}.");
-            let shapes: [(&str, Vec<u64>); 12] = [
+            let shapes: [(&str, Vec<usize>); 12] = [
                 ("ln1.scale", vec![d]),
                 ("ln1.bias", vec![d]),
                 ("attn.q.w", vec![d, d]),
@@ -73,7 +73,7 @@ impl StateSet {
         }
     }
 
-    fn filled(label: &str, elements: u64) -> StateSet {
+    fn filled(label: &str, elements: usize) -> StateSet {
         let mut tensors = Vec::new();
         let mut left = elements;
         while left > 0 {
@@ -93,7 +93,11 @@ impl StateSet {
 
     /// Bytes of tensor data.
     pub fn bytes(&self) -> u64 {
-        self.tensors.iter().filter_map(TensorSpec::byte_len).sum()
+        self.tensors
+            .iter()
+            .filter_map(TensorSpec::byte_len)
+            .map(|n| n as u64)
+            .sum()
     }
 }
 
@@ -124,15 +128,12 @@ impl DeviceState {
                 tensor: spec.name.clone(),
                 reason: "shape overflows".into(),
             })?;
-            let values = crate::rng::uniform_init(
-                crate::rng::derive(seed, index as u64),
-                count as usize,
-                bound,
-            );
+            let values =
+                crate::rng::uniform_init(crate::rng::derive(seed, index as u64), count, bound);
             let bytes = f32_bytes(&values);
             state.checksums.push(xxhash_rust::xxh3::xxh3_64(&bytes));
             let started = Instant::now();
-            let buffer = client.buffer_from_bytes(&bytes, DType::F32, &dims(spec), 0)?;
+            let buffer = client.buffer_from_bytes(&bytes, DType::F32, &spec.dims(), 0)?;
             state.upload_s += started.elapsed().as_secs_f64();
             state.buffers.push(buffer);
         }
@@ -147,11 +148,6 @@ pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     bytes
-}
-
-/// A checkpoint shape as PJRT dimensions.
-pub fn dims(spec: &TensorSpec) -> Vec<i64> {
-    spec.shape.iter().map(|&d| d as i64).collect()
 }
 
 impl DeviceState {

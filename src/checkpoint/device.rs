@@ -8,8 +8,8 @@
 use std::borrow::Borrow;
 
 use super::source::TensorSource;
-use super::tensor::TensorSpec;
 use crate::pjrt::Buffer;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// The checkpoint description of a device buffer called `name`.
@@ -18,7 +18,7 @@ pub fn spec_of(name: &str, buffer: &Buffer) -> Result<TensorSpec> {
         .dims()
         .into_iter()
         .map(|d| {
-            u64::try_from(d).map_err(|_| Error::InvalidTensor {
+            usize::try_from(d).map_err(|_| Error::InvalidTensor {
                 tensor: name.to_string(),
                 reason: format!(
                     "device buffer has a negative dimension: {:?}",
@@ -26,7 +26,7 @@ pub fn spec_of(name: &str, buffer: &Buffer) -> Result<TensorSpec> {
                 ),
             })
         })
-        .collect::<Result<Vec<u64>>>()?;
+        .collect::<Result<Vec<usize>>>()?;
     Ok(TensorSpec::new(name, buffer.element_type(), shape))
 }
 
@@ -75,7 +75,11 @@ impl<B: Borrow<Buffer>> DeviceTensors<B> {
 
     /// Total bytes of all tensors.
     pub fn byte_len(&self) -> u64 {
-        self.specs.iter().filter_map(TensorSpec::byte_len).sum()
+        self.specs
+            .iter()
+            .filter_map(TensorSpec::byte_len)
+            .map(|n| n as u64)
+            .sum()
     }
 
     pub fn buffers(&self) -> &[B] {

@@ -28,9 +28,9 @@ mod source;
 mod standalone;
 mod state;
 mod stream;
-mod tensor;
 
 pub use crate::dtype::DType;
+pub use crate::tensor_spec::TensorSpec;
 pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
 pub use consistency::check_consistency;
 pub use device::{spec_of, DeviceTensors};
@@ -58,4 +58,3 @@ pub use source::{HostTensors, TensorSource};
 pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
 pub use stream::{create_for_streaming, window_memory, DEFAULT_WINDOW_BYTES};
-pub use tensor::TensorSpec;

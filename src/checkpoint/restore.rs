@@ -8,9 +8,9 @@ use std::path::Path;
 
 use super::discover::{list_checkpoints, CheckpointEntry};
 use super::load::{open_checkpoint, Checkpoint, TensorSet, Verify};
-use super::tensor::TensorSpec;
 use crate::models::ModelConfig;
 use crate::pjrt::{Buffer, Client};
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// Which checkpoint a resume used, what restoring it produced, and the newer ones it passed

@@ -125,12 +125,11 @@ impl WeightSource {
         scratch: &'a mut Vec<u8>,
     ) -> Result<&'a [u8]> {
         let origin = self.describe();
-        let want: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        let shape_error = |found: &[u64]| {
+        let shape_error = |found: &[usize]| {
             weights_error(
                 &origin,
                 name,
-                format!("shape {found:?} in the file, the config needs {want:?}"),
+                format!("shape {found:?} in the file, the config needs {shape:?}"),
             )
         };
         match self {
@@ -146,7 +145,7 @@ impl WeightSource {
                         "missing from the weight files",
                     ));
                 };
-                if spec.shape != want {
+                if spec.shape != shape {
                     return Err(shape_error(&spec.shape));
                 }
                 let (path, map) = &files.files[*file];
@@ -186,8 +185,7 @@ impl WeightSource {
                     .ok_or_else(|| weights_error(&origin, name, "missing from the GGUF file"))?;
                 let tensor = file.tensor(index)?;
                 if tensor.shape != shape {
-                    let found: Vec<u64> = tensor.shape.iter().map(|&d| d as u64).collect();
-                    return Err(shape_error(&found));
+                    return Err(shape_error(&tensor.shape));
                 }
                 scratch.clear();
                 scratch.reserve(tensor.data.len() * 4);
@@ -201,8 +199,7 @@ impl WeightSource {
                     return Err(weights_error(&origin, name, "missing from the model"));
                 };
                 if found != shape {
-                    let found: Vec<u64> = found.iter().map(|&d| d as u64).collect();
-                    return Err(shape_error(&found));
+                    return Err(shape_error(found));
                 }
                 scratch.clear();
                 for v in values {

@@ -29,7 +29,7 @@ use crate::models::ModelConfig;
 use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
-use super::program::{TensorDesc, RNG_KEY, STEP};
+use super::program::{RNG_KEY, STEP};
 use super::{StepHook, TrainState, TrainSummary, Trainer, TrainerProgress};
 
 /// A save requested after step `step`, waiting for the state of that step to be released by the
@@ -478,8 +478,11 @@ pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> 
 
 /// Fails now, not at the first save hours into the run, when one checkpoint of a state with
 /// these tensors cannot fit in `output_dir`.
-pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorDesc]) -> Result<()> {
-    let needed: u64 = descs.iter().map(|d| d.byte_size() as u64).sum();
+pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorSpec]) -> Result<()> {
+    let needed = descs
+        .iter()
+        .map(|d| d.byte_len().map_or(u64::MAX, |n| n as u64))
+        .fold(0u64, u64::saturating_add);
     let available = free_space(output_dir)?;
     if needed > available {
         return Err(Error::InsufficientSpace {
@@ -491,28 +494,15 @@ pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorDesc]) -> Result
     Ok(())
 }
 
-fn specs_of(descs: &[TensorDesc]) -> Vec<TensorSpec> {
-    descs
-        .iter()
-        .map(|d| {
-            TensorSpec::new(
-                d.name.clone(),
-                d.element_type,
-                d.shape.iter().map(|&s| s as u64).collect::<Vec<u64>>(),
-            )
-        })
-        .collect()
-}
-
 /// Splits a state into the model set (the first `n_params`) and the rest.
 fn split<B: std::borrow::Borrow<Buffer>>(
-    descs: &[TensorDesc],
+    descs: &[TensorSpec],
     buffers: impl Iterator<Item = B>,
     n_params: usize,
 ) -> Result<(DeviceTensors<B>, DeviceTensors<B>)> {
     let mut buffers: Vec<B> = buffers.collect();
     let rest = buffers.split_off(n_params.min(buffers.len()));
-    let names = |range: &[TensorDesc]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+    let names = |range: &[TensorSpec]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
     let model = DeviceTensors::new(names(&descs[..n_params.min(descs.len())]), buffers)?;
     let optimizer = DeviceTensors::new(names(&descs[n_params.min(descs.len())..]), rest)?;
     Ok((model, optimizer))
@@ -544,14 +534,13 @@ fn restore_state(
 ) -> Result<(TrainState, TrainerProgress, bool)> {
     let descs = trainer.state()?.descriptors().to_vec();
     let n_params = trainer.model().param_specs()?.len();
-    let specs = specs_of(&descs);
     let client = trainer.client();
     let path = &checkpoint.path;
     let saved = &checkpoint.trainer_state;
     // Hashed while uploaded; `open_checkpoint` already checked that the step tensor equals
     // global_step and that the tensors are the checkpoint's own model's.
     let mut buffers =
-        upload_verified(client, checkpoint, &checkpoint.model, &specs[..n_params], 0)?;
+        upload_verified(client, checkpoint, &checkpoint.model, &descs[..n_params], 0)?;
     let model_only = checkpoint.optimizer.is_none();
     match &checkpoint.optimizer {
         Some(set) => {
@@ -559,7 +548,7 @@ fn restore_state(
                 client,
                 checkpoint,
                 set,
-                &specs[n_params..],
+                &descs[n_params..],
                 0,
             )?);
         }
@@ -579,7 +568,7 @@ fn restore_state(
                 } else if d.name == RNG_KEY {
                     client.upload(&key, &dims, 0)?
                 } else {
-                    client.upload(&vec![0f32; d.numel()], &dims, 0)?
+                    client.upload(&vec![0f32; d.numel().unwrap_or_default()], &dims, 0)?
                 };
                 buffers.push(buffer);
             }

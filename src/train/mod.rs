@@ -21,7 +21,7 @@ pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resum
 pub use precision::{saved_precision, MIXED_PRECISION_KEY};
 pub use program::{
     eval_program, state_layout, train_step_program, train_step_program_replicated,
-    train_step_program_spmd, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,
+    train_step_program_spmd, Program, RNG_KEY, STEP, STEP_METRICS,
 };
 pub use progress::TrainerProgress;
 pub use report::{Console, ReportTo};

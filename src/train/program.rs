@@ -18,37 +18,7 @@ use crate::graph::{grad, DType, Graph, Precision, Tensor};
 use crate::lower::{to_stablehlo, LowerOptions};
 use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
-use crate::Result;
-
-/// Name, element type and shape of one tensor of the training state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TensorDesc {
-    pub name: String,
-    pub element_type: DType,
-    pub shape: Vec<usize>,
-}
-
-impl TensorDesc {
-    pub fn new(name: impl Into<String>, element_type: DType, shape: Vec<usize>) -> Self {
-        TensorDesc {
-            name: name.into(),
-            element_type,
-            shape,
-        }
-    }
-
-    pub fn numel(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    pub fn byte_size(&self) -> usize {
-        self.numel() * self.element_type.byte_size()
-    }
-
-    pub fn dims(&self) -> Vec<i64> {
-        self.shape.iter().map(|&d| d as i64).collect()
-    }
-}
+use crate::{Result, TensorSpec};
 
 /// Name of the optimizer-step counter (S32 scalar: updates already done).
 pub const STEP: &str = "step";
@@ -60,20 +30,20 @@ pub const STEP_METRICS: [&str; 3] = ["loss", "grad_norm", "learning_rate"];
 /// The training state in its fixed order: parameters (spec names), then each optimizer slot
 /// prefix over all parameters (`exp_avg.fc0.w`, ..., `exp_avg_sq.fc0.w`, ...), then `step`
 /// and `rng_key`.
-pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Vec<TensorDesc>> {
+pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Vec<TensorSpec>> {
     let specs = model.param_specs()?;
-    let mut out: Vec<TensorDesc> = specs
+    let mut out: Vec<TensorSpec> = specs
         .iter()
-        .map(|s| TensorDesc::new(&s.name, DType::F32, s.shape.clone()))
+        .map(|s| TensorSpec::new(&s.name, DType::F32, s.shape.clone()))
         .collect();
     for prefix in optimizer.slot_prefixes() {
         for s in &specs {
             let name = format!("{prefix}.{}", s.name);
-            out.push(TensorDesc::new(name, DType::F32, s.shape.clone()));
+            out.push(TensorSpec::new(name, DType::F32, s.shape.clone()));
         }
     }
-    out.push(TensorDesc::new(STEP, DType::S32, vec![]));
-    out.push(TensorDesc::new(RNG_KEY, DType::U64, vec![2]));
+    out.push(TensorSpec::new(STEP, DType::S32, vec![]));
+    out.push(TensorSpec::new(RNG_KEY, DType::U64, vec![2]));
     Ok(out)
 }
 
@@ -82,11 +52,11 @@ pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Ve
 pub struct Program {
     pub mlir: String,
     /// Shapes of `x` and `y` as fed (train step: with the leading micro-batch axis).
-    pub x: TensorDesc,
-    pub y: TensorDesc,
+    pub x: TensorSpec,
+    pub y: TensorSpec,
 }
 
-fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorDesc, TensorDesc) {
+fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorSpec, TensorSpec) {
     let lead = |shape: &[usize]| {
         let mut s = Vec::new();
         s.extend(micro_batches);
@@ -94,15 +64,15 @@ fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorDes
         s
     };
     (
-        TensorDesc::new("x", layout.x_type, lead(&layout.x_shape)),
-        TensorDesc::new("y", DType::S32, lead(&layout.y_shape)),
+        TensorSpec::new("x", layout.x_type, lead(&layout.x_shape)),
+        TensorSpec::new("y", DType::S32, lead(&layout.y_shape)),
     )
 }
 
-fn parameters(g: &mut Graph, descs: &[TensorDesc]) -> Result<Vec<Tensor>> {
+fn parameters(g: &mut Graph, descs: &[TensorSpec]) -> Result<Vec<Tensor>> {
     descs
         .iter()
-        .map(|d| g.parameter(&d.name, &d.shape, d.element_type))
+        .map(|d| g.parameter(&d.name, &d.shape, d.dtype))
         .collect()
 }
 
@@ -174,7 +144,7 @@ fn build_train_step(
     g.set_precision(precision);
     let state = parameters(&mut g, &descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
-    let x = g.parameter("x", &xd.shape, xd.element_type)?;
+    let x = g.parameter("x", &xd.shape, xd.dtype)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
     let params = &state[..n_params];
     let slots = &state[n_params..state.len() - 2];
@@ -273,7 +243,7 @@ pub fn eval_program(
         .map(|s| g.parameter(&s.name, &s.shape, DType::F32))
         .collect::<Result<_>>()?;
     let (xd, yd) = batch_descs(layout, None);
-    let x = g.parameter("x", &xd.shape, xd.element_type)?;
+    let x = g.parameter("x", &xd.shape, xd.dtype)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
     let logits = models::logits(model, &mut g, &params, x, None)?;
     let loss = g.cross_entropy(logits, y)?;

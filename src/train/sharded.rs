@@ -16,7 +16,6 @@ use crate::checkpoint::{TensorSource, TensorSpec};
 use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
-use super::program::TensorDesc;
 use super::TrainState;
 
 /// The dim-0 row block of each of `devices` devices, or `None` when the tensor is replicated
@@ -43,8 +42,8 @@ pub fn sharding_annotation(shape: &[usize], devices: usize) -> String {
 }
 
 /// Bytes of one dim-0 row (the whole tensor for a scalar).
-fn row_bytes(desc: &TensorDesc) -> usize {
-    desc.shape.get(1..).map_or(1, |rest| rest.iter().product()) * desc.element_type.byte_size()
+fn row_bytes(desc: &TensorSpec) -> usize {
+    desc.shape.get(1..).map_or(1, |rest| rest.iter().product()) * desc.dtype.byte_size()
 }
 
 /// One device's part of a tensor: rows `rows` of dim 0 (all rows when replicated).
@@ -55,7 +54,7 @@ pub struct Shard<'a> {
 
 /// A tensor as its devices hold it: row blocks that tile dim 0 in order, or one full copy.
 pub struct DeviceTensor<'a> {
-    pub desc: TensorDesc,
+    pub desc: TensorSpec,
     pub shards: Vec<Shard<'a>>,
 }
 
@@ -80,7 +79,7 @@ impl<'a> DeviceSource<'a> {
                 }
                 if shard.rows.start != next
                     || shard.buffer.dims() != dims
-                    || shard.buffer.element_type() != t.desc.element_type
+                    || shard.buffer.element_type() != t.desc.dtype
                 {
                     return Err(Error::BufferShape(format!(
                         "tensor {}: shard of rows {:?} is {}{:?}, expected rows from {next} as \
@@ -89,7 +88,7 @@ impl<'a> DeviceSource<'a> {
                         shard.rows,
                         shard.buffer.element_type(),
                         shard.buffer.dims(),
-                        t.desc.element_type
+                        t.desc.dtype
                     )));
                 }
                 next = shard.rows.end;
@@ -100,8 +99,11 @@ impl<'a> DeviceSource<'a> {
                     t.desc.name
                 )));
             }
-            let shape: Vec<u64> = t.desc.shape.iter().map(|&d| d as u64).collect();
-            specs.push(TensorSpec::new(&t.desc.name, t.desc.element_type, shape));
+            specs.push(TensorSpec::new(
+                &t.desc.name,
+                t.desc.dtype,
+                t.desc.shape.clone(),
+            ));
         }
         Ok(DeviceSource { specs, tensors })
     }
@@ -112,7 +114,7 @@ impl<'a> DeviceSource<'a> {
         state: &'a TrainState,
         n_params: usize,
     ) -> Result<(DeviceSource<'a>, DeviceSource<'a>)> {
-        let whole = |(desc, buffer): (&TensorDesc, &'a Buffer)| DeviceTensor {
+        let whole = |(desc, buffer): (&TensorSpec, &'a Buffer)| DeviceTensor {
             desc: desc.clone(),
             shards: vec![Shard {
                 rows: 0..desc.shape.first().copied().unwrap_or(1),
@@ -164,16 +166,16 @@ impl TensorSource for DeviceSource<'_> {
 /// copy. Only the byte ranges a device needs are read.
 pub fn upload_placed(
     client: &Client,
-    desc: &TensorDesc,
+    desc: &TensorSpec,
     bytes: &[u8],
     devices: &[usize],
     sharded: bool,
 ) -> Result<Vec<Buffer>> {
-    if bytes.len() != desc.byte_size() {
+    if Some(bytes.len()) != desc.byte_len() {
         return Err(Error::BufferShape(format!(
             "tensor {} needs {} bytes, the checkpoint holds {}",
             desc.name,
-            desc.byte_size(),
+            desc.byte_len().unwrap_or(usize::MAX),
             bytes.len()
         )));
     }
@@ -192,9 +194,9 @@ pub fn upload_placed(
                 let mut dims = desc.dims();
                 dims[0] = rows.len() as i64;
                 let range = rows.start * row..rows.end * row;
-                client.buffer_from_bytes(&bytes[range], desc.element_type, &dims, device)
+                client.buffer_from_bytes(&bytes[range], desc.dtype, &dims, device)
             }
-            None => client.buffer_from_bytes(bytes, desc.element_type, &desc.dims(), device),
+            None => client.buffer_from_bytes(bytes, desc.dtype, &desc.dims(), device),
         })
         .collect()
 }

@@ -18,10 +18,11 @@ use crate::pjrt::{Arg, Buffer, Client, CompileOptions, Executable};
 use crate::{Error, Result};
 
 use super::parallel::batch_slice;
-use super::program::{train_step_program_spmd, Program, TensorDesc, STEP_METRICS};
+use super::program::{train_step_program_spmd, Program, STEP_METRICS};
 use super::sharded::{row_blocks, upload_placed, DeviceSource, DeviceTensor, Shard};
 use super::trainer::total_steps;
 use super::TrainState;
+use crate::TensorSpec;
 
 /// A training run whose state is sharded over `N` devices by the SPMD partitioner.
 pub struct ShardedTrainer {
@@ -32,7 +33,7 @@ pub struct ShardedTrainer {
     exe: Executable,
     /// Device index of each partition, in argument-list order.
     devices: Vec<usize>,
-    descs: Vec<TensorDesc>,
+    descs: Vec<TensorSpec>,
     /// `[tensor][partition]`: a row block, or a full copy for replicated tensors.
     shards: Vec<Vec<Buffer>>,
     cursor: DataCursor,
@@ -86,7 +87,7 @@ impl ShardedTrainer {
 
     fn place<'a>(
         &mut self,
-        mut bytes_of: impl FnMut(usize, &TensorDesc) -> Result<&'a [u8]>,
+        mut bytes_of: impl FnMut(usize, &TensorSpec) -> Result<&'a [u8]>,
     ) -> Result<()> {
         let mut shards = Vec::with_capacity(self.descs.len());
         for (i, desc) in self.descs.iter().enumerate() {
@@ -143,7 +144,7 @@ impl ShardedTrainer {
     }
 
     /// The state's descriptors (global shapes), in state order.
-    pub fn descriptors(&self) -> &[TensorDesc] {
+    pub fn descriptors(&self) -> &[TensorSpec] {
         &self.descs
     }
 
@@ -299,7 +300,7 @@ impl ShardedTrainer {
 }
 
 /// Per-device dims of a batch tensor `[micro, batch, ..]` split along the batch axis.
-fn block_dims(desc: &TensorDesc, partitions: usize) -> Vec<i64> {
+fn block_dims(desc: &TensorSpec, partitions: usize) -> Vec<i64> {
     let mut dims = desc.dims();
     if let Some(batch) = dims.get_mut(1) {
         *batch /= partitions as i64;

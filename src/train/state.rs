@@ -7,11 +7,12 @@ use crate::optim::OptimizerSpec;
 use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
-use super::program::{state_layout, TensorDesc, RNG_KEY, STEP};
+use super::program::{state_layout, RNG_KEY, STEP};
+use crate::TensorSpec;
 
 /// The device-resident training state: parameters, optimizer slots, `step`, `rng_key`.
 pub struct TrainState {
-    descs: Vec<TensorDesc>,
+    descs: Vec<TensorSpec>,
     buffers: Vec<Buffer>,
 }
 
@@ -72,7 +73,7 @@ impl TrainState {
             } else if d.name == RNG_KEY {
                 client.upload(&key, &dims, 0)?
             } else {
-                client.upload(&vec![0f32; d.numel()], &dims, 0)?
+                client.upload(&vec![0f32; d.numel().unwrap_or_default()], &dims, 0)?
             };
             buffers.push(buffer);
         }
@@ -83,8 +84,8 @@ impl TrainState {
     /// restore path: tensors are uploaded one by one).
     pub fn from_host<'a>(
         client: &Client,
-        descs: Vec<TensorDesc>,
-        bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
+        descs: Vec<TensorSpec>,
+        bytes_of: impl FnMut(&TensorSpec) -> Result<&'a [u8]>,
     ) -> Result<TrainState> {
         TrainState::from_host_on(client, descs, 0, bytes_of)
     }
@@ -93,30 +94,30 @@ impl TrainState {
     /// of a data-parallel run.
     pub fn from_host_on<'a>(
         client: &Client,
-        descs: Vec<TensorDesc>,
+        descs: Vec<TensorSpec>,
         device: usize,
-        mut bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
+        mut bytes_of: impl FnMut(&TensorSpec) -> Result<&'a [u8]>,
     ) -> Result<TrainState> {
         let mut buffers = Vec::with_capacity(descs.len());
         for d in &descs {
             let bytes = bytes_of(d)?;
-            if bytes.len() != d.byte_size() {
+            if Some(bytes.len()) != d.byte_len() {
                 return Err(Error::BufferShape(format!(
                     "tensor {} needs {} bytes ({} {:?}), got {}",
                     d.name,
-                    d.byte_size(),
-                    d.element_type,
+                    d.byte_len().unwrap_or(usize::MAX),
+                    d.dtype,
                     d.shape,
                     bytes.len()
                 )));
             }
-            buffers.push(client.buffer_from_bytes(bytes, d.element_type, &d.dims(), device)?);
+            buffers.push(client.buffer_from_bytes(bytes, d.dtype, &d.dims(), device)?);
         }
         TrainState::from_parts(descs, buffers)
     }
 
     /// Pairs descriptors with buffers, checking element types and shapes.
-    pub fn from_parts(descs: Vec<TensorDesc>, buffers: Vec<Buffer>) -> Result<TrainState> {
+    pub fn from_parts(descs: Vec<TensorSpec>, buffers: Vec<Buffer>) -> Result<TrainState> {
         if descs.len() != buffers.len() {
             return Err(Error::BufferShape(format!(
                 "{} descriptors for {} buffers",
@@ -125,13 +126,13 @@ impl TrainState {
             )));
         }
         for (d, b) in descs.iter().zip(&buffers) {
-            if b.element_type() != d.element_type || b.dims() != d.dims() {
+            if b.element_type() != d.dtype || b.dims() != d.dims() {
                 return Err(Error::BufferShape(format!(
                     "tensor {}: buffer is {}{:?}, expected {}{:?}",
                     d.name,
                     b.element_type(),
                     b.dims(),
-                    d.element_type,
+                    d.dtype,
                     d.shape
                 )));
             }
@@ -140,7 +141,7 @@ impl TrainState {
     }
 
     /// The descriptors, in state order.
-    pub fn descriptors(&self) -> &[TensorDesc] {
+    pub fn descriptors(&self) -> &[TensorSpec] {
         &self.descs
     }
 
@@ -156,7 +157,7 @@ impl TrainState {
     }
 
     /// Descriptors and buffers, by value.
-    pub fn into_parts(self) -> (Vec<TensorDesc>, Vec<Buffer>) {
+    pub fn into_parts(self) -> (Vec<TensorSpec>, Vec<Buffer>) {
         (self.descs, self.buffers)
     }
 

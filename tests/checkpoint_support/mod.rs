@@ -28,7 +28,7 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub fn host_tensors(specs: &[TensorSpec], seed: u64) -> HostTensors {
     let mut tensors = HostTensors::new();
     for (i, spec) in specs.iter().enumerate() {
-        let len = spec.byte_len().unwrap() as usize;
+        let len = spec.byte_len().unwrap();
         tensors
             .push(spec.clone(), pattern(len, seed + i as u64))
             .unwrap();
@@ -121,7 +121,7 @@ pub fn small_shards(max_shard_size: u64) -> SaveOptions {
 #[derive(Debug, PartialEq)]
 pub struct RawTensor {
     pub dtype: String,
-    pub shape: Vec<u64>,
+    pub shape: Vec<usize>,
     pub bytes: Vec<u8>,
 }
 
@@ -162,7 +162,7 @@ pub fn minimal_read(path: &Path) -> (BTreeMap<String, RawTensor>, BTreeMap<Strin
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|v| v.as_u64().unwrap())
+                    .map(|v| v.as_u64().unwrap() as usize)
                     .collect(),
                 bytes: data[offsets[0]..offsets[1]].to_vec(),
             },

@@ -33,13 +33,7 @@ impl<'a> Dequantized<'a> {
     fn new(model: &'a GgufModel) -> Self {
         let specs = model
             .tensor_specs()
-            .map(|(name, shape)| {
-                TensorSpec::new(
-                    name,
-                    DType::F32,
-                    shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
-                )
-            })
+            .map(|(name, shape)| TensorSpec::new(name, DType::F32, shape.to_vec()))
             .collect();
         Dequantized { model, specs }
     }
