@@ -3,41 +3,27 @@
 //! keeps warnings and errors, `-qq` only errors, `-v` adds debug messages (the plugin file,
 //! executable-cache hits). Results on stdout are the same at every level.
 
+mod cli_support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn xlatrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlatrain"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run xlatrain")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use cli_support::{stderr, xlatrain};
 
 /// A two-step MLP run that saves after each step and whose `--on-save` hook fails, so it logs
-/// both an informational line per commit and a warning per hook.
+/// both an informational line per commit and a warning per hook. `level` goes after `train`
+/// (the flags are global).
 fn train(dir: &Path, level: &[&str]) -> Output {
-    let mut args: Vec<&str> = level.to_vec();
-    args.extend([
-        "train",
-        "--model",
-        "mlp",
-        "--layers",
-        "[16,8,10]",
+    let mut extra = level.to_vec();
+    extra.extend([
         "--max-steps",
         "2",
         "--save-steps",
         "1",
         "--on-save",
         "exit 3",
-        "--output-dir",
-        dir.to_str().unwrap(),
     ]);
-    let out = xlatrain(&args);
+    let out = cli_support::train(dir, &extra);
     assert!(out.status.success(), "{level:?}: {}", stderr(&out));
     assert!(
         dir.join("checkpoint-2").is_dir(),

@@ -207,7 +207,9 @@ fn the_trainers_step_program_fine_tunes_an_hf_llama() {
         } else if d.name == RNG_KEY {
             client.upload(&[1u64, 2], &dims, 0).unwrap()
         } else {
-            client.upload(&vec![0f32; d.numel().unwrap()], &dims, 0).unwrap()
+            client
+                .upload(&vec![0f32; d.numel().unwrap()], &dims, 0)
+                .unwrap()
         });
     }
     let tokens: Vec<i32> = (0..b * (t + 1))
