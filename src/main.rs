@@ -34,7 +34,9 @@ fn main() -> ExitCode {
 
 /// The `log` sink of the binary: one plain line per record on stderr, with no timestamp or
 /// module, so a message reads the same as the tool's other output. Warnings and errors say so
-/// (`warning: ...`, `error: ...`); informational messages are printed as they are.
+/// (`warning: ...`, `error: ...`); informational messages are printed as they are. Records of
+/// other crates (tokenizers, ...) are shown only with `-v`, so they never change the default
+/// output.
 struct StderrLogger;
 
 impl StderrLogger {
@@ -48,7 +50,8 @@ impl StderrLogger {
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::max_level()
+        let ours = metadata.target().split("::").next() == Some("xlatrain");
+        metadata.level() <= log::max_level() && (ours || log::max_level() >= log::Level::Debug)
     }
 
     fn log(&self, record: &log::Record) {
