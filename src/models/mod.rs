@@ -1,9 +1,10 @@
 //! Models: the parameter specifications of the reference models ([`spec`]) and their forward
 //! graphs ([`mlp`], [`gpt`]), and the Hugging Face families ([`llama`]; HF GPT-2 runs through
 //! [`gpt`]), all decoders sharing one causal attention with an optional KV cache
-//! ([`attention`]).
+//! ([`attention`]), and the encoder classifiers ([`bert`]: BERT and RoBERTa).
 
 pub mod attention;
+pub mod bert;
 pub mod gpt;
 pub mod llama;
 pub mod mlp;
@@ -51,6 +52,15 @@ pub fn hf_forward(
         Family::Llama | Family::Mistral | Family::Qwen2 => {
             llama::forward(config, g, params, tokens, cache)
         }
+        Family::Bert | Family::Roberta => match cache {
+            None => bert::classify(config, g, params, tokens),
+            Some(_) => Err(crate::Error::Lower {
+                reason: format!(
+                    "{} is an encoder: it has no KV cache and does not generate",
+                    config.family.model_type()
+                ),
+            }),
+        },
     }
 }
 
