@@ -11,7 +11,7 @@ mod eval;
 mod generate;
 mod sample;
 
-pub use classify::ClassifyPrograms;
+pub use classify::{ClassifyPrograms, Prediction};
 pub use eval::{eval_loss, EvalReport};
 pub use generate::{GenerateOptions, Generated, Generator};
 pub use sample::Sampling;
