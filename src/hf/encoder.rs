@@ -25,6 +25,15 @@ pub struct EncoderConfig {
     pub position_offset: usize,
     /// Standard deviation of HF's normal init, used for a fresh classification head.
     pub initializer_range: f64,
+    /// Training dropout of the embeddings and each residual branch (`hidden_dropout_prob`).
+    #[serde(default)]
+    pub hidden_dropout: f64,
+    /// Training dropout of the attention probabilities (`attention_probs_dropout_prob`).
+    #[serde(default)]
+    pub attention_dropout: f64,
+    /// Training dropout before the head's layers (`classifier_dropout`, else the hidden one).
+    #[serde(default)]
+    pub classifier_dropout: f64,
 }
 
 /// HF's default label names.
@@ -105,6 +114,16 @@ pub(super) fn parse(keys: &Keys, family: Family, json: &Value) -> Result<HfConfi
         pad_token_id,
         position_offset,
         initializer_range: keys.f64_or("initializer_range", 0.02)?,
+        hidden_dropout: dropout_rate(keys, "hidden_dropout_prob", 0.1)?,
+        attention_dropout: dropout_rate(keys, "attention_probs_dropout_prob", 0.1)?,
+        classifier_dropout: 0.0,
+    };
+    let encoder = EncoderConfig {
+        classifier_dropout: match keys.get("classifier_dropout") {
+            None => encoder.hidden_dropout,
+            Some(_) => dropout_rate(keys, "classifier_dropout", 0.0)?,
+        },
+        ..encoder
     };
     Ok(HfConfig {
         family,
@@ -126,6 +145,22 @@ pub(super) fn parse(keys: &Keys, family: Family, json: &Value) -> Result<HfConfi
         encoder: Some(encoder),
         source: json.clone(),
     })
+}
+
+/// A dropout probability in `[0, 1)` (0 allowed, unlike [`Keys::f64_or`]'s positive numbers).
+fn dropout_rate(keys: &Keys, key: &str, default: f64) -> Result<f64> {
+    match keys.get(key) {
+        None => Ok(default),
+        Some(v) => match v.as_f64() {
+            Some(p) if (0.0..1.0).contains(&p) => Ok(p),
+            _ => Err(config_error(
+                keys.path,
+                key,
+                v,
+                "must be a probability in [0, 1)",
+            )),
+        },
+    }
 }
 
 /// `id2label` by id (keys `"0"..`), else `num_labels` default names, else transformers' two.

@@ -8,6 +8,7 @@
 //! (at positions `offset..offset+T`) attend to every cached position up to their own. Unwritten
 //! cache rows lie after every query, so the same mask hides them.
 
+use super::dropout::Dropout;
 use crate::graph::{CompareDir, DType, Graph, Tensor};
 use crate::Result;
 
@@ -50,14 +51,15 @@ impl KvCache {
 
 /// Bidirectional attention of the encoders: `q`, `k`, `v [B, H, T, dh]`, scores scaled by
 /// `scale`, keys where `key_mask [B, T]` (pred) is false given no weight (as HF's attention
-/// mask: padded positions never change the unpadded ones); returns `[B, T, H * dh]`.
+/// mask: padded positions never change the unpadded ones), the probabilities dropped out at
+/// `probs_dropout` (training); returns `[B, T, H * dh]`.
 pub fn masked_attention(
     g: &mut Graph,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
+    (q, k, v): (Tensor, Tensor, Tensor),
     scale: f64,
     key_mask: Tensor,
+    dropout: &mut Dropout,
+    probs_dropout: f64,
 ) -> Result<Tensor> {
     let qs = g.shape(q)?.to_vec();
     let (b, h, t, dh) = (qs[0], qs[1], qs[2], qs[3]);
@@ -67,6 +69,7 @@ pub fn masked_attention(
     let fill = g.scalar_like(scores, MASKED)?;
     let scores = g.select(keep, scores, fill)?;
     let probs = g.softmax(scores, 3)?;
+    let probs = dropout.apply_rate(g, probs, probs_dropout)?;
     let att = g.dot_general(probs, v, &[0, 1], &[0, 1], &[3], &[2])?;
     let att = g.transpose(att, &[0, 2, 1, 3])?;
     g.reshape(att, &[b, t, h * dh])

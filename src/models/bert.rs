@@ -10,10 +10,14 @@
 //! from `pad_token_id + 1` (`create_position_ids_from_input_ids`), padding at `pad_token_id`.
 //!
 //! The input is one `s32 [B, 3, T]` tensor: input ids, attention mask (1 = token, 0 = padding)
-//! and token type ids, rows [`IDS`], [`MASK`], [`TYPES`]. HF's dropout rates are not applied
-//! (as for the decoders: the graph computes the eval-mode function).
+//! and token type ids, rows [`IDS`], [`MASK`], [`TYPES`]. With a PRNG state (training), dropout
+//! is HF's: `hidden_dropout_prob` after the embeddings and on each residual branch,
+//! `attention_probs_dropout_prob` on the attention probabilities, `classifier_dropout` before
+//! the classifier (BERT) or before both head layers (RoBERTa); without one the graph is the
+//! eval-mode function.
 
 use super::attention::masked_attention;
+use super::dropout::Dropout;
 use super::llama::linear;
 use crate::graph::{CompareDir, DType, Graph, Tensor};
 use crate::hf::family::{ENCODER_EMBEDDINGS_LEN, ENCODER_HEAD_LEN, ENCODER_LAYER_LEN};
@@ -64,7 +68,14 @@ fn split_heads(g: &mut Graph, x: Tensor, heads: usize) -> Result<Tensor> {
 
 /// Logits `[B, num_labels]` of `x [B, 3, T]` (see the module docs); `params` in the family
 /// table's order ([`crate::hf::tensor_table`]).
-pub fn classify(c: &HfConfig, g: &mut Graph, params: &[Tensor], x: Tensor) -> Result<Tensor> {
+/// `rng` is the PRNG state dropout draws from (and advances); `None` = no dropout.
+pub fn classify(
+    c: &HfConfig,
+    g: &mut Graph,
+    params: &[Tensor],
+    x: Tensor,
+    rng: Option<&mut Tensor>,
+) -> Result<Tensor> {
     let encoder = c.encoder()?;
     let expected =
         ENCODER_EMBEDDINGS_LEN + ENCODER_LAYER_LEN * c.num_hidden_layers + ENCODER_HEAD_LEN;
@@ -107,7 +118,12 @@ pub fn classify(c: &HfConfig, g: &mut Graph, params: &[Tensor], x: Tensor) -> Re
     let h = g.add(words, positions)?;
     let h = g.add(h, segments)?;
     let eps = c.norm_eps;
-    let mut h = g.layer_norm(h, params[3], params[4], eps)?;
+    let h = g.layer_norm(h, params[3], params[4], eps)?;
+    let mut dropout = Dropout {
+        rate: encoder.hidden_dropout,
+        rng,
+    };
+    let mut h = dropout.apply(g, h)?;
 
     let heads = c.num_attention_heads;
     let scale = 1.0 / (c.head_dim as f64).sqrt();
@@ -120,13 +136,16 @@ pub fn classify(c: &HfConfig, g: &mut Graph, params: &[Tensor], x: Tensor) -> Re
         let q = split_heads(g, q, heads)?;
         let k = split_heads(g, k, heads)?;
         let v = split_heads(g, v, heads)?;
-        let att = masked_attention(g, q, k, v, scale, keep)?;
+        let probs_dropout = encoder.attention_dropout;
+        let att = masked_attention(g, (q, k, v), scale, keep, &mut dropout, probs_dropout)?;
         let att = linear(g, att, p[6], Some(p[7]))?;
+        let att = dropout.apply(g, att)?;
         let sum = g.add(h, att)?;
         h = g.layer_norm(sum, p[8], p[9], eps)?;
         let m = linear(g, h, p[10], Some(p[11]))?;
         let m = g.gelu_erf(m)?;
         let m = linear(g, m, p[12], Some(p[13]))?;
+        let m = dropout.apply(g, m)?;
         let sum = g.add(h, m)?;
         h = g.layer_norm(sum, p[14], p[15], eps)?;
     }
@@ -135,8 +154,15 @@ pub fn classify(c: &HfConfig, g: &mut Graph, params: &[Tensor], x: Tensor) -> Re
     let first = g.slice_axis(h, 1, 0, 1)?;
     let first = g.reshape(first, &[b, c.hidden_size])?;
     let head = &params[params.len() - ENCODER_HEAD_LEN..];
+    let head_dropout = encoder.classifier_dropout;
+    // RoBERTa drops the <s> state before its dense layer; BERT's pooler sees it undropped
+    let first = match c.family {
+        Family::Roberta => dropout.apply_rate(g, first, head_dropout)?,
+        _ => first,
+    };
     let pooled = linear(g, first, head[0], Some(head[1]))?;
     let pooled = g.tanh(pooled)?;
+    let pooled = dropout.apply_rate(g, pooled, head_dropout)?;
     let logits = linear(g, pooled, head[2], Some(head[3]))?;
     g.set_name(logits, "logits")
 }

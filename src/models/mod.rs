@@ -5,6 +5,7 @@
 
 pub mod attention;
 pub mod bert;
+pub mod dropout;
 pub mod gpt;
 pub mod llama;
 pub mod mlp;
@@ -53,7 +54,7 @@ pub fn hf_forward(
             llama::forward(config, g, params, tokens, cache)
         }
         Family::Bert | Family::Roberta => match cache {
-            None => bert::classify(config, g, params, tokens),
+            None => bert::classify(config, g, params, tokens, rng),
             Some(_) => Err(crate::Error::Lower {
                 reason: format!(
                     "{} is an encoder: it has no KV cache and does not generate",

@@ -612,7 +612,8 @@ fn speed_model(
     let examples = layout.y_shape.first().copied().unwrap_or(1) * micro_batches;
     let seq_len = match model {
         ModelConfig::Mlp(_) => 1,
-        _ => layout.x_shape.get(1).copied().unwrap_or(1),
+        // tokens per example: the last axis ([B, T] tokens, [B, 3, T] classifier inputs)
+        _ => layout.x_shape.last().copied().unwrap_or(1),
     };
     let flops_per_step = crate::bench::step_flops(model, examples, seq_len).ok()?;
     let kind = client
@@ -633,6 +634,7 @@ fn speed_model(
 pub(super) fn items_unit(model: &ModelConfig) -> &'static str {
     match model {
         ModelConfig::Mlp(_) => "samples/s",
+        ModelConfig::Hf(c) if c.family.is_encoder() => "samples/s",
         ModelConfig::Gpt(_) | ModelConfig::Hf(_) => "tokens/s",
     }
 }
