@@ -428,7 +428,7 @@ impl ClassificationDataset {
         let n = range.len();
         let batch = (1..=max_batch.max(1))
             .rev()
-            .find(|b| n % b == 0)
+            .find(|b| n.is_multiple_of(*b))
             .unwrap_or(1);
         let indices: Vec<usize> = range.collect();
         indices.chunks(batch).map(|c| self.batch_of(c)).collect()

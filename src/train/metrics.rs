@@ -1,7 +1,7 @@
 //! Classification metrics of an evaluation, as HF `Trainer` users compute them with
-//! `evaluate`/scikit-learn: accuracy, and precision, recall and F1 of the positive class (label
-//! 1) for two labels or their unweighted mean over the labels (`average="macro"`) for more; a
-//! ratio with an empty denominator is 0 (scikit-learn's `zero_division=0`).
+//! `evaluate`/scikit-learn: accuracy, and precision, recall and F1 of the positive class
+//! (label 1) for two labels or their unweighted mean over the labels (`average="macro"`) for
+//! more; a ratio with an empty denominator is 0 (scikit-learn's `zero_division=0`).
 //!
 //! The eval program of an encoder classifier returns its logits besides the loss
 //! ([`eval_outputs`]); the trainer feeds them here with the labels ([`Confusion::add`]) and
