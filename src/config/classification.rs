@@ -114,7 +114,12 @@ impl TrainingArgs {
             pad_token_id: encoder.pad_token_id,
             batch_size,
             seed: self.data_seed.unwrap_or(self.seed),
-            eval_fraction,
+            // with held-out data of its own, all of `data` trains
+            eval_fraction: if self.eval_data.is_some() {
+                0.0
+            } else {
+                eval_fraction
+            },
         }))
     }
 }

@@ -205,6 +205,14 @@ impl TrainingArgs {
     fn validate_best_model(&self) -> Result<()> {
         if let Some(metric) = &self.metric_for_best_model {
             crate::train::metrics::check_metric_name(metric)?;
+            if self.model_name_or_path.is_none() && !metric.ends_with("loss") {
+                return Err(bad(
+                    "metric_for_best_model",
+                    metric,
+                    "the mlp and gpt pick their best checkpoint by the eval loss: \"eval_loss\" \
+                     (or \"loss\"); classification metrics need a bert or roberta model",
+                ));
+            }
         }
         let needs_eval = if self.save_strategy == SaveStrategy::Best {
             Some("save_strategy")

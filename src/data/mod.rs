@@ -352,22 +352,8 @@ impl Dataset {
                     }
                 })
                 .collect(),
-            Dataset::Tokens(d) => d
-                .eval_batches()
-                .into_iter()
-                .map(|(x, y)| Batch {
-                    x: Inputs::I32(x),
-                    y,
-                })
-                .collect(),
-            Dataset::Classification(d) => d
-                .eval_batches()
-                .into_iter()
-                .map(|(x, y)| Batch {
-                    x: Inputs::I32(x),
-                    y,
-                })
-                .collect(),
+            Dataset::Tokens(d) => token_batches(d.eval_batches()),
+            Dataset::Classification(d) => token_batches(d.eval_batches()),
         }
     }
 }
@@ -380,14 +366,7 @@ impl Dataset {
     pub fn contract_eval_batches(&self, max_batch: usize) -> Result<Vec<Batch>> {
         if let Dataset::Classification(d) = self {
             // every example once, in file order
-            return Ok(d
-                .all_batches(max_batch)
-                .into_iter()
-                .map(|(x, y)| Batch {
-                    x: Inputs::I32(x),
-                    y,
-                })
-                .collect());
+            return Ok(token_batches(d.all_batches(max_batch)));
         }
         let Dataset::Tokens(d) = self else {
             return Err(invalid(
@@ -424,6 +403,17 @@ impl Dataset {
             })
             .collect())
     }
+}
+
+/// `(ids, targets)` pairs as batches of token inputs.
+fn token_batches(pairs: Vec<(Vec<i32>, Vec<i32>)>) -> Vec<Batch> {
+    pairs
+        .into_iter()
+        .map(|(x, y)| Batch {
+            x: Inputs::I32(x),
+            y,
+        })
+        .collect()
 }
 
 fn positive(field: &str, value: usize) -> Result<()> {

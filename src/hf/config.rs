@@ -192,6 +192,27 @@ impl Keys<'_> {
         }
     }
 
+    /// The string `key` (`default` when absent), refused with `reason` unless it is one of
+    /// `allowed`.
+    pub(super) fn str_one_of<'s>(
+        &'s self,
+        key: &str,
+        default: &'s str,
+        allowed: &[&str],
+        reason: &str,
+    ) -> Result<&'s str> {
+        let value = self.str_or(key, default)?;
+        if !allowed.contains(&value) {
+            return Err(config_error(
+                self.path,
+                key,
+                &Value::String(value.into()),
+                reason,
+            ));
+        }
+        Ok(value)
+    }
+
     /// Refuses `key` unless it is absent, null or equal to one of `allowed`.
     pub(super) fn refuse_unless(&self, key: &str, allowed: &[Value], reason: &str) -> Result<()> {
         match self.get(key) {
@@ -364,16 +385,12 @@ impl HfConfig {
 }
 
 fn gpt2(keys: &Keys, json: &Value) -> Result<HfConfig> {
-    let path = keys.path;
-    let act = keys.str_or("activation_function", "gelu_new")?;
-    if !matches!(act, "gelu_new" | "gelu_pytorch_tanh") {
-        return Err(config_error(
-            path,
-            "activation_function",
-            &Value::String(act.into()),
-            "only GPT-2's gelu_new (tanh approximation) is implemented",
-        ));
-    }
+    keys.str_one_of(
+        "activation_function",
+        "gelu_new",
+        &["gelu_new", "gelu_pytorch_tanh"],
+        "only GPT-2's gelu_new (tanh approximation) is implemented",
+    )?;
     keys.refuse_unless(
         "scale_attn_weights",
         &[Value::Bool(true)],
@@ -420,18 +437,15 @@ fn gpt2(keys: &Keys, json: &Value) -> Result<HfConfig> {
 
 fn llama_like(keys: &Keys, family: Family, json: &Value) -> Result<HfConfig> {
     let path = keys.path;
-    let act = keys.str_or("hidden_act", "silu")?;
-    if act != "silu" {
-        return Err(config_error(
-            path,
-            "hidden_act",
-            &Value::String(act.into()),
-            format!(
-                "{} uses silu (SwiGLU); others are not implemented",
-                family.model_type()
-            ),
-        ));
-    }
+    keys.str_one_of(
+        "hidden_act",
+        "silu",
+        &["silu"],
+        &format!(
+            "{} uses silu (SwiGLU); others are not implemented",
+            family.model_type()
+        ),
+    )?;
     if let Some(scaling) = keys.get("rope_scaling") {
         let kind = scaling
             .get("rope_type")

@@ -44,15 +44,12 @@ pub fn default_labels(n: usize) -> Vec<String> {
 /// Reads a `bert` or `roberta` config.
 pub(super) fn parse(keys: &Keys, family: Family, json: &Value) -> Result<HfConfig> {
     let path = keys.path;
-    let act = keys.str_or("hidden_act", "gelu")?;
-    if act != "gelu" {
-        return Err(config_error(
-            path,
-            "hidden_act",
-            &Value::String(act.into()),
-            "only the exact (erf) gelu of BERT and RoBERTa is implemented",
-        ));
-    }
+    keys.str_one_of(
+        "hidden_act",
+        "gelu",
+        &["gelu"],
+        "only the exact (erf) gelu of BERT and RoBERTa is implemented",
+    )?;
     keys.refuse_unless(
         "position_embedding_type",
         &[Value::from("absolute")],

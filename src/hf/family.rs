@@ -342,4 +342,42 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn encoder_tables_accept_base_model_and_tf_era_names_and_ignore_pretraining_heads() {
+        let bert = json!({"model_type": "bert", "vocab_size": 30, "hidden_size": 8,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 16});
+        let c = HfConfig::from_json(std::path::Path::new("c"), &bert).unwrap();
+        let t = tensor_table(&c);
+        assert_eq!(
+            t.params.len(),
+            ENCODER_EMBEDDINGS_LEN + 2 * ENCODER_LAYER_LEN + ENCODER_HEAD_LEN
+        );
+        assert_eq!(t.params[t.head_start()].name, "bert.pooler.dense.weight");
+        assert_eq!(t.params.last().unwrap().shape, vec![2]);
+        let names = t.file_names("bert.embeddings.LayerNorm.weight");
+        let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "bert.embeddings.LayerNorm.weight",
+                "embeddings.LayerNorm.weight",
+                "bert.embeddings.LayerNorm.gamma",
+                "embeddings.LayerNorm.gamma"
+            ]
+        );
+        assert!(t.is_ignored_file_tensor("cls.predictions.transform.dense.weight"));
+        assert!(t.is_ignored_file_tensor("bert.embeddings.position_ids"));
+        assert!(!t.is_ignored_file_tensor("classifier.weight"));
+        let mut roberta = bert.clone();
+        roberta["model_type"] = json!("roberta");
+        let c = HfConfig::from_json(std::path::Path::new("c"), &roberta).unwrap();
+        let t = tensor_table(&c);
+        assert_eq!(t.params[t.head_start()].name, "classifier.dense.weight");
+        assert!(t.is_ignored_file_tensor("roberta.pooler.dense.weight"));
+        assert!(t.is_ignored_file_tensor("lm_head.dense.weight"));
+        // weight decay follows HF Trainer: not biases, not LayerNorm scales
+        let decayed: Vec<bool> = t.params[..5].iter().map(|p| p.decay).collect();
+        assert_eq!(decayed, [true, true, true, false, false]);
+    }
 }

@@ -118,16 +118,7 @@ fn prediction(logits: &[f32], names: &[String]) -> Prediction {
         .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
     let exp: Vec<f64> = logits.iter().map(|&v| (f64::from(v) - max).exp()).collect();
     let total: f64 = exp.iter().sum();
-    let (label_id, _) = logits
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        });
+    let label_id = crate::train::metrics::argmax(logits);
     Prediction {
         label_id,
         label: names.get(label_id).cloned().unwrap_or_default(),

@@ -79,15 +79,7 @@ pub fn classify(
     let encoder = c.encoder()?;
     let expected =
         ENCODER_EMBEDDINGS_LEN + ENCODER_LAYER_LEN * c.num_hidden_layers + ENCODER_HEAD_LEN;
-    if params.len() != expected {
-        return Err(Error::Lower {
-            reason: format!(
-                "{}: {} parameters given, the config needs {expected}",
-                c.family.model_type(),
-                params.len()
-            ),
-        });
-    }
+    super::check_param_count(c, params.len(), expected)?;
     let shape = g.shape(x)?.to_vec();
     let t = match shape[..] {
         [_, INPUT_ROWS, t] => t,

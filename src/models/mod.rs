@@ -65,6 +65,19 @@ pub fn hf_forward(
     }
 }
 
+/// Refuses a parameter list of the wrong length for `c` (`expected` tensors).
+fn check_param_count(c: &HfConfig, given: usize, expected: usize) -> Result<()> {
+    if given == expected {
+        return Ok(());
+    }
+    Err(crate::Error::Lower {
+        reason: format!(
+            "{}: {given} parameters given, the config needs {expected}",
+            c.family.model_type()
+        ),
+    })
+}
+
 /// HF GPT-2 in the terms of our GPT graph (same blocks, same `[in, out]` weights); HF's
 /// dropout rates are not applied (the graph's dropout is a training setting).
 fn gpt2_graph_config(c: &HfConfig) -> GptConfig {

@@ -68,17 +68,7 @@ impl Confusion {
     /// `truth [B]`.
     pub fn add(&mut self, logits: &[f32], truth: &[i32]) {
         for (row, &t) in logits.chunks(self.labels.max(1)).zip(truth) {
-            let predicted = row
-                .iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                    if v > best.1 {
-                        (i, v)
-                    } else {
-                        best
-                    }
-                })
-                .0;
+            let predicted = argmax(row);
             if let Ok(t) = usize::try_from(t) {
                 self.count(t, predicted);
             }
@@ -139,6 +129,20 @@ pub fn extend_entry(entry: &mut Value, confusion: &Confusion) {
     if let Value::Object(map) = entry {
         map.extend(confusion.fields());
     }
+}
+
+/// The index of the largest value (the first of equal maxima; 0 for an empty row).
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
