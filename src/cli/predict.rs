@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::GlobalArgs;
-use crate::data::classification::{tokenize_cached, Columns};
+use crate::data::classification::{check_ids, tokenize_cached, Columns};
 use crate::hf::HfModel;
 use crate::infer::Session;
 use crate::pjrt::Client;
@@ -67,6 +67,12 @@ pub fn run(global: &GlobalArgs, args: &PredictArgs) -> Result<()> {
         label: None,
     };
     let examples = tokenize_cached(&args.data, &columns, &tokenizer, max_len)?;
+    check_ids(
+        &args.data,
+        &examples,
+        model.config.vocab_size,
+        encoder.type_vocab_size,
+    )?;
     let client = Client::open(&global.client_options())?;
     let session = Session::from_model(&client, model)?;
     for p in session.predict(&examples, args.batch_size)? {

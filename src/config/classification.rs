@@ -112,6 +112,8 @@ impl TrainingArgs {
             max_seq_length: self.classification_seq_len(c)?,
             labels: encoder.id2label.clone(),
             pad_token_id: encoder.pad_token_id,
+            vocab_size: c.vocab_size,
+            type_vocab_size: encoder.type_vocab_size,
             batch_size,
             seed: self.data_seed.unwrap_or(self.seed),
             // with held-out data of its own, all of `data` trains

@@ -82,6 +82,9 @@ pub struct ClassificationOptions {
     /// Label names by id (the model's, see [`label_names`]).
     pub labels: Vec<String>,
     pub pad_token_id: u32,
+    /// The model's token and token-type table sizes: ids at or above them are refused.
+    pub vocab_size: usize,
+    pub type_vocab_size: usize,
     pub batch_size: usize,
     pub seed: u64,
     /// Fraction of the examples held out at the end for eval.
@@ -289,6 +292,40 @@ pub fn tokenize_cached(
     Ok(examples)
 }
 
+/// Refuses token ids or token types the model has no embedding rows for (a tokenizer of
+/// another model, or pair segments for a model with one token type), which a gather would
+/// otherwise clamp silently.
+pub fn check_ids(
+    path: &Path,
+    examples: &[Example],
+    vocab_size: usize,
+    type_vocab_size: usize,
+) -> Result<()> {
+    for (i, e) in examples.iter().enumerate() {
+        if let Some(id) = e.ids.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(data_error(
+                path,
+                format!(
+                    "example {}: token id {id} is outside the model's vocab_size ({vocab_size}); \
+                     is the tokenizer the model's?",
+                    i + 1
+                ),
+            ));
+        }
+        if let Some(t) = e.types.iter().find(|&&t| t as usize >= type_vocab_size) {
+            return Err(data_error(
+                path,
+                format!(
+                    "example {}: token type {t} is outside the model's type_vocab_size \
+                     ({type_vocab_size})",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `examples` as one batch `[B, 3, len]` (padded with `pad`) and their label ids.
 pub fn pack(examples: &[&Example], len: usize, pad: u32, labels: &[i32]) -> (Vec<i32>, Vec<i32>) {
     let mut x = Vec::with_capacity(examples.len() * INPUT_ROWS * len);
@@ -344,6 +381,7 @@ impl ClassificationDataset {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        check_ids(path, &examples, options.vocab_size, options.type_vocab_size)?;
         let n = examples.len();
         let held_out = ((n as f64) * options.eval_fraction).floor() as usize;
         let train = n - held_out;
@@ -503,5 +541,22 @@ mod tests {
         let (x, y) = pack(&[&e], 5, 9, &[1]);
         assert_eq!(x, [5, 6, 7, 9, 9, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0]);
         assert_eq!(y, [1]);
+    }
+
+    #[test]
+    fn ids_without_embedding_rows_are_refused_naming_the_example() {
+        let e = |ids: Vec<u32>, types: Vec<u32>| Example {
+            ids,
+            types,
+            label: None,
+        };
+        let ok = [e(vec![1, 2], vec![0, 0])];
+        assert!(check_ids(Path::new("d"), &ok, 3, 1).is_ok());
+        let bad_id = [e(vec![1, 2], vec![0, 0]), e(vec![3], vec![0])];
+        let err = check_ids(Path::new("d"), &bad_id, 3, 1).unwrap_err();
+        assert!(err.to_string().contains("example 2"), "{err}");
+        let pair = [e(vec![1, 2], vec![0, 1])];
+        let err = check_ids(Path::new("d"), &pair, 3, 1).unwrap_err();
+        assert!(err.to_string().contains("type_vocab_size"), "{err}");
     }
 }
