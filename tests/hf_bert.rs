@@ -153,3 +153,37 @@ fn a_wrongly_shaped_input_is_an_error_not_a_panic() {
     let long = vec![0; INPUT_ROWS * 41];
     assert!(session.classify(&long, 1, 41).is_err());
 }
+
+#[test]
+fn training_drops_out_where_transformers_does_and_eval_never() {
+    use xlatrain::config::{ModelKind, TrainingArgs};
+    use xlatrain::data::{BatchLayout, ElementType};
+    use xlatrain::graph::Precision;
+    use xlatrain::models::ModelConfig;
+    use xlatrain::optim::OptimizerSpec;
+    use xlatrain::train::{eval_program, train_step_program};
+
+    let layout = BatchLayout {
+        x_type: ElementType::I32,
+        x_shape: vec![2, INPUT_ROWS, 8],
+        y_shape: vec![2],
+    };
+    let optimizer = OptimizerSpec::from_args(&TrainingArgs::defaults(ModelKind::Mlp), 10);
+    let draws = |family: &str, rate: f64| {
+        let mut config = cases()["bert_2_labels"]["config"].clone();
+        config["model_type"] = json!(family);
+        config["hidden_dropout_prob"] = json!(rate);
+        config["attention_probs_dropout_prob"] = json!(rate);
+        let hf = xlatrain::hf::HfConfig::from_json(std::path::Path::new("c"), &config).unwrap();
+        let model = ModelConfig::Hf(hf);
+        let train = train_step_program(&model, &optimizer, &layout, 1).unwrap();
+        let eval = eval_program(&model, &layout, Precision::F32).unwrap();
+        let count = |mlir: &str| mlir.matches("stablehlo.rng_bit_generator").count();
+        (count(&train.mlir), count(&eval.mlir))
+    };
+    // the step always advances its key once; 2 layers x (probabilities, attention output, MLP
+    // output) + embeddings + the classifier input (BERT) or both head layers' inputs (RoBERTa)
+    assert_eq!(draws("bert", 0.0), (1, 0));
+    assert_eq!(draws("bert", 0.1), (1 + 1 + 2 * 3 + 1, 0));
+    assert_eq!(draws("roberta", 0.1), (1 + 1 + 2 * 3 + 2, 0));
+}
