@@ -267,6 +267,11 @@ impl HfConfig {
             &[Value::Bool(false)],
             "encoder-decoder models are not supported",
         )?;
+        keys.refuse_unless(
+            "add_cross_attention",
+            &[Value::Bool(false)],
+            "cross-attention is not implemented",
+        )?;
         let config = match family {
             Family::Gpt2 => gpt2(&keys, json)?,
             Family::Bert | Family::Roberta => super::encoder::parse(&keys, family, json)?,
@@ -400,11 +405,6 @@ fn gpt2(keys: &Keys, json: &Value) -> Result<HfConfig> {
         "scale_attn_by_inverse_layer_idx",
         &[Value::Bool(false)],
         "per-layer attention scaling is not implemented",
-    )?;
-    keys.refuse_unless(
-        "add_cross_attention",
-        &[Value::Bool(false)],
-        "cross-attention is not implemented",
     )?;
     keys.refuse_unless(
         "tie_word_embeddings",

@@ -62,11 +62,6 @@ pub(super) fn parse(keys: &Keys, family: Family, json: &Value) -> Result<HfConfi
          sequence classification",
     )?;
     keys.refuse_unless(
-        "add_cross_attention",
-        &[Value::Bool(false)],
-        "cross-attention is not implemented",
-    )?;
-    keys.refuse_unless(
         "problem_type",
         &[Value::from("single_label_classification")],
         "only single-label classification (cross-entropy over num_labels) is implemented",
@@ -299,6 +294,7 @@ mod tests {
             ("hidden_act", json!("gelu_new")),
             ("position_embedding_type", json!("relative_key")),
             ("is_decoder", json!(true)),
+            ("add_cross_attention", json!(true)),
             ("problem_type", json!("regression")),
             ("num_labels", json!(1)),
             ("id2label", json!({"0": "a", "5": "b"})),
