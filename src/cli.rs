@@ -28,6 +28,7 @@ pub(crate) use checkpoints::utc_time;
 mod export;
 mod infer;
 mod plot;
+mod predict;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,6 +113,9 @@ pub enum Command {
     Eval(infer::EvalArgs),
     /// Generate tokens from a Hugging Face model (KV cache; greedy unless --temperature > 0).
     Generate(infer::GenerateArgs),
+    /// Classify the texts of a .jsonl file with a bert or roberta classifier: one JSON line per
+    /// input with the label, its probability and the logits.
+    Predict(predict::PredictArgs),
     /// Export a checkpoint as a deploy-ready model directory (GPT: Hugging Face GPT-2 layout).
     Export(export::ExportArgs),
     /// Draw loss_curve.png and loss_curve.svg again from a run's metrics.jsonl.
@@ -152,6 +156,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run(args),
         Command::Eval(args) => infer::eval(&cli.global, args),
         Command::Generate(args) => infer::generate(&cli.global, args),
+        Command::Predict(args) => predict::run(&cli.global, args),
         Command::Plot(args) => plot::run(args),
         Command::Completions { shell } => completions(*shell),
     }

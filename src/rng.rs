@@ -60,6 +60,20 @@ pub fn uniform_init(seed: u64, n: usize, bound: f64) -> Vec<f32> {
         .collect()
 }
 
+/// `n` values normal with mean 0 and standard deviation `std` (Box-Muller over pairs of the
+/// stream of `seed`; the uniform of the logarithm is shifted off 0).
+pub fn normal_init(seed: u64, n: usize, std: f64) -> Vec<f32> {
+    let mut z = Stream::new(seed, 0);
+    (0..n)
+        .map(|_| {
+            let u1 = u01(z.next().unwrap_or(0)) + 0.5 / (1u64 << 24) as f64;
+            let u2 = u01(z.next().unwrap_or(0));
+            let r = (-2.0 * u1.ln()).sqrt();
+            (r * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+        })
+        .collect()
+}
+
 /// Stream tag of the device key: `root_key(seed)` is drawn from `derive(seed, ROOT_KEY_TAG)`.
 pub const ROOT_KEY_TAG: u64 = 0x6b65_795f_726f_6f74; // "key_root"
 

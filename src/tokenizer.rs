@@ -202,6 +202,49 @@ impl Tokenizer {
             .map_err(|e| self.error(format!("cannot encode: {e}")))
     }
 
+    /// This tokenizer truncating its encodings longest-first to `max_length` tokens in all
+    /// (special tokens included), as transformers' `truncation=True, max_length=N`.
+    pub fn truncating(&self, max_length: usize) -> Result<Tokenizer> {
+        let mut inner = self.inner.clone();
+        inner
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length,
+                strategy: tokenizers::TruncationStrategy::LongestFirst,
+                ..Default::default()
+            }))
+            .map_err(|e| self.error(format!("cannot truncate to {max_length} tokens: {e}")))?;
+        Ok(Tokenizer {
+            inner,
+            origin: self.origin.clone(),
+            json: self.json.clone(),
+            sha256: self.sha256.clone(),
+            bos: self.bos,
+            eos: self.eos.clone(),
+        })
+    }
+
+    /// Token ids and token type ids of `text` (and `pair`, the second segment) with the
+    /// special tokens of the post-processor: BERT's `[CLS] a [SEP] b [SEP]`, RoBERTa's
+    /// `<s> a </s></s> b </s>`, as transformers' `tokenizer(text, pair)`.
+    pub fn encode_with_types(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+    ) -> Result<(Vec<u32>, Vec<u32>)> {
+        let input = match pair {
+            None => tokenizers::EncodeInput::Single(text.into()),
+            Some(p) => tokenizers::EncodeInput::Dual(text.into(), p.into()),
+        };
+        let encoding = self
+            .inner
+            .encode_fast(input, true)
+            .map_err(|e| self.error(format!("cannot encode: {e}")))?;
+        Ok((
+            encoding.get_ids().to_vec(),
+            encoding.get_type_ids().to_vec(),
+        ))
+    }
+
     /// The text of `ids`; unknown ids are an error.
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         let size = self.vocab_size();

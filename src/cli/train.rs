@@ -105,6 +105,14 @@ setting_flags! {
     tokenizer,
     /// The JSONL field with each document's text (default `text`).
     text_column,
+    /// Sequence classification: the JSONL field of the second text of a pair.
+    text_pair_column,
+    /// Sequence classification: the JSONL field of the label, an id or a name (default `label`).
+    label_column,
+    /// Sequence classification: tokens per example (truncated/padded; default 128).
+    max_seq_length,
+    /// Sequence classification: outputs of a fresh head (default: the data's labels).
+    num_labels,
     /// A held-out data file (read like --data) evaluated at each evaluation by the eval
     /// contract: every complete window of seq_len + 1 tokens, in order.
     eval_data,
@@ -140,7 +148,8 @@ setting_flags! {
     save_on_busy,
     /// Largest safetensors shard, e.g. `5GB`, `500MB`.
     max_shard_size,
-    /// `eval_loss` (or `loss`): the metric that picks the best checkpoint.
+    /// `eval_loss` (or `loss`), or for a classifier `eval_f1`, `eval_accuracy`,
+    /// `eval_precision`, `eval_recall`: the metric that picks the best checkpoint.
     metric_for_best_model,
     /// A shell command run after each committed checkpoint (path in $1 and $XLATRAIN_CHECKPOINT).
     on_save,

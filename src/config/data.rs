@@ -78,6 +78,11 @@ impl TrainingArgs {
         batch_size: usize,
         eval_fraction: f64,
     ) -> Result<DataSpec> {
+        if let ModelConfig::Hf(c) = model {
+            if c.family.is_encoder() {
+                return self.classification_spec(c, path, batch_size, eval_fraction);
+            }
+        }
         let (vocab_size, seq_len) = match model {
             ModelConfig::Hf(c) => (c.vocab_size, self.hf_seq_len(c)?),
             ModelConfig::Gpt(c) => (c.vocab_size, c.seq_len),

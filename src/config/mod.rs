@@ -19,6 +19,7 @@ use crate::models::{GptConfig, MlpConfig, ModelConfig};
 use crate::train::ReportTo;
 use crate::{Error, Result};
 
+mod classification;
 mod data;
 mod validate;
 
@@ -298,6 +299,15 @@ training_args! {
     tokenizer: Option<PathBuf>,
     /// The JSONL field holding each document's text.
     text_column: String,
+    /// The JSONL field of the second text of a pair (sequence classification).
+    text_pair_column: Option<String>,
+    /// The JSONL field of each example's label (sequence classification): an id or a name.
+    label_column: String,
+    /// Tokens per example of a classifier: longer texts are truncated, shorter ones padded;
+    /// absent = 128 (or the model's positions, when fewer).
+    max_seq_length: Option<usize>,
+    /// Outputs of a fresh classification head; absent = as many as the data's labels.
+    num_labels: Option<usize>,
     /// A held-out data file (same format and tokenizer as `data`) evaluated by the eval
     /// contract at each evaluation: every complete window of `seq_len + 1` tokens, in order;
     /// absent = the `eval_fraction` split of `data`.
@@ -383,6 +393,10 @@ impl TrainingArgs {
             data_format: TokenFormat::Bytes,
             tokenizer: None,
             text_column: crate::data::text::DEFAULT_TEXT_COLUMN.into(),
+            text_pair_column: None,
+            label_column: crate::data::classification::DEFAULT_LABEL_COLUMN.into(),
+            max_seq_length: None,
+            num_labels: None,
             eval_data: None,
             eval_fraction: 0.05,
             max_eval_batches: 4,
@@ -565,7 +579,11 @@ impl TrainingArgs {
                  shape and its weights the initial parameters",
             ));
         }
-        Ok(ModelConfig::Hf(crate::hf::HfModel::open(path)?.config))
+        let model = crate::hf::HfModel::open(path)?;
+        if model.config.family.is_encoder() {
+            return self.classifier_config(&model).map(ModelConfig::Hf);
+        }
+        Ok(ModelConfig::Hf(model.config))
     }
 
     /// Tokens per training sequence of an HF model: `seq_len`, else the model's positions up

@@ -133,6 +133,7 @@ impl TrainingArgs {
         if let Some(command) = &self.on_save {
             non_empty("on_save", command)?;
         }
+        self.validate_classification_keys()?;
         let has_tokenizer = self.tokenizer.is_some() || self.model_name_or_path.is_some();
         if !has_tokenizer && self.text_column != crate::data::text::DEFAULT_TEXT_COLUMN {
             return Err(bad(
@@ -203,11 +204,13 @@ impl TrainingArgs {
 
     fn validate_best_model(&self) -> Result<()> {
         if let Some(metric) = &self.metric_for_best_model {
-            if metric != "loss" && metric != "eval_loss" {
+            crate::train::metrics::check_metric_name(metric)?;
+            if self.model_name_or_path.is_none() && !metric.ends_with("loss") {
                 return Err(bad(
                     "metric_for_best_model",
                     metric,
-                    "the one metric is the eval loss: \"eval_loss\" (or \"loss\")",
+                    "the mlp and gpt pick their best checkpoint by the eval loss: \"eval_loss\" \
+                     (or \"loss\"); classification metrics need a bert or roberta model",
                 ));
             }
         }

@@ -5,6 +5,7 @@
 //! cursor (three small fields) and restoring it continues the exact same batch sequence, and
 //! producing batch `k` never requires producing batches `0..k`.
 
+pub mod classification;
 pub mod order;
 pub mod synthetic;
 pub mod text;
@@ -13,6 +14,7 @@ pub mod tokens;
 use serde::{Deserialize, Serialize};
 
 use crate::{DType, Error, Result};
+pub use classification::{ClassificationDataset, ClassificationOptions};
 pub use synthetic::{GptSynthetic, MlpSynthetic};
 pub use tokens::{TokenDataset, TokenFileOptions, TokenFormat};
 
@@ -80,6 +82,8 @@ pub enum DataSpec {
         tokenizer: std::path::PathBuf,
         text_column: String,
     },
+    /// Labelled texts for sequence classification (see [`classification`]).
+    Classification(ClassificationOptions),
 }
 
 /// A ready dataset.
@@ -88,6 +92,7 @@ pub enum Dataset {
     MlpSynthetic(MlpSynthetic),
     GptSynthetic(GptSynthetic),
     Tokens(TokenDataset),
+    Classification(ClassificationDataset),
 }
 
 impl Dataset {
@@ -144,6 +149,11 @@ impl Dataset {
                 Ok(Dataset::GptSynthetic(data))
             }
             DataSpec::TokenFile(opts) => Ok(Dataset::Tokens(TokenDataset::open(opts)?)),
+            DataSpec::Classification(opts) => {
+                positive("batch_size", opts.batch_size)?;
+                positive("max_seq_length", opts.max_seq_length)?;
+                Ok(Dataset::Classification(ClassificationDataset::open(opts)?))
+            }
             DataSpec::Text {
                 options,
                 tokenizer,
@@ -178,6 +188,7 @@ impl Dataset {
                 d.corpus().len()
             ),
             Dataset::Tokens(d) => d.stream_id(),
+            Dataset::Classification(d) => d.stream_id(),
         }
     }
 
@@ -195,6 +206,11 @@ impl Dataset {
             },
             Dataset::GptSynthetic(d) => tokens(d.batch_size(), d.seq_len()),
             Dataset::Tokens(d) => tokens(d.batch_size(), d.seq_len()),
+            Dataset::Classification(d) => BatchLayout {
+                x_type: DType::S32,
+                x_shape: vec![d.batch_size(), crate::models::bert::INPUT_ROWS, d.seq_len()],
+                y_shape: vec![d.batch_size()],
+            },
         }
     }
 
@@ -204,6 +220,7 @@ impl Dataset {
         match self {
             Dataset::MlpSynthetic(_) | Dataset::GptSynthetic(_) => None,
             Dataset::Tokens(d) => Some(d.batches_per_epoch()),
+            Dataset::Classification(d) => Some(d.batches_per_epoch()),
         }
     }
 
@@ -258,6 +275,13 @@ impl Dataset {
                 }
             }
             Dataset::Tokens(d) => {
+                let (x, y) = d.batch(cursor.epoch, cursor.batch_in_epoch);
+                Batch {
+                    x: Inputs::I32(x),
+                    y,
+                }
+            }
+            Dataset::Classification(d) => {
                 let (x, y) = d.batch(cursor.epoch, cursor.batch_in_epoch);
                 Batch {
                     x: Inputs::I32(x),
@@ -320,14 +344,8 @@ impl Dataset {
                     }
                 })
                 .collect(),
-            Dataset::Tokens(d) => d
-                .eval_batches()
-                .into_iter()
-                .map(|(x, y)| Batch {
-                    x: Inputs::I32(x),
-                    y,
-                })
-                .collect(),
+            Dataset::Tokens(d) => token_batches(d.eval_batches()),
+            Dataset::Classification(d) => token_batches(d.eval_batches()),
         }
     }
 }
@@ -338,6 +356,10 @@ impl Dataset {
     /// `max_batch` that divides the window count, so that the mean of the batch losses is the
     /// mean over all windows.
     pub fn contract_eval_batches(&self, max_batch: usize) -> Result<Vec<Batch>> {
+        if let Dataset::Classification(d) = self {
+            // every example once, in file order
+            return Ok(token_batches(d.all_batches(max_batch)));
+        }
         let Dataset::Tokens(d) = self else {
             return Err(invalid(
                 "eval_data",
@@ -373,6 +395,17 @@ impl Dataset {
             })
             .collect())
     }
+}
+
+/// `(ids, targets)` pairs as batches of token inputs.
+fn token_batches(pairs: Vec<(Vec<i32>, Vec<i32>)>) -> Vec<Batch> {
+    pairs
+        .into_iter()
+        .map(|(x, y)| Batch {
+            x: Inputs::I32(x),
+            y,
+        })
+        .collect()
 }
 
 fn positive(field: &str, value: usize) -> Result<()> {

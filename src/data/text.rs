@@ -147,8 +147,27 @@ fn io_error(path: &Path, context: &str, source: std::io::Error) -> Error {
     }
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same directory, fsynced and renamed
+/// into place, so a crash never leaves a partial file under the final name.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(Error::io("cannot write", &temporary, e));
+    }
+    std::fs::rename(&temporary, path).map_err(|e| Error::io("cannot move into place", path, e))?;
+    fsync_dir(dir)
+}
+
 /// The first 16 bytes of the file's xxh3-128, in hex.
-fn hash_file(path: &Path) -> Result<String> {
+pub(crate) fn hash_file(path: &Path) -> Result<String> {
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return Err(data_error(path, "is not a regular file".into()));
     }

@@ -187,6 +187,43 @@ impl Graph {
         self.mul(half_x, one_plus)
     }
 
+    /// GELU, exact form (BERT's `gelu`): `0.5 x (1 + erf(x / sqrt(2)))`. StableHLO has no erf,
+    /// so erf is Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), built from
+    /// differentiable ops so the gradient comes with it.
+    pub fn gelu_erf(&mut self, x: Tensor) -> Result<Tensor> {
+        const P: f64 = 0.327_591_1;
+        const A: [f64; 5] = [
+            0.254_829_592,
+            -0.284_496_736,
+            1.421_413_741,
+            -1.453_152_027,
+            1.061_405_429,
+        ];
+        let z = self.scale(x, std::f64::consts::FRAC_1_SQRT_2)?;
+        let sign = self.sign(z)?;
+        let a = self.abs(z)?;
+        let pa = self.scale(a, P)?;
+        let denom = self.add_scalar(pa, 1.0)?;
+        let one = self.scalar_like(x, 1.0)?;
+        let t = self.div(one, denom)?;
+        // Horner: ((((a5 t + a4) t + a3) t + a2) t + a1) t
+        let mut poly = self.scale(t, A[4])?;
+        for &c in A[..4].iter().rev() {
+            let shifted = self.add_scalar(poly, c)?;
+            poly = self.mul(shifted, t)?;
+        }
+        let a2 = self.mul(a, a)?;
+        let neg = self.neg(a2)?;
+        let gauss = self.exp(neg)?;
+        let tail = self.mul(poly, gauss)?;
+        let tail = self.neg(tail)?;
+        let magnitude = self.add_scalar(tail, 1.0)?;
+        let erf = self.mul(sign, magnitude)?;
+        let one_plus = self.add_scalar(erf, 1.0)?;
+        let half_x = self.scale(x, 0.5)?;
+        self.mul(half_x, one_plus)
+    }
+
     /// `scores[.., T_q, T_k]` with entries whose key position is after the query position
     /// replaced by `fill` (e.g. -1e9).
     pub fn causal_mask(&mut self, scores: Tensor, fill: f64) -> Result<Tensor> {

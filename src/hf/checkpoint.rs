@@ -45,7 +45,7 @@ pub fn config_json(c: &HfConfig) -> Value {
         .get("architectures")
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty());
-    if !has_architectures {
+    if !has_architectures || c.family.is_encoder() {
         config.insert("architectures".into(), vec![c.family.architecture()].into());
     }
     config.insert("torch_dtype".into(), STORED_DTYPE.into());

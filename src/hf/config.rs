@@ -25,6 +25,11 @@ pub enum Family {
     Mistral,
     /// `Qwen2ForCausalLM`: llama with biases on the q, k and v projections.
     Qwen2,
+    /// `BertForSequenceClassification`: post-LN encoder, pooler + classifier.
+    Bert,
+    /// `RobertaForSequenceClassification`: BERT's encoder, padding-offset positions, a dense +
+    /// tanh + out_proj head on `<s>`.
+    Roberta,
 }
 
 impl Family {
@@ -34,6 +39,8 @@ impl Family {
             Family::Llama => "llama",
             Family::Mistral => "mistral",
             Family::Qwen2 => "qwen2",
+            Family::Bert => "bert",
+            Family::Roberta => "roberta",
         }
     }
 
@@ -43,18 +50,32 @@ impl Family {
             Family::Llama => "LlamaForCausalLM",
             Family::Mistral => "MistralForCausalLM",
             Family::Qwen2 => "Qwen2ForCausalLM",
+            Family::Bert => "BertForSequenceClassification",
+            Family::Roberta => "RobertaForSequenceClassification",
         }
     }
 
     fn from_model_type(model_type: &str) -> Option<Family> {
-        [Family::Gpt2, Family::Llama, Family::Mistral, Family::Qwen2]
-            .into_iter()
-            .find(|f| f.model_type() == model_type)
+        [
+            Family::Gpt2,
+            Family::Llama,
+            Family::Mistral,
+            Family::Qwen2,
+            Family::Bert,
+            Family::Roberta,
+        ]
+        .into_iter()
+        .find(|f| f.model_type() == model_type)
     }
 
     /// Whether this is a llama-style decoder (RMSNorm, RoPE, SwiGLU).
     pub fn is_llama_like(self) -> bool {
-        !matches!(self, Family::Gpt2)
+        matches!(self, Family::Llama | Family::Mistral | Family::Qwen2)
+    }
+
+    /// Whether this is a bidirectional encoder with a sequence-classification head.
+    pub fn is_encoder(self) -> bool {
+        matches!(self, Family::Bert | Family::Roberta)
     }
 }
 
@@ -86,12 +107,20 @@ pub struct HfConfig {
     /// Generation stops at any of these.
     pub eos_token_ids: Vec<u32>,
     pub bos_token_id: Option<u32>,
+    /// The classification settings of an encoder family (`None` for the causal LMs).
+    #[serde(default)]
+    pub encoder: Option<super::encoder::EncoderConfig>,
     /// The directory's `config.json` as read, written back (with `torch_dtype` updated) by
     /// checkpoints and exports so the original keys survive.
     pub source: Value,
 }
 
-fn config_error(path: &Path, key: &str, value: &Value, reason: impl Into<String>) -> Error {
+pub(super) fn config_error(
+    path: &Path,
+    key: &str,
+    value: &Value,
+    reason: impl Into<String>,
+) -> Error {
     Error::HfConfig {
         path: path.to_path_buf(),
         key: key.to_string(),
@@ -101,17 +130,17 @@ fn config_error(path: &Path, key: &str, value: &Value, reason: impl Into<String>
 }
 
 /// Typed access to the keys of one config object, with errors naming the key.
-struct Keys<'a> {
-    path: &'a Path,
-    map: &'a Map<String, Value>,
+pub(super) struct Keys<'a> {
+    pub(super) path: &'a Path,
+    pub(super) map: &'a Map<String, Value>,
 }
 
 impl Keys<'_> {
-    fn get(&self, key: &str) -> Option<&Value> {
+    pub(super) fn get(&self, key: &str) -> Option<&Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    fn usize_opt(&self, key: &str) -> Result<Option<usize>> {
+    pub(super) fn usize_opt(&self, key: &str) -> Result<Option<usize>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => match v.as_u64() {
@@ -121,7 +150,7 @@ impl Keys<'_> {
         }
     }
 
-    fn usize(&self, key: &str) -> Result<usize> {
+    pub(super) fn usize(&self, key: &str) -> Result<usize> {
         self.usize_opt(key)?.ok_or_else(|| {
             config_error(
                 self.path,
@@ -132,7 +161,7 @@ impl Keys<'_> {
         })
     }
 
-    fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
+    pub(super) fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => match v.as_f64() {
@@ -147,7 +176,7 @@ impl Keys<'_> {
         }
     }
 
-    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+    pub(super) fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
         match self.get(key) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
@@ -155,7 +184,7 @@ impl Keys<'_> {
         }
     }
 
-    fn str_or<'s>(&'s self, key: &str, default: &'s str) -> Result<&'s str> {
+    pub(super) fn str_or<'s>(&'s self, key: &str, default: &'s str) -> Result<&'s str> {
         match self.get(key) {
             None => Ok(default),
             Some(Value::String(s)) => Ok(s),
@@ -163,15 +192,36 @@ impl Keys<'_> {
         }
     }
 
+    /// The string `key` (`default` when absent), refused with `reason` unless it is one of
+    /// `allowed`.
+    pub(super) fn str_one_of<'s>(
+        &'s self,
+        key: &str,
+        default: &'s str,
+        allowed: &[&str],
+        reason: &str,
+    ) -> Result<&'s str> {
+        let value = self.str_or(key, default)?;
+        if !allowed.contains(&value) {
+            return Err(config_error(
+                self.path,
+                key,
+                &Value::String(value.into()),
+                reason,
+            ));
+        }
+        Ok(value)
+    }
+
     /// Refuses `key` unless it is absent, null or equal to one of `allowed`.
-    fn refuse_unless(&self, key: &str, allowed: &[Value], reason: &str) -> Result<()> {
+    pub(super) fn refuse_unless(&self, key: &str, allowed: &[Value], reason: &str) -> Result<()> {
         match self.get(key) {
             Some(v) if !allowed.contains(v) => Err(config_error(self.path, key, v, reason)),
             _ => Ok(()),
         }
     }
 
-    fn token_ids(&self, key: &str) -> Result<Vec<u32>> {
+    pub(super) fn token_ids(&self, key: &str) -> Result<Vec<u32>> {
         let id = |v: &Value| {
             v.as_u64()
                 .and_then(|n| u32::try_from(n).ok())
@@ -204,7 +254,7 @@ impl HfConfig {
                 path,
                 "model_type",
                 &Value::String(model_type.into()),
-                "not a supported family (supported: gpt2, llama, mistral, qwen2)",
+                "not a supported family (supported: gpt2, llama, mistral, qwen2, bert, roberta)",
             )
         })?;
         keys.refuse_unless(
@@ -215,10 +265,16 @@ impl HfConfig {
         keys.refuse_unless(
             "is_encoder_decoder",
             &[Value::Bool(false)],
-            "only decoder-only causal LMs are supported",
+            "encoder-decoder models are not supported",
+        )?;
+        keys.refuse_unless(
+            "add_cross_attention",
+            &[Value::Bool(false)],
+            "cross-attention is not implemented",
         )?;
         let config = match family {
             Family::Gpt2 => gpt2(&keys, json)?,
+            Family::Bert | Family::Roberta => super::encoder::parse(&keys, family, json)?,
             _ => llama_like(&keys, family, json)?,
         };
         config.validate(path)?;
@@ -257,6 +313,12 @@ impl HfConfig {
                 _ => "max_position_embeddings",
             };
             return Err(key(name, self.max_position_embeddings));
+        }
+        if let Some(e) = &self.encoder {
+            // RoBERTa's positions start after the padding id
+            if len + e.position_offset > self.max_position_embeddings {
+                return Err(key("max_position_embeddings", self.max_position_embeddings));
+            }
         }
         if let Some(window) = self.sliding_window.filter(|&w| len > w) {
             return Err(Error::HfConfig {
@@ -299,13 +361,17 @@ impl HfConfig {
                 "RoPE needs an even head_dim".into(),
             ));
         }
-        if self.family == Family::Gpt2
+        if matches!(self.family, Family::Gpt2 | Family::Bert | Family::Roberta)
             && self.head_dim * self.num_attention_heads != self.hidden_size
         {
+            let (heads, width) = match self.family {
+                Family::Gpt2 => ("n_head", "n_embd"),
+                _ => ("num_attention_heads", "hidden_size"),
+            };
             return Err(bad(
-                "n_head",
+                heads,
                 self.num_attention_heads,
-                format!("must divide n_embd ({})", self.hidden_size),
+                format!("must divide {width} ({})", self.hidden_size),
             ));
         }
         if let Some(id) = self
@@ -324,16 +390,12 @@ impl HfConfig {
 }
 
 fn gpt2(keys: &Keys, json: &Value) -> Result<HfConfig> {
-    let path = keys.path;
-    let act = keys.str_or("activation_function", "gelu_new")?;
-    if !matches!(act, "gelu_new" | "gelu_pytorch_tanh") {
-        return Err(config_error(
-            path,
-            "activation_function",
-            &Value::String(act.into()),
-            "only GPT-2's gelu_new (tanh approximation) is implemented",
-        ));
-    }
+    keys.str_one_of(
+        "activation_function",
+        "gelu_new",
+        &["gelu_new", "gelu_pytorch_tanh"],
+        "only GPT-2's gelu_new (tanh approximation) is implemented",
+    )?;
     keys.refuse_unless(
         "scale_attn_weights",
         &[Value::Bool(true)],
@@ -343,11 +405,6 @@ fn gpt2(keys: &Keys, json: &Value) -> Result<HfConfig> {
         "scale_attn_by_inverse_layer_idx",
         &[Value::Bool(false)],
         "per-layer attention scaling is not implemented",
-    )?;
-    keys.refuse_unless(
-        "add_cross_attention",
-        &[Value::Bool(false)],
-        "cross-attention is not implemented",
     )?;
     keys.refuse_unless(
         "tie_word_embeddings",
@@ -373,24 +430,22 @@ fn gpt2(keys: &Keys, json: &Value) -> Result<HfConfig> {
         sliding_window: None,
         eos_token_ids: keys.token_ids("eos_token_id")?,
         bos_token_id: keys.token_ids("bos_token_id")?.first().copied(),
+        encoder: None,
         source: json.clone(),
     })
 }
 
 fn llama_like(keys: &Keys, family: Family, json: &Value) -> Result<HfConfig> {
     let path = keys.path;
-    let act = keys.str_or("hidden_act", "silu")?;
-    if act != "silu" {
-        return Err(config_error(
-            path,
-            "hidden_act",
-            &Value::String(act.into()),
-            format!(
-                "{} uses silu (SwiGLU); others are not implemented",
-                family.model_type()
-            ),
-        ));
-    }
+    keys.str_one_of(
+        "hidden_act",
+        "silu",
+        &["silu"],
+        &format!(
+            "{} uses silu (SwiGLU); others are not implemented",
+            family.model_type()
+        ),
+    )?;
     if let Some(scaling) = keys.get("rope_scaling") {
         let kind = scaling
             .get("rope_type")
@@ -454,6 +509,7 @@ fn llama_like(keys: &Keys, family: Family, json: &Value) -> Result<HfConfig> {
         sliding_window,
         eos_token_ids: keys.token_ids("eos_token_id")?,
         bos_token_id: keys.token_ids("bos_token_id")?.first().copied(),
+        encoder: None,
         source: json.clone(),
     })
 }
@@ -502,7 +558,7 @@ mod tests {
             ("attention_bias", json!(true)),
             ("quantization_config", json!({"quant_method": "gptq"})),
             ("num_key_value_heads", json!(3)),
-            ("model_type", json!("bert")),
+            ("model_type", json!("t5")),
         ];
         for (key, value) in cases {
             let message = refused(with(key, value));

@@ -7,6 +7,8 @@
 //! contracted on its dim 1, a GPT-2 `Conv1D` weight is `[in, out]`. A checkpoint is therefore HF
 //! layout with no conversion, and optimizer slots follow the parameter names.
 
+use std::borrow::Cow;
+
 use super::config::{Family, HfConfig};
 
 /// A tensor that is not a parameter of its own but the same values as another (a tied head).
@@ -35,18 +37,44 @@ pub struct TensorTable {
     /// Prefix transformers strips or adds when a file holds the base model's names (GPT-2 files
     /// often name `h.0.attn.c_attn.weight` without `transformer.`).
     pub base_prefix: &'static str,
+    /// The trailing parameters that make up a task head (an encoder's pooler and classifier):
+    /// a file of the base model lacks them and they start fresh, as in transformers.
+    pub head_len: usize,
+    /// Prefixes of tensors that a file may hold and this model does not use (pre-training
+    /// heads, a pooler the head does not read), ignored on import as transformers does.
+    pub unused_prefixes: Vec<&'static str>,
 }
 
 impl TensorTable {
     /// The names a parameter may have in a file, most specific first.
-    pub fn file_names<'a>(&self, name: &'a str) -> Vec<&'a str> {
-        let mut names = vec![name];
+    pub fn file_names<'a>(&self, name: &'a str) -> Vec<Cow<'a, str>> {
+        let mut names = vec![Cow::Borrowed(name)];
         if let Some(short) = name.strip_prefix(self.base_prefix) {
             if !self.base_prefix.is_empty() {
-                names.push(short);
+                names.push(Cow::Borrowed(short));
             }
         }
+        // TF-era BERT files (bert-base-uncased) name LayerNorm parameters gamma and beta
+        let legacy: Vec<Cow<'a, str>> = names
+            .iter()
+            .filter_map(|n| {
+                let stem = n
+                    .strip_suffix("LayerNorm.weight")
+                    .map(|s| (s, "LayerNorm.gamma"));
+                let stem = stem.or_else(|| {
+                    n.strip_suffix("LayerNorm.bias")
+                        .map(|s| (s, "LayerNorm.beta"))
+                });
+                stem.map(|(s, suffix)| Cow::Owned(format!("{s}{suffix}")))
+            })
+            .collect();
+        names.extend(legacy);
         names
+    }
+
+    /// The first index of the task head's parameters (see [`Self::head_len`]).
+    pub fn head_start(&self) -> usize {
+        self.params.len() - self.head_len
     }
 
     /// Tensors a file may hold that are not parameters and are ignored on import: tied aliases
@@ -56,6 +84,9 @@ impl TensorTable {
             || name.ends_with(".attn.bias")
             || name.ends_with(".attn.masked_bias")
             || name.ends_with("rotary_emb.inv_freq")
+            || name.ends_with("embeddings.position_ids")
+            || name.ends_with("embeddings.token_type_ids")
+            || self.unused_prefixes.iter().any(|p| name.starts_with(p))
     }
 }
 
@@ -69,6 +100,81 @@ pub fn tensor_table(c: &HfConfig) -> TensorTable {
     match c.family {
         Family::Gpt2 => gpt2(c),
         Family::Llama | Family::Mistral | Family::Qwen2 => llama(c),
+        Family::Bert | Family::Roberta => encoder(c),
+    }
+}
+
+/// Tensors per encoder layer, in [`encoder`]'s order: q, k, v and the attention output (weight
+/// and bias each), its LayerNorm, the intermediate and output dense layers, the output LayerNorm.
+pub const ENCODER_LAYER_LEN: usize = 16;
+/// Embedding tensors before the first layer: word, position, token type, LayerNorm (2).
+pub const ENCODER_EMBEDDINGS_LEN: usize = 5;
+/// Head tensors after the last layer: BERT's pooler + classifier, RoBERTa's dense + out_proj.
+pub const ENCODER_HEAD_LEN: usize = 4;
+
+fn encoder(c: &HfConfig) -> TensorTable {
+    let (d, f) = (c.hidden_size, c.intermediate_size);
+    let (labels, types) = c
+        .encoder
+        .as_ref()
+        .map_or((2, 2), |e| (e.num_labels, e.type_vocab_size));
+    let (base, head, unused): (&str, [&str; 2], Vec<&'static str>) = match c.family {
+        Family::Roberta => (
+            "roberta.",
+            ["classifier.dense", "classifier.out_proj"],
+            vec!["lm_head.", "roberta.pooler.", "pooler."],
+        ),
+        _ => ("bert.", ["bert.pooler.dense", "classifier"], vec!["cls."]),
+    };
+    let e = |s: &str| format!("{base}embeddings.{s}");
+    let mut params = vec![
+        param(e("word_embeddings.weight"), vec![c.vocab_size, d]),
+        param(
+            e("position_embeddings.weight"),
+            vec![c.max_position_embeddings, d],
+        ),
+        param(e("token_type_embeddings.weight"), vec![types, d]),
+        param(e("LayerNorm.weight"), vec![d]),
+        param(e("LayerNorm.bias"), vec![d]),
+    ];
+    for i in 0..c.num_hidden_layers {
+        let p = |s: &str| format!("{base}encoder.layer.{i}.{s}");
+        for linear in [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ] {
+            params.push(param(p(&format!("{linear}.weight")), vec![d, d]));
+            params.push(param(p(&format!("{linear}.bias")), vec![d]));
+        }
+        params.extend([
+            param(p("attention.output.LayerNorm.weight"), vec![d]),
+            param(p("attention.output.LayerNorm.bias"), vec![d]),
+            param(p("intermediate.dense.weight"), vec![f, d]),
+            param(p("intermediate.dense.bias"), vec![f]),
+            param(p("output.dense.weight"), vec![d, f]),
+            param(p("output.dense.bias"), vec![d]),
+            param(p("output.LayerNorm.weight"), vec![d]),
+            param(p("output.LayerNorm.bias"), vec![d]),
+        ]);
+    }
+    params.extend([
+        param(format!("{}.weight", head[0]), vec![d, d]),
+        param(format!("{}.bias", head[0]), vec![d]),
+        param(format!("{}.weight", head[1]), vec![labels, d]),
+        param(format!("{}.bias", head[1]), vec![labels]),
+    ]);
+    TensorTable {
+        params,
+        aliases: Vec::new(),
+        base_prefix: if c.family == Family::Roberta {
+            "roberta."
+        } else {
+            "bert."
+        },
+        head_len: ENCODER_HEAD_LEN,
+        unused_prefixes: unused,
     }
 }
 
@@ -107,6 +213,8 @@ fn gpt2(c: &HfConfig) -> TensorTable {
             target: "transformer.wte.weight".into(),
         }],
         base_prefix: "transformer.",
+        head_len: 0,
+        unused_prefixes: Vec::new(),
     }
 }
 
@@ -148,6 +256,8 @@ fn llama(c: &HfConfig) -> TensorTable {
         params,
         aliases,
         base_prefix: "",
+        head_len: 0,
+        unused_prefixes: Vec::new(),
     }
 }
 
@@ -231,5 +341,43 @@ mod tests {
                     .decay
             );
         }
+    }
+
+    #[test]
+    fn encoder_tables_accept_base_model_and_tf_era_names_and_ignore_pretraining_heads() {
+        let bert = json!({"model_type": "bert", "vocab_size": 30, "hidden_size": 8,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 16});
+        let c = HfConfig::from_json(std::path::Path::new("c"), &bert).unwrap();
+        let t = tensor_table(&c);
+        assert_eq!(
+            t.params.len(),
+            ENCODER_EMBEDDINGS_LEN + 2 * ENCODER_LAYER_LEN + ENCODER_HEAD_LEN
+        );
+        assert_eq!(t.params[t.head_start()].name, "bert.pooler.dense.weight");
+        assert_eq!(t.params.last().unwrap().shape, vec![2]);
+        let names = t.file_names("bert.embeddings.LayerNorm.weight");
+        let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "bert.embeddings.LayerNorm.weight",
+                "embeddings.LayerNorm.weight",
+                "bert.embeddings.LayerNorm.gamma",
+                "embeddings.LayerNorm.gamma"
+            ]
+        );
+        assert!(t.is_ignored_file_tensor("cls.predictions.transform.dense.weight"));
+        assert!(t.is_ignored_file_tensor("bert.embeddings.position_ids"));
+        assert!(!t.is_ignored_file_tensor("classifier.weight"));
+        let mut roberta = bert.clone();
+        roberta["model_type"] = json!("roberta");
+        let c = HfConfig::from_json(std::path::Path::new("c"), &roberta).unwrap();
+        let t = tensor_table(&c);
+        assert_eq!(t.params[t.head_start()].name, "classifier.dense.weight");
+        assert!(t.is_ignored_file_tensor("roberta.pooler.dense.weight"));
+        assert!(t.is_ignored_file_tensor("lm_head.dense.weight"));
+        // weight decay follows HF Trainer: not biases, not LayerNorm scales
+        let decayed: Vec<bool> = t.params[..5].iter().map(|p| p.decay).collect();
+        assert_eq!(decayed, [true, true, true, false, false]);
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod encoder;
 pub mod family;
 pub mod gguf;
 pub mod weights;
@@ -13,11 +14,15 @@ pub mod weights;
 use std::path::{Path, PathBuf};
 
 pub use config::{Family, HfConfig};
+pub use encoder::EncoderConfig;
 pub use family::{tensor_table, Alias, HfTensor, LlamaLayer, TensorTable};
 pub use weights::{HostTensor, SafetensorsFiles, WeightSource, INDEX_FILE, WEIGHTS_FILE};
 
 use crate::pjrt::{Buffer, Client, DType};
 use crate::{Error, Result};
+
+/// Seeds the values of a fresh classification head.
+const FRESH_HEAD_SEED: u64 = 0x5eed_c1a5;
 
 /// The config file of a model directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -146,23 +151,79 @@ impl HfModel {
     /// from the mapped files (BF16/F16 through one tensor-sized conversion buffer). Tensors the
     /// files hold that are no parameter (and no tied alias or known buffer) are refused.
     pub fn upload(&self, client: &Client, device: usize) -> Result<Vec<Buffer>> {
-        let table = self.table();
+        self.upload_as(client, device, &self.config)
+    }
+
+    /// [`Self::upload`] for `config`: this model's config, or the same model with another label
+    /// set (`--num-labels`, the labels of the data). A task head the files lack (a base
+    /// encoder's directory) starts fresh as transformers initialises it, and the log says so;
+    /// a head the files hold must have `config`'s shape.
+    pub fn upload_as(
+        &self,
+        client: &Client,
+        device: usize,
+        config: &HfConfig,
+    ) -> Result<Vec<Buffer>> {
+        let table = tensor_table(config);
         self.check_no_stray_tensors(&table)?;
+        let fresh = self.fresh_head(&table, config)?;
         let mut scratch = Vec::new();
         let mut buffers = Vec::with_capacity(table.params.len());
         for p in &table.params {
+            let dims: Vec<i64> = p.shape.iter().map(|&d| d as i64).collect();
+            if let Some((_, values)) = fresh.iter().find(|(n, _)| *n == p.name) {
+                buffers.push(client.upload(values, &dims, device)?);
+                continue;
+            }
             let bytes = self
                 .weights
                 .tensor_bytes(&table, &p.name, &p.shape, &mut scratch)?;
-            let dims: Vec<i64> = p.shape.iter().map(|&d| d as i64).collect();
             buffers.push(client.buffer_from_bytes(bytes, DType::F32, &dims, device)?);
         }
         Ok(buffers)
     }
 
+    /// Fresh values of the head tensors the files do not hold: weights normal with standard
+    /// deviation `initializer_range`, biases zero (`_init_weights` of BERT and RoBERTa), drawn
+    /// from a fixed seed so a run is reproducible.
+    fn fresh_head(
+        &self,
+        table: &TensorTable,
+        config: &HfConfig,
+    ) -> Result<Vec<(String, Vec<f32>)>> {
+        let missing: Vec<&HfTensor> = table.params[table.head_start()..]
+            .iter()
+            .filter(|p| !self.weights.has(table, &p.name))
+            .collect();
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let std = config.encoder()?.initializer_range;
+        let names: Vec<&str> = missing.iter().map(|p| p.name.as_str()).collect();
+        log::info!(
+            "{}: no {} in the weights: a fresh classification head of {} labels starts              (normal std={std} weights, zero biases, as transformers initialises it); train it              before use",
+            self.weights.describe().display(),
+            names.join(", "),
+            config.encoder()?.num_labels,
+        );
+        Ok(missing
+            .into_iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let n: usize = p.shape.iter().product();
+                let values = if p.shape.len() == 1 {
+                    vec![0.0; n]
+                } else {
+                    crate::rng::normal_init(crate::rng::derive(FRESH_HEAD_SEED, k as u64), n, std)
+                };
+                (p.name.clone(), values)
+            })
+            .collect())
+    }
+
     /// A file tensor the table does not know would be silently dropped, changing the model.
     fn check_no_stray_tensors(&self, table: &TensorTable) -> Result<()> {
-        let known: std::collections::HashSet<&str> = table
+        let known: std::collections::HashSet<std::borrow::Cow<str>> = table
             .params
             .iter()
             .flat_map(|p| table.file_names(&p.name))

@@ -92,6 +92,15 @@ impl SafetensorsFiles {
 }
 
 impl WeightSource {
+    /// Whether the source holds `name` under one of the names `table` allows.
+    pub fn has(&self, table: &TensorTable, name: &str) -> bool {
+        let names = self.names();
+        table
+            .file_names(name)
+            .iter()
+            .any(|n| names.iter().any(|m| m == n))
+    }
+
     /// Every tensor name the source holds.
     pub fn names(&self) -> Vec<String> {
         match self {
@@ -137,7 +146,7 @@ impl WeightSource {
                 let found = table
                     .file_names(name)
                     .into_iter()
-                    .find_map(|n| files.tensors.get(n));
+                    .find_map(|n| files.tensors.get(n.as_ref()));
                 let Some((file, spec, range)) = found else {
                     return Err(weights_error(
                         &origin,

@@ -6,10 +6,12 @@
 //! [`crate::models::hf_forward`] with a KV cache. Parameters are arguments of every program
 //! (borrowed, never donated), so one upload serves all of them.
 
+mod classify;
 mod eval;
 mod generate;
 mod sample;
 
+pub use classify::{ClassifyPrograms, Prediction};
 pub use eval::{eval_loss, EvalReport};
 pub use generate::{GenerateOptions, Generated, Generator};
 pub use sample::Sampling;
@@ -31,6 +33,8 @@ pub struct Session<'c> {
     pub params: Vec<Buffer>,
     /// The model directory (tokenizer files), when there is one.
     pub dir: Option<std::path::PathBuf>,
+    /// Compiled classification programs (encoders), by batch shape.
+    pub classify_programs: ClassifyPrograms,
 }
 
 impl<'c> Session<'c> {
@@ -48,6 +52,7 @@ impl<'c> Session<'c> {
             hf: model.config,
             params,
             dir: model.dir,
+            classify_programs: ClassifyPrograms::default(),
         })
     }
 

@@ -1,5 +1,6 @@
 //! Causal self-attention shared by the decoders (our GPT, HF GPT-2, the llama family), with
-//! grouped-query heads and an optional KV cache.
+//! grouped-query heads and an optional KV cache, and the encoders' masked bidirectional
+//! attention ([`masked_attention`]).
 //!
 //! One function serves training, prefill and decode: without a cache the keys are the new
 //! tokens' and the mask is the plain causal triangle; with a cache the new K/V rows are written
@@ -7,6 +8,7 @@
 //! (at positions `offset..offset+T`) attend to every cached position up to their own. Unwritten
 //! cache rows lie after every query, so the same mask hides them.
 
+use super::dropout::Dropout;
 use crate::graph::{CompareDir, DType, Graph, Tensor};
 use crate::Result;
 
@@ -45,6 +47,32 @@ impl KvCache {
         let iota = g.iota(&[len], 0, DType::S32)?;
         g.add(iota, self.offset)
     }
+}
+
+/// Bidirectional attention of the encoders: `q`, `k`, `v [B, H, T, dh]`, scores scaled by
+/// `scale`, keys where `key_mask [B, T]` (pred) is false given no weight (as HF's attention
+/// mask: padded positions never change the unpadded ones), the probabilities dropped out at
+/// `probs_dropout` (training); returns `[B, T, H * dh]`.
+pub fn masked_attention(
+    g: &mut Graph,
+    (q, k, v): (Tensor, Tensor, Tensor),
+    scale: f64,
+    key_mask: Tensor,
+    dropout: &mut Dropout,
+    probs_dropout: f64,
+) -> Result<Tensor> {
+    let qs = g.shape(q)?.to_vec();
+    let (b, h, t, dh) = (qs[0], qs[1], qs[2], qs[3]);
+    let scores = g.dot_general(q, k, &[0, 1], &[0, 1], &[3], &[3])?;
+    let scores = g.scale(scores, scale)?;
+    let keep = g.broadcast_in_dim(key_mask, &[b, h, t, t], &[0, 3])?;
+    let fill = g.scalar_like(scores, MASKED)?;
+    let scores = g.select(keep, scores, fill)?;
+    let probs = g.softmax(scores, 3)?;
+    let probs = dropout.apply_rate(g, probs, probs_dropout)?;
+    let att = g.dot_general(probs, v, &[0, 1], &[0, 1], &[3], &[2])?;
+    let att = g.transpose(att, &[0, 2, 1, 3])?;
+    g.reshape(att, &[b, t, h * dh])
 }
 
 /// Attention of `q [B, H, T, dh]` over `k`, `v [B, Hkv, T, dh]` (`H` a multiple of `Hkv`; query

@@ -13,7 +13,8 @@
 //! PRNG state, which is threaded through and returned so the next step draws fresh bits.
 
 use super::attention::{causal_attention, KvCache};
-use crate::graph::{CompareDir, DType, Graph, Tensor};
+use super::dropout::Dropout;
+use crate::graph::{Graph, Tensor};
 use crate::models::GptConfig;
 use crate::{Error, Result};
 
@@ -131,31 +132,4 @@ pub fn forward(
     let f = g.layer_norm(x, params[n - 2], params[n - 1], eps)?;
     let logits = g.dot_general(f, wte, &[], &[], &[2], &[1])?;
     g.set_name(logits, "logits")
-}
-
-/// Inverted dropout: keep with probability `1 - rate`, scale kept values by `1 / (1 - rate)`.
-struct Dropout<'a> {
-    rate: f64,
-    rng: Option<&'a mut Tensor>,
-}
-
-impl Dropout<'_> {
-    fn apply(&mut self, g: &mut Graph, x: Tensor) -> Result<Tensor> {
-        let Some(state) = self.rng.as_deref_mut() else {
-            return Ok(x);
-        };
-        if self.rate <= 0.0 {
-            return Ok(x);
-        }
-        let shape = g.shape(x)?.to_vec();
-        let (next, bits) = g.rng_bit_generator(*state, &shape, DType::U32)?;
-        *state = next;
-        let dtype = g.dtype(x)?;
-        let u = g.uniform_from_bits(bits, dtype)?;
-        let rate = g.scalar_like(u, self.rate)?;
-        let keep = g.compare(CompareDir::Ge, u, rate)?;
-        let scaled = g.scale(x, 1.0 / (1.0 - self.rate))?;
-        let zero = g.scalar_like(x, 0.0)?;
-        g.select(keep, scaled, zero)
-    }
 }

@@ -94,15 +94,7 @@ pub fn forward(
     let layer = LlamaLayer::new(c.qkv_bias);
     let head = usize::from(!c.tie_word_embeddings);
     let expected = 2 + head + layer.len * c.num_hidden_layers;
-    if params.len() != expected {
-        return Err(Error::Lower {
-            reason: format!(
-                "{}: {} parameters given, the config needs {expected}",
-                c.family.model_type(),
-                params.len()
-            ),
-        });
-    }
+    super::check_param_count(c, params.len(), expected)?;
     let shape = g.shape(tokens)?.to_vec();
     let [_, t] = shape[..] else {
         return Err(Error::ShapeMismatch {

@@ -1,9 +1,11 @@
 //! Models: the parameter specifications of the reference models ([`spec`]) and their forward
 //! graphs ([`mlp`], [`gpt`]), and the Hugging Face families ([`llama`]; HF GPT-2 runs through
 //! [`gpt`]), all decoders sharing one causal attention with an optional KV cache
-//! ([`attention`]).
+//! ([`attention`]), and the encoder classifiers ([`bert`]: BERT and RoBERTa).
 
 pub mod attention;
+pub mod bert;
+pub mod dropout;
 pub mod gpt;
 pub mod llama;
 pub mod mlp;
@@ -51,7 +53,29 @@ pub fn hf_forward(
         Family::Llama | Family::Mistral | Family::Qwen2 => {
             llama::forward(config, g, params, tokens, cache)
         }
+        Family::Bert | Family::Roberta => match cache {
+            None => bert::classify(config, g, params, tokens, rng),
+            Some(_) => Err(crate::Error::Lower {
+                reason: format!(
+                    "{} is an encoder: it has no KV cache and does not generate",
+                    config.family.model_type()
+                ),
+            }),
+        },
     }
+}
+
+/// Refuses a parameter list of the wrong length for `c` (`expected` tensors).
+fn check_param_count(c: &HfConfig, given: usize, expected: usize) -> Result<()> {
+    if given == expected {
+        return Ok(());
+    }
+    Err(crate::Error::Lower {
+        reason: format!(
+            "{}: {given} parameters given, the config needs {expected}",
+            c.family.model_type()
+        ),
+    })
 }
 
 /// HF GPT-2 in the terms of our GPT graph (same blocks, same `[in, out]` weights); HF's

@@ -3,6 +3,7 @@
 //! output, its `report_to` sinks (`metrics.jsonl`, TensorBoard events) and the loss plot.
 
 mod checkpointing;
+pub mod metrics;
 pub mod parallel;
 pub mod plot;
 mod precision;

@@ -260,8 +260,10 @@ pub fn eval_program(
         module_name: format!("eval_step_{}", model.kind_name()),
         ..LowerOptions::default()
     };
+    let mut outputs = vec![loss, accuracy];
+    outputs.extend(super::metrics::eval_outputs(model, logits));
     Ok(Program {
-        mlir: to_stablehlo(&g, &[loss, accuracy], &options)?,
+        mlir: to_stablehlo(&g, &outputs, &options)?,
         x: xd,
         y: yd,
     })

@@ -50,7 +50,10 @@ impl TrainState {
         seed: u64,
         weights: &crate::hf::HfModel,
     ) -> Result<TrainState> {
-        let params = weights.upload(client, 0)?;
+        let params = match model {
+            ModelConfig::Hf(config) => weights.upload_as(client, 0, config)?,
+            _ => weights.upload(client, 0)?,
+        };
         TrainState::with_params(client, model, optimizer, seed, params)
     }
 

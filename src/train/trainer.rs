@@ -111,6 +111,7 @@ impl Trainer {
     /// step 0, key from `seed`).
     pub fn new(client: Client, args: TrainingArgs) -> Result<Trainer> {
         let model = args.model_config()?;
+        super::metrics::check_best_metric_applies(args.metric_for_best_model.as_deref(), &model)?;
         let num_devices = match args.num_devices {
             Some(requested) => requested.resolve(client.device_count())?,
             None => 1,
@@ -447,6 +448,7 @@ impl Trainer {
             Error::ExecuteArgs("the training state was lost by a failed step".into())
         })?;
         let (mut loss, mut accuracy) = (0.0, 0.0);
+        let mut confusion = super::metrics::Confusion::for_model(&self.model);
         for (x, y) in &self.eval_batches {
             let mut args: Vec<Arg> = state.buffers()[..n_params]
                 .iter()
@@ -465,6 +467,9 @@ impl Trainer {
             };
             loss += scalar(0)?;
             accuracy += scalar(1)?;
+            if let (Some(c), Some(logits)) = (confusion.as_mut(), out.get(2)) {
+                c.add(&logits.to_vec::<f32>()?, &y.to_vec::<i32>()?);
+            }
         }
         let count = self.eval_batches.len().max(1) as f64;
         let metrics = EvalMetrics {
@@ -477,23 +482,29 @@ impl Trainer {
             self.epoch(),
             json!({"eval_loss": metrics.loss}),
         );
-        match self.model {
-            ModelConfig::Mlp(_) => entry["eval_accuracy"] = json!(metrics.accuracy),
-            ModelConfig::Gpt(_) | ModelConfig::Hf(_) => {
+        match (&self.model, &confusion) {
+            (_, Some(c)) => super::metrics::extend_entry(&mut entry, c),
+            (ModelConfig::Mlp(_), None) => entry["eval_accuracy"] = json!(metrics.accuracy),
+            (ModelConfig::Gpt(_) | ModelConfig::Hf(_), None) => {
                 entry["eval_perplexity"] = json!(metrics.perplexity)
             }
         }
+        let best_of_this =
+            super::metrics::best_metric_value(self.args.metric_for_best_model.as_deref(), &entry)
+                .unwrap_or(metrics.loss);
         self.record(entry)?;
-        let greater_is_better = self.args.greater_is_better.unwrap_or(false);
+        let greater_is_better = self.args.greater_is_better.unwrap_or_else(|| {
+            super::metrics::greater_is_better_by_default(self.args.metric_for_best_model.as_deref())
+        });
         let improved = self.progress.best_metric.is_none_or(|best| {
             if greater_is_better {
-                metrics.loss > best
+                best_of_this > best
             } else {
-                metrics.loss < best
+                best_of_this < best
             }
         });
         if improved {
-            self.progress.best_metric = Some(metrics.loss);
+            self.progress.best_metric = Some(best_of_this);
             self.progress.best_global_step = Some(self.progress.global_step);
         }
         Ok(Some(metrics))
@@ -601,7 +612,8 @@ fn speed_model(
     let examples = layout.y_shape.first().copied().unwrap_or(1) * micro_batches;
     let seq_len = match model {
         ModelConfig::Mlp(_) => 1,
-        _ => layout.x_shape.get(1).copied().unwrap_or(1),
+        // tokens per example: the last axis ([B, T] tokens, [B, 3, T] classifier inputs)
+        _ => layout.x_shape.last().copied().unwrap_or(1),
     };
     let flops_per_step = crate::bench::step_flops(model, examples, seq_len).ok()?;
     let kind = client
@@ -622,6 +634,7 @@ fn speed_model(
 pub(super) fn items_unit(model: &ModelConfig) -> &'static str {
     match model {
         ModelConfig::Mlp(_) => "samples/s",
+        ModelConfig::Hf(c) if c.family.is_encoder() => "samples/s",
         ModelConfig::Gpt(_) | ModelConfig::Hf(_) => "tokens/s",
     }
 }

@@ -60,43 +60,53 @@ pub fn cases() -> Value {
 /// directory is `root/NAME/model`.
 pub fn reference() -> &'static (PathBuf, Value) {
     static REFERENCE: OnceLock<(PathBuf, Value)> = OnceLock::new();
-    REFERENCE.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hf_reference.py");
-        let text = std::fs::read(&script).expect("scripts/hf_reference.py");
-        let cases = cases().to_string();
-        let digest = Sha256::digest([text.as_slice(), cases.as_bytes()].concat());
-        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hf_reference-{hex}"));
-        let results = root.join("results.json");
-        if let Ok(bytes) = std::fs::read(&results) {
-            if let Ok(v) = serde_json::from_slice(&bytes) {
-                return (root, v);
-            }
+    REFERENCE.get_or_init(|| generate("hf_reference.py", &[], &cases()))
+}
+
+/// Runs `scripts/SCRIPT LEADING.. CASES OUT_DIR` in the reference environment once per content
+/// of the script and the cases, caching OUT_DIR (with the printed results as results.json) under
+/// the target directory; returns `(OUT_DIR, results)`.
+pub fn generate(script: &str, leading: &[&str], cases: &Value) -> (PathBuf, Value) {
+    let stem = script.trim_end_matches(".py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let text = std::fs::read(&script).unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    let cases = cases.to_string();
+    let digest = Sha256::digest([text.as_slice(), cases.as_bytes()].concat());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}-{hex}"));
+    let results = root.join("results.json");
+    if let Ok(bytes) = std::fs::read(&results) {
+        if let Ok(v) = serde_json::from_slice(&bytes) {
+            return (root, v);
         }
-        let staging = root.with_extension(format!("tmp-{}", std::process::id()));
+    }
+    let staging = root.with_extension(format!("tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).unwrap();
+    let out = Command::new(python())
+        .arg(&script)
+        .args(leading)
+        .arg(&cases)
+        .arg(&staging)
+        .env("JAX_PLATFORMS", "cpu")
+        .output()
+        .expect("the reference Python interpreter must run");
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(staging.join("results.json"), &out.stdout).unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    if std::fs::rename(&staging, &root).is_err() {
+        // another test process won the race: use its copy
         let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).unwrap();
-        let out = Command::new(python())
-            .arg(&script)
-            .arg(&cases)
-            .arg(&staging)
-            .env("JAX_PLATFORMS", "cpu")
-            .output()
-            .expect("the reference Python interpreter must run");
-        assert!(
-            out.status.success(),
-            "hf_reference.py failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(staging.join("results.json"), &out.stdout).unwrap();
-        let _ = std::fs::remove_dir_all(&root);
-        if std::fs::rename(&staging, &root).is_err() {
-            // another test process won the race: use its copy
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        let v = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
-        (root, v)
-    })
+    }
+    let v = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    (root, v)
 }
 
 /// Model directory of a case.
