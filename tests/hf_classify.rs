@@ -135,14 +135,12 @@ fn xlatrain(args: &[&str]) -> Output {
         .expect("the xlatrain binary runs")
 }
 
-fn succeed(args: &[&str]) -> String {
+/// Runs xlatrain, which must succeed; returns (stdout, stderr).
+fn succeed(args: &[&str]) -> (String, String) {
     let out = xlatrain(args);
-    assert!(
-        out.status.success(),
-        "xlatrain {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "xlatrain {args:?} failed:\n{stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
 }
 
 fn eval_entries(out: &Path) -> Vec<Value> {
@@ -167,7 +165,7 @@ fn a_random_bert_learns_the_keyword_task_and_its_best_checkpoint_loads_in_transf
     let out = dir.join("out");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (model_s, train_s, eval_s, out_s) = (s(&model), s(&train), s(&eval), s(&out));
-    succeed(&[
+    let (_, train_log) = succeed(&[
         "train",
         "--model-name-or-path",
         &model_s,
@@ -203,6 +201,11 @@ fn a_random_bert_learns_the_keyword_task_and_its_best_checkpoint_loads_in_transf
         "--output-dir",
         &out_s,
     ]);
+    // the base encoder has no classifier: the run says that it starts a fresh head
+    assert!(
+        train_log.contains("a fresh classification head of 2 labels starts"),
+        "{train_log}"
+    );
 
     // metrics: every eval logs the classification metrics, and the task is learnt
     let evals = eval_entries(&out);
@@ -281,7 +284,7 @@ fn a_random_bert_learns_the_keyword_task_and_its_best_checkpoint_loads_in_transf
     );
 
     // predict: one JSON line per input, right on the eval set
-    let printed = succeed(&[
+    let (printed, _) = succeed(&[
         "predict",
         &s(&best_dir),
         "--data",

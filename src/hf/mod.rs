@@ -201,7 +201,9 @@ impl HfModel {
         let std = config.encoder()?.initializer_range;
         let names: Vec<&str> = missing.iter().map(|p| p.name.as_str()).collect();
         log::info!(
-            "{}: no {} in the weights: a fresh classification head of {} labels starts              (normal std={std} weights, zero biases, as transformers initialises it); train it              before use",
+            "{}: no {} in the weights: a fresh classification head of {} labels starts \
+             (normal std={std} weights, zero biases, as transformers initialises it); train it \
+             before use",
             self.weights.describe().display(),
             names.join(", "),
             config.encoder()?.num_labels,
