@@ -140,6 +140,74 @@ impl<'de> Deserialize<'de> for NumDevices {
     }
 }
 
+impl TrainingArgs {
+    /// The device mesh of this run on a client with `available` devices: `mesh`, or
+    /// `num_devices = N` as `data=N` (`fsdp=N` with `shard_state`), or one device.
+    pub fn resolve_mesh(&self, available: usize) -> Result<crate::train::Mesh> {
+        use crate::train::Mesh;
+        let mesh = match (self.mesh, self.num_devices) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "mesh",
+                    &self.mesh.map(|m| m.to_string()).unwrap_or_default(),
+                    "give either mesh or num_devices, not both",
+                ))
+            }
+            (Some(_), None) if self.shard_state => {
+                return Err(bad(
+                    "shard_state",
+                    &true,
+                    "with mesh, shard the state with an fsdp axis instead",
+                ))
+            }
+            (Some(mesh), None) => mesh,
+            (None, Some(n)) => {
+                let n = n.resolve(available)?;
+                if self.shard_state {
+                    if n < 2 {
+                        return Err(bad(
+                            "shard_state",
+                            &true,
+                            "needs num_devices N with N >= 2 (or all)",
+                        ));
+                    }
+                    Mesh::fsdp(n)
+                } else {
+                    Mesh::data(n)
+                }
+            }
+            (None, None) if self.shard_state => {
+                return Err(bad(
+                    "shard_state",
+                    &true,
+                    "needs num_devices N with N >= 2 (or all)",
+                ))
+            }
+            (None, None) => Mesh::single(),
+        };
+        if mesh.devices() > available {
+            return Err(bad(
+                "mesh",
+                &mesh.to_string(),
+                &format!(
+                    "needs {} devices, the client has {available} (the CPU plugin makes more \
+                     with --cpu-devices N)",
+                    mesh.devices()
+                ),
+            ));
+        }
+        Ok(mesh)
+    }
+
+    /// Whether this run starts from a checkpoint (or may, with `auto`).
+    pub fn resumes(&self) -> bool {
+        !matches!(
+            self.resume_from_checkpoint,
+            None | Some(ResumeFrom::Latest(false))
+        )
+    }
+}
+
 impl NumDevices {
     /// The device count for a client with `available` addressable devices.
     pub fn resolve(self, available: usize) -> Result<usize> {
@@ -278,8 +346,13 @@ training_args! {
     /// `per_device_train_batch_size` samples of every global batch.
     num_devices: Option<NumDevices>,
     /// With `num_devices = N`: shard the training state ZeRO/FSDP-style (each tensor whose dim 0
-    /// divides by N lives as one row block per device) instead of replicating it.
+    /// divides by N lives as one row block per device) instead of replicating it: `fsdp=N`.
     shard_state: bool,
+    /// The device mesh in MaxText's axis names, e.g. `"data=2,fsdp=2"` or `"tensor=2,data=2"`:
+    /// `data` splits the batch, `fsdp` the batch and the state, `tensor` attention heads and MLP
+    /// columns. The global batch is `per_device_train_batch_size x data x fsdp`. Absent: from
+    /// `num_devices` (`data=N`, or `fsdp=N` with `shard_state`), else one device.
+    mesh: Option<crate::train::Mesh>,
     /// `no` (f32) or `bf16`: bf16 matmul operands, f32 master state, moments and reductions
     /// (HF's `--bf16`); `fp16` is refused (no loss scaling).
     mixed_precision: Precision,
@@ -375,6 +448,7 @@ impl TrainingArgs {
             on_save: None,
             num_devices: None,
             shard_state: false,
+            mesh: None,
             mixed_precision: Precision::F32,
             allow_precision_change: false,
             peak_tflops: None,

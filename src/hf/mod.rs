@@ -146,18 +146,32 @@ impl HfModel {
     /// from the mapped files (BF16/F16 through one tensor-sized conversion buffer). Tensors the
     /// files hold that are no parameter (and no tied alias or known buffer) are refused.
     pub fn upload(&self, client: &Client, device: usize) -> Result<Vec<Buffer>> {
+        let mut buffers = Vec::new();
+        self.for_each_param(|shape, bytes| {
+            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            buffers.push(client.buffer_from_bytes(bytes, ElementType::F32, &dims, device)?);
+            Ok(())
+        })?;
+        Ok(buffers)
+    }
+
+    /// Calls `visit(shape, f32 bytes)` for every parameter in declaration order, each borrowed
+    /// from the mapped files where it is stored as f32 (BF16/F16 through one tensor-sized
+    /// conversion buffer). Tensors the files hold that are no parameter are refused first.
+    pub fn for_each_param(
+        &self,
+        mut visit: impl FnMut(&[usize], &[u8]) -> Result<()>,
+    ) -> Result<()> {
         let table = self.table();
         self.check_no_stray_tensors(&table)?;
         let mut scratch = Vec::new();
-        let mut buffers = Vec::with_capacity(table.params.len());
         for p in &table.params {
             let bytes = self
                 .weights
                 .tensor_bytes(&table, &p.name, &p.shape, &mut scratch)?;
-            let dims: Vec<i64> = p.shape.iter().map(|&d| d as i64).collect();
-            buffers.push(client.buffer_from_bytes(bytes, ElementType::F32, &dims, device)?);
+            visit(&p.shape, bytes)?;
         }
-        Ok(buffers)
+        Ok(())
     }
 
     /// A file tensor the table does not know would be silently dropped, changing the model.

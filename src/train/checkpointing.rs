@@ -18,18 +18,18 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{
-    check_architecture, checkpoint_dir_name, cleanup_stale, dtype_of, free_space, open_checkpoint,
-    resume_from, upload_verified, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
-    RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
-    WriterOptions, FORMAT_VERSION,
+    check_architecture, checkpoint_dir_name, cleanup_stale, free_space, open_checkpoint,
+    resume_from, Checkpoint, CheckpointWriter, ResumeState, RetentionPolicy, SaveJob, SaveOptions,
+    SaveReport, TensorSource, TrainerState, Verify, WriterOptions, FORMAT_VERSION,
 };
 use crate::config::{ResumeFrom, SaveOnBusy, SaveStrategy, TrainingArgs};
 use crate::data::DataCursor;
 use crate::models::ModelConfig;
-use crate::pjrt::{Buffer, Client};
+use crate::pjrt::Client;
 use crate::{Error, Result};
 
-use super::program::{TensorDesc, RNG_KEY, STEP};
+use super::program::{TensorDesc, RNG_KEY};
+use super::state::StateSource;
 use super::{StepHook, TrainState, TrainSummary, Trainer, TrainerProgress};
 
 /// A save requested after step `step`, waiting for the state of that step to be released by the
@@ -95,7 +95,7 @@ impl Checkpointing {
         if saves {
             // A full disk is found now, not at the first save hours into the run: one
             // checkpoint of this state must fit.
-            ensure_room_for(&args.output_dir, trainer.state()?.descriptors())?;
+            ensure_room_for(&args.output_dir, &trainer.layout().descs)?;
         }
         let mut save = SaveOptions {
             max_shard_size: args.max_shard_size_bytes()?,
@@ -144,7 +144,7 @@ impl Checkpointing {
 
     /// Resumes `trainer` per `--resume-from-checkpoint` (nothing when it is unset or `false`, or
     /// with `auto` when `output_dir` holds no valid checkpoint). Each byte of the checkpoint is
-    /// read once: hashed while it is uploaded.
+    /// read once: hashed while each device's blocks of it are uploaded, onto any mesh.
     pub fn resume(&mut self, trainer: &mut Trainer) -> Result<Option<Resumed>> {
         let (path, auto) = match &self.args.resume_from_checkpoint {
             None | Some(ResumeFrom::Latest(false)) => {
@@ -166,7 +166,7 @@ impl Checkpointing {
             require_fingerprint(c)?;
             check_architecture(c, trainer.model())?;
             precision_change = super::precision::check_resume(c, &self.args)?;
-            restore_state(trainer, c)
+            trainer.restore_checkpoint(c, false)
         });
         let choice = match chosen {
             Err(Error::NoValidCheckpoint { skipped, .. }) if auto => {
@@ -190,8 +190,7 @@ impl Checkpointing {
             }
         }
         let checkpoint = choice.checkpoint;
-        let (state, progress, model_only) = choice.restored;
-        trainer.restore(state, progress)?;
+        let model_only = choice.restored;
         let step = checkpoint.step();
         if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
             let what = if model_only {
@@ -217,8 +216,9 @@ impl Checkpointing {
                 eprintln!("warning: {warning}");
             }
             eprintln!(
-                "resumed from {} (step {step}) in {:.3} s",
+                "resumed from {} (step {step}) onto {} in {:.3} s",
                 checkpoint.path.display(),
+                describe_mesh(trainer),
                 started.elapsed().as_secs_f64()
             );
             if model_only {
@@ -351,8 +351,7 @@ impl Checkpointing {
         let trainer_state = self.trainer_state(trainer, step);
         let retention = self.retention(trainer, step);
         let state = trainer.state()?;
-        let n_params = trainer.model().param_specs()?.len();
-        let (model, optimizer) = split(state.descriptors(), state.buffers().iter(), n_params)?;
+        let (model, optimizer) = StateSource::split(state, self.n_params);
         let mut job = self.job(step, model, optimizer, trainer_state, retention);
         job.requested_at = requested_at;
         job.prepare_time = requested_at.elapsed();
@@ -362,9 +361,7 @@ impl Checkpointing {
     }
 
     fn submit(&mut self, pending: PendingSave, state: TrainState, entered: Instant) -> Result<()> {
-        let n_params = self.n_params;
-        let (descs, buffers) = state.into_parts();
-        let (model, optimizer) = split(&descs, buffers.into_iter(), n_params)?;
+        let (model, optimizer) = StateSource::split(Arc::new(state), self.n_params);
         let step = pending.step;
         let mut job = self.job(
             step,
@@ -381,14 +378,14 @@ impl Checkpointing {
         Ok(())
     }
 
-    fn job<B: std::borrow::Borrow<Buffer>>(
+    fn job<S: TensorSource>(
         &self,
         step: u64,
-        model: DeviceTensors<B>,
-        optimizer: DeviceTensors<B>,
+        model: S,
+        optimizer: S,
         trainer_state: TrainerState,
         retention: RetentionPolicy,
-    ) -> SaveJob<B> {
+    ) -> SaveJob<S> {
         SaveJob {
             step,
             model,
@@ -439,7 +436,7 @@ impl Checkpointing {
         if !self.args.load_best_model_at_end {
             return Ok(None);
         }
-        let progress = trainer.progress().clone();
+        let progress = trainer.progress();
         let (Some(step), Some(metric)) = (progress.best_global_step, progress.best_metric) else {
             return Ok(None);
         };
@@ -448,8 +445,7 @@ impl Checkpointing {
         checkpoint.verify_documents()?;
         check_architecture(&checkpoint, trainer.model())?;
         // The whole saved state of that step; the run's progress (log history) stays.
-        let (state, _, _) = restore_state(trainer, &checkpoint)?;
-        trainer.restore(state, progress)?;
+        trainer.restore_checkpoint(&checkpoint, true)?;
         Ok(Some(LoadedBest { path, step, metric }))
     }
 }
@@ -466,7 +462,6 @@ impl StepHook for Checkpointing {
     }
 }
 
-/// Checkpoint specs of state descriptors.
 /// Removes staging directories a crashed run left in `output_dir` (discovery ignores them anyway).
 pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> {
     for path in cleanup_stale(output_dir)? {
@@ -492,33 +487,6 @@ pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorDesc]) -> Result
     Ok(())
 }
 
-fn specs_of(descs: &[TensorDesc]) -> Vec<TensorSpec> {
-    descs
-        .iter()
-        .map(|d| {
-            TensorSpec::new(
-                d.name.clone(),
-                dtype_of(d.element_type),
-                d.shape.iter().map(|&s| s as u64).collect::<Vec<u64>>(),
-            )
-        })
-        .collect()
-}
-
-/// Splits a state into the model set (the first `n_params`) and the rest.
-fn split<B: std::borrow::Borrow<Buffer>>(
-    descs: &[TensorDesc],
-    buffers: impl Iterator<Item = B>,
-    n_params: usize,
-) -> Result<(DeviceTensors<B>, DeviceTensors<B>)> {
-    let mut buffers: Vec<B> = buffers.collect();
-    let rest = buffers.split_off(n_params.min(buffers.len()));
-    let names = |range: &[TensorDesc]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
-    let model = DeviceTensors::new(names(&descs[..n_params.min(descs.len())]), buffers)?;
-    let optimizer = DeviceTensors::new(names(&descs[n_params.min(descs.len())..]), rest)?;
-    Ok((model, optimizer))
-}
-
 /// Refuses (as invalid, so auto-resume skips it) a checkpoint that records no architecture
 /// fingerprint: the trainer never writes one, and without it nothing holds the tensors to a model.
 pub(super) fn require_fingerprint(checkpoint: &Checkpoint) -> Result<()> {
@@ -538,57 +506,12 @@ pub(super) fn require_fingerprint(checkpoint: &Checkpoint) -> Result<()> {
     Ok(())
 }
 
-/// The device state and host progress a checkpoint describes, in `trainer`'s layout.
-fn restore_state(
-    trainer: &Trainer,
-    checkpoint: &Checkpoint,
-) -> Result<(TrainState, TrainerProgress, bool)> {
-    let descs = trainer.state()?.descriptors().to_vec();
-    let n_params = trainer.model().param_specs()?.len();
-    let specs = specs_of(&descs);
-    let client = trainer.client();
-    let path = &checkpoint.path;
-    let saved = &checkpoint.trainer_state;
-    // Hashed while uploaded; `open_checkpoint` already checked that the step tensor equals
-    // global_step and that the tensors are the checkpoint's own model's.
-    let mut buffers =
-        upload_verified(client, checkpoint, &checkpoint.model, &specs[..n_params], 0)?;
-    let model_only = checkpoint.optimizer.is_none();
-    match &checkpoint.optimizer {
-        Some(set) => {
-            buffers.extend(upload_verified(
-                client,
-                checkpoint,
-                set,
-                &specs[n_params..],
-                0,
-            )?);
-        }
-        None => {
-            // Fresh optimizer slots, the step counter from trainer_state.json and the run's seed
-            // key: the parameters continue, the optimizer does not (not bit-exact).
-            let key = crate::rng::root_key(trainer.args.seed);
-            for d in &descs[n_params..] {
-                let dims = d.dims();
-                let buffer = if d.name == STEP {
-                    let step =
-                        i32::try_from(saved.global_step).map_err(|_| Error::CheckpointInvalid {
-                            path: path.clone(),
-                            reason: "global_step does not fit the step counter".into(),
-                        })?;
-                    client.upload(&[step], &dims, 0)?
-                } else if d.name == RNG_KEY {
-                    client.upload(&key, &dims, 0)?
-                } else {
-                    client.upload(&vec![0f32; d.numel()], &dims, 0)?
-                };
-                buffers.push(buffer);
-            }
-        }
+/// `"4 devices (data=1,fsdp=4,tensor=1)"`, or `"1 device"`.
+pub(super) fn describe_mesh(trainer: &Trainer) -> String {
+    match trainer.num_devices() {
+        1 => "1 device".into(),
+        n => format!("{n} devices ({})", trainer.mesh()),
     }
-    let state = TrainState::from_parts(descs, buffers)?;
-    let progress = progress_of(checkpoint, trainer.progress().max_steps)?;
-    Ok((state, progress, model_only))
 }
 
 /// What every checkpoint of a run records about the run besides its state: the model config,
