@@ -30,9 +30,15 @@ fn main() -> Result<()> {
     let steps: usize = argv.get(2).map_or(Ok(40), |s| s.parse())?;
     let mut meshes: Vec<String> = argv.iter().skip(3).cloned().collect();
     if meshes.is_empty() {
-        meshes = ["data=1", "data=4", "fsdp=4", "data=2,fsdp=2", "tensor=2,data=2"]
-            .map(String::from)
-            .to_vec();
+        meshes = [
+            "data=1",
+            "data=4",
+            "fsdp=4",
+            "data=2,fsdp=2",
+            "tensor=2,data=2",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     let client = Client::cpu()?;
     println!(

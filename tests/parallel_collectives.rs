@@ -139,9 +139,20 @@ fn the_mesh_step_is_the_global_program_annotated_and_one_device_is_unchanged() {
     // data=4: no collective is written by hand; the partitioner adds them from the annotations
     let four = on(Mesh::data(4));
     assert!(!four.mlir.contains("all_reduce"));
-    let replicated = four.mlir.matches("mhlo.sharding = \"{replicated}\"").count();
-    let state_tensors = xlatrain::train::state_layout(&model, &optimizer).unwrap().len();
-    assert_eq!(replicated, 2 * state_tensors + 3, "state in and out, three metrics");
-    assert!(four.mlir.contains("mhlo.sharding = \"{devices=[1,4,1]0,1,2,3}\""));
+    let replicated = four
+        .mlir
+        .matches("mhlo.sharding = \"{replicated}\"")
+        .count();
+    let state_tensors = xlatrain::train::state_layout(&model, &optimizer)
+        .unwrap()
+        .len();
+    assert_eq!(
+        replicated,
+        2 * state_tensors + 3,
+        "state in and out, three metrics"
+    );
+    assert!(four
+        .mlir
+        .contains("mhlo.sharding = \"{devices=[1,4,1]0,1,2,3}\""));
     cpu().compile(&four.mlir, &CompileOptions::spmd(4)).unwrap();
 }

@@ -190,7 +190,10 @@ mod tests {
         let up = param_sharding("h.0.mlp.c_fc.w", &[32, 64], &m);
         assert_eq!(up.dims, vec![vec![MeshAxis::Fsdp], vec![MeshAxis::Tensor]]);
         let down = param_sharding("h.0.mlp.c_proj.w", &[64, 32], &m);
-        assert_eq!(down.dims, vec![vec![MeshAxis::Tensor], vec![MeshAxis::Fsdp]]);
+        assert_eq!(
+            down.dims,
+            vec![vec![MeshAxis::Tensor], vec![MeshAxis::Fsdp]]
+        );
         let o = param_sharding("model.layers.0.self_attn.o_proj.weight", &[32, 32], &m);
         assert_eq!(o.dims, vec![vec![MeshAxis::Fsdp], vec![MeshAxis::Tensor]]);
         let odd = param_sharding("fc2.b", &[10], &Mesh::fsdp(4));

@@ -276,7 +276,10 @@ fn axis_index(axis: MeshAxis) -> usize {
 
 /// Whether `block` of a tensor of `shape` is the whole tensor.
 pub fn is_whole(block: &[Range<usize>], shape: &[usize]) -> bool {
-    block.iter().zip(shape).all(|(r, &n)| r.start == 0 && r.end == n)
+    block
+        .iter()
+        .zip(shape)
+        .all(|(r, &n)| r.start == 0 && r.end == n)
 }
 
 /// Calls `run(whole_offset, part_offset, len)` for each contiguous byte run of `block` of a
@@ -326,7 +329,13 @@ fn for_each_run(
     }
 }
 
-fn check_sizes(whole: usize, part: usize, shape: &[usize], block: &[Range<usize>], elem: usize) -> Result<()> {
+fn check_sizes(
+    whole: usize,
+    part: usize,
+    shape: &[usize],
+    block: &[Range<usize>],
+    elem: usize,
+) -> Result<()> {
     let numel: usize = block.iter().map(|r| r.len()).product();
     let fits = block.len() == shape.len() && block.iter().zip(shape).all(|(r, &n)| r.end <= n);
     if !fits || part != numel * elem || whole != shape.iter().product::<usize>() * elem {
@@ -338,7 +347,13 @@ fn check_sizes(whole: usize, part: usize, shape: &[usize], block: &[Range<usize>
 }
 
 /// Writes `part` (the row-major bytes of `block`) into its place in `whole`, touching nothing else.
-pub fn scatter(whole: &mut [u8], part: &[u8], shape: &[usize], block: &[Range<usize>], elem: usize) -> Result<()> {
+pub fn scatter(
+    whole: &mut [u8],
+    part: &[u8],
+    shape: &[usize],
+    block: &[Range<usize>],
+    elem: usize,
+) -> Result<()> {
     check_sizes(whole.len(), part.len(), shape, block, elem)?;
     for_each_run(shape, block, elem, |w, p, len| {
         whole[w..w + len].copy_from_slice(&part[p..p + len])

@@ -131,7 +131,14 @@ pub fn train_step_program(
     micro_batches: usize,
 ) -> Result<Program> {
     let state = StateLayout::new(model, optimizer, Mesh::single(), Vec::new())?;
-    train_step_program_on(model, optimizer, layout, micro_batches, &state, Precision::F32)
+    train_step_program_on(
+        model,
+        optimizer,
+        layout,
+        micro_batches,
+        &state,
+        Precision::F32,
+    )
 }
 
 /// The train step of the GLOBAL batch `layout` over `state`'s mesh: with more than one device,

@@ -185,14 +185,8 @@ impl TrainState {
         n_params: usize,
         seed: u64,
     ) -> Result<(TrainState, bool)> {
-        let specs: Vec<TensorSpec> = layout.descs.iter().map(spec_of).collect();
-        let n_params = n_params.min(specs.len());
-        checkpoint
-            .model
-            .matching(&checkpoint.path, &specs[..n_params])?;
-        if let Some(set) = &checkpoint.optimizer {
-            set.matching(&checkpoint.path, &specs[n_params..])?;
-        }
+        TrainState::check_restorable(&layout, checkpoint, n_params)?;
+        let n_params = n_params.min(layout.descs.len());
         let position: HashMap<&str, usize> = layout
             .descs
             .iter()
@@ -217,13 +211,12 @@ impl TrainState {
         match &checkpoint.optimizer {
             Some(set) => set.for_each_verified(path, &checkpoint.manifest, &mut upload)?,
             None => {
-                let step =
-                    i32::try_from(checkpoint.trainer_state.global_step).map_err(|_| {
-                        Error::CheckpointInvalid {
-                            path: path.clone(),
-                            reason: "global_step does not fit the step counter".into(),
-                        }
-                    })?;
+                let step = i32::try_from(checkpoint.trainer_state.global_step).map_err(|_| {
+                    Error::CheckpointInvalid {
+                        path: path.clone(),
+                        reason: "global_step does not fit the step counter".into(),
+                    }
+                })?;
                 let key: Vec<u8> = crate::rng::root_key(seed)
                     .iter()
                     .flat_map(|k| k.to_le_bytes())
@@ -253,6 +246,25 @@ impl TrainState {
             }
         }
         Ok((state, model_only))
+    }
+
+    /// Fails, naming the tensor, unless `checkpoint` holds exactly the tensors of `layout` (the
+    /// first `n_params` in its model set, the rest in its optimizer set when it has one) with
+    /// their dtypes and shapes. Reads only the checkpoint's indexes.
+    pub fn check_restorable(
+        layout: &StateLayout,
+        checkpoint: &Checkpoint,
+        n_params: usize,
+    ) -> Result<()> {
+        let specs: Vec<TensorSpec> = layout.descs.iter().map(spec_of).collect();
+        let n_params = n_params.min(specs.len());
+        checkpoint
+            .model
+            .matching(&checkpoint.path, &specs[..n_params])?;
+        if let Some(set) = &checkpoint.optimizer {
+            set.matching(&checkpoint.path, &specs[n_params..])?;
+        }
+        Ok(())
     }
 
     /// Pairs descriptors with the buffers of one device, checking element types and shapes.

@@ -34,9 +34,9 @@ use super::plot::{run_title, LossCurves};
 use super::program::{
     batch_sharding, eval_program_on, train_step_program_on, Program, STEP_METRICS,
 };
-use super::state::InitialParams;
 use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
+use super::state::InitialParams;
 use super::{TrainState, TrainerProgress};
 
 /// Results of one evaluation over the held-out batches.
@@ -353,6 +353,7 @@ impl Trainer {
         };
         self.dataset.check_cursor(&progress.cursor)?;
         let n_params = self.model.param_specs()?.len();
+        TrainState::check_restorable(&self.layout, checkpoint, n_params)?;
         // the old state's memory is free before the checkpoint's is uploaded
         self.state = None;
         let (state, model_only) = TrainState::restore(
@@ -548,7 +549,11 @@ impl Trainer {
                     args
                 })
                 .collect();
-            let out = exe.execute_replicated(args)?.into_iter().next().unwrap_or_default();
+            let out = exe
+                .execute_replicated(args)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             let scalar = |i: usize| -> Result<f64> {
                 let b = out.get(i).ok_or_else(|| {
                     Error::ExecuteArgs("eval program returned too few results".into())
