@@ -13,6 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    StderrLog::install();
     match xlatrain::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -25,4 +26,37 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// The binary's `log` sink: each message as one plain stderr line (warnings and errors prefixed
+/// `warning: ` / `error: `), so it reads like the tool's other output.
+struct StderrLog;
+
+impl StderrLog {
+    fn install() {
+        static LOG: StderrLog = StderrLog;
+        // fails only when a logger is set already, which cannot happen before main sets it
+        let _ = log::set_logger(&LOG);
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let prefix = match record.level() {
+            log::Level::Error => "error: ",
+            log::Level::Warn => "warning: ",
+            _ => "",
+        };
+        eprintln!("{prefix}{}", record.args());
+    }
+
+    fn flush(&self) {}
 }

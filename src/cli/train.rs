@@ -13,10 +13,7 @@ use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
-use crate::train::{
-    train_step_program_on, train_with_checkpoints, Checkpointing, Console, Mesh, ReportTo,
-    StateLayout, Trainer,
-};
+use crate::train::{train_step_program_on, Console, Mesh, ReportTo, StateLayout, Trainer};
 use crate::{Error, Result};
 
 /// Declares the flags that map one to one onto `TrainingArgs` keys: each is passed on as a
@@ -292,32 +289,31 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
         } else {
             "state replicated".into()
         };
-        eprintln!(
+        log::info!(
             "training on {} devices, mesh {mesh} ({state}), global batch {}",
             mesh.devices(),
             trainer.args.per_device_train_batch_size * mesh.batch_ways()
         );
     }
-    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), true)?;
-    let outcome = train_with_checkpoints(&mut trainer, &mut checkpointing)?;
+    let outcome = trainer.train(None)?;
     if let Some(signal) = stop.signal_name() {
-        let saved = checkpointing
-            .reports()
+        let saved = outcome
+            .reports
             .last()
             .map(|r| format!("; last checkpoint {}", r.saved.path.display()))
             .unwrap_or_default();
-        eprintln!(
+        log::info!(
             "stopped by {signal} after step {}{saved}",
             outcome.summary.steps
         );
     }
-    let reports = checkpointing.reports();
+    let reports = &outcome.reports;
     if !reports.is_empty() {
         let median = |mut values: Vec<f64>| {
             values.sort_by(f64::total_cmp);
             values[values.len() / 2]
         };
-        eprintln!(
+        log::info!(
             "checkpoints: {} saved; per save: training loop stalled {:.1} ms, durable after \
              {:.3} s (medians)",
             reports.len(),
@@ -331,7 +327,7 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
         );
     }
     if let Some(best) = &outcome.best {
-        eprintln!(
+        log::info!(
             "loaded the best model: {} (step {}, eval_loss {:.6})",
             best.path.display(),
             best.step,

@@ -77,6 +77,8 @@ pub struct Checkpointing {
     resumed_from_step: Option<u64>,
     identity: RunIdentity,
     reports: Vec<SaveReport>,
+    /// Reports already passed to the trainer's callbacks.
+    notified: usize,
     /// Steps whose save was skipped because the previous one was still being written.
     skipped_busy: Vec<u64>,
     verbose: bool,
@@ -125,6 +127,7 @@ impl Checkpointing {
             resumed_from_step: None,
             identity,
             reports: Vec::new(),
+            notified: 0,
             skipped_busy: Vec::new(),
             verbose,
             n_params: trainer.model().param_specs()?.len(),
@@ -186,7 +189,7 @@ impl Checkpointing {
         let skipped = choice.skipped_messages();
         if self.verbose {
             for message in &skipped {
-                eprintln!("warning: {message}");
+                log::warn!("{message}");
             }
         }
         let checkpoint = choice.checkpoint;
@@ -198,7 +201,7 @@ impl Checkpointing {
             } else {
                 "parameters and optimizer state"
             };
-            eprintln!(
+            log::info!(
                 "{what} from checkpoint {} (step {step}), not from the weights of \
                  --model-name-or-path {}",
                 checkpoint.path.display(),
@@ -213,17 +216,17 @@ impl Checkpointing {
         }
         if self.verbose {
             if let Some(warning) = precision_change {
-                eprintln!("warning: {warning}");
+                log::warn!("{warning}");
             }
-            eprintln!(
+            log::info!(
                 "resumed from {} (step {step}) onto {} in {:.3} s",
                 checkpoint.path.display(),
                 describe_mesh(trainer),
                 started.elapsed().as_secs_f64()
             );
             if model_only {
-                eprintln!(
-                    "warning: {} was saved with --save-only-model: it holds no optimizer state, \
+                log::warn!(
+                    "{} was saved with --save-only-model: it holds no optimizer state, \
                      so the optimizer restarts from zero and the run is not a bit-exact \
                      continuation",
                     checkpoint.path.display()
@@ -241,7 +244,7 @@ impl Checkpointing {
 
     fn log_fresh_start(&self, why: &str) {
         if self.verbose {
-            eprintln!("--resume-from-checkpoint auto: {why}; starting a fresh run");
+            log::info!("--resume-from-checkpoint auto: {why}; starting a fresh run");
         }
         self.log_initial_weights();
     }
@@ -249,7 +252,7 @@ impl Checkpointing {
     /// Says that a run that starts fresh takes its parameters from `--model-name-or-path`.
     fn log_initial_weights(&self) {
         if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
-            eprintln!(
+            log::info!(
                 "initial parameters: the weights of --model-name-or-path {} (optimizer state zero)",
                 model.display()
             );
@@ -271,28 +274,33 @@ impl Checkpointing {
         let epoch = trainer.progress().cursor.epoch;
         let epoch_ended = epoch > self.last_epoch;
         self.last_epoch = epoch;
-        if !self.saving() {
-            return Ok(());
+        let requested = trainer.take_save_request();
+        if !self.saving() && !requested {
+            return self.notify(trainer);
         }
-        if trainer.finished() || self.stop.load(Ordering::SeqCst) {
-            return self.save_now(trainer);
+        let stopping = self.stop.load(Ordering::SeqCst) || trainer.control().should_training_stop;
+        if trainer.finished() || stopping {
+            self.save_now(trainer)?;
+            return self.notify(trainer);
         }
-        if self.save_due(trainer, epoch_ended) && !self.args.async_save {
+        let due = requested || self.save_due(trainer, epoch_ended);
+        if due && !self.args.async_save {
             // Written right here from the live buffers; nothing to keep for later.
             self.last_save_at = Instant::now();
-            return self.save_now(trainer);
+            self.save_now(trainer)?;
+            return self.notify(trainer);
         }
-        if self.save_due(trainer, epoch_ended) {
+        if due {
             if self.args.save_on_busy == SaveOnBusy::Skip && self.writer.is_busy() {
                 self.skipped_busy.push(step);
                 if self.verbose {
-                    eprintln!(
+                    log::info!(
                         "skipping the save of step {step}: checkpoint-{} is still being written \
                          (--save-on-busy skip)",
                         self.writer.in_flight_step().unwrap_or_default()
                     );
                 }
-                return Ok(());
+                return self.notify(trainer);
             }
             let snapshot_started = Instant::now();
             let trainer_state = self.trainer_state(trainer, step);
@@ -306,6 +314,15 @@ impl Checkpointing {
             });
             self.last_save_at = Instant::now();
         }
+        self.notify(trainer)
+    }
+
+    /// Tells the trainer's callbacks about every checkpoint committed since the last call.
+    fn notify(&mut self, trainer: &mut Trainer) -> Result<()> {
+        for report in &self.reports[self.notified..] {
+            trainer.notify_saved(&report.saved.path);
+        }
+        self.notified = self.reports.len();
         Ok(())
     }
 
@@ -337,7 +354,17 @@ impl Checkpointing {
         }
         let report = self.writer.wait()?;
         self.reports.extend(report);
-        Ok(())
+        self.notify(trainer)
+    }
+
+    /// Saves the live state now as `checkpoint-<step>/` (unless that step is saved already) and
+    /// waits until it is durable: [`Trainer::save_state`].
+    pub(super) fn save_once(&mut self, trainer: &mut Trainer) -> Result<PathBuf> {
+        self.save_now(trainer)?;
+        let report = self.writer.wait()?;
+        self.reports.extend(report);
+        self.notify(trainer)?;
+        Ok(self.checkpoint_path(trainer.progress().global_step))
     }
 
     /// Saves the live state now, in this thread (borrowing the buffers), unless it is saved.
@@ -466,7 +493,7 @@ impl StepHook for Checkpointing {
 pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> {
     for path in cleanup_stale(output_dir)? {
         if verbose {
-            eprintln!("removed unfinished checkpoint {}", path.display());
+            log::info!("removed unfinished checkpoint {}", path.display());
         }
     }
     Ok(())
@@ -640,6 +667,8 @@ pub struct RunOutcome {
     pub best: Option<LoadedBest>,
     /// Steps of the checkpoints this run saved, in order.
     pub saved_steps: Vec<u64>,
+    /// What each save of this run did and cost.
+    pub reports: Vec<SaveReport>,
 }
 
 /// A whole run with checkpointing: resume (per the args), train with saves at the cadence (and
@@ -651,12 +680,13 @@ pub fn train_with_checkpoints(
 ) -> Result<RunOutcome> {
     let resumed = checkpointing.resume(trainer)?;
     let first_saved = checkpointing.saved_steps.len();
-    let summary = match trainer.train(checkpointing) {
+    let first_report = checkpointing.reports.len();
+    let summary = match trainer.run_loop(checkpointing) {
         Ok(summary) => summary,
         Err(e) => {
             // The save in flight still completes (or is reported); the failed state is not saved.
             if let Err(save) = checkpointing.writer.wait() {
-                eprintln!("error: {save}");
+                log::error!("{save}");
             }
             return Err(e);
         }
@@ -668,5 +698,6 @@ pub fn train_with_checkpoints(
         resumed,
         best,
         saved_steps: checkpointing.saved_steps[first_saved..].to_vec(),
+        reports: checkpointing.reports[first_report..].to_vec(),
     })
 }

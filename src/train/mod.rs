@@ -3,8 +3,12 @@
 //! eval programs ([`program`]) carry those shardings for XLA's SPMD partitioner; the
 //! [`TrainState`] holds each device's blocks; the host-side [`TrainerProgress`] and the
 //! [`Trainer`] loop with its console output, its `report_to` sinks (`metrics.jsonl`, TensorBoard
-//! events) and the loss plot; [`Checkpointing`] saves and resumes it on any mesh.
+//! events) and the loss plot; [`Checkpointing`] saves and resumes it on any mesh. As a library,
+//! [`Trainer::train`], [`Trainer::save_model`], [`Trainer::save_state`] and
+//! [`TrainerCallback`] are the calls of Hugging Face's `Trainer` (see `api.rs`).
 
+mod api;
+mod callback;
 mod checkpointing;
 mod layout;
 mod mesh;
@@ -18,6 +22,7 @@ mod state;
 mod tensorboard;
 mod trainer;
 
+pub use callback::{TrainerCallback, TrainerControl};
 pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
 pub use layout::StateLayout;
 pub use mesh::{Mesh, MeshAxis, Sharding};

@@ -28,6 +28,7 @@ use crate::optim::OptimizerSpec;
 use crate::pjrt::{Arg, Buffer, Client, CompileOptions, ElementType, Executable};
 use crate::{Error, Result};
 
+use super::callback::{TrainerCallback, TrainerControl};
 use super::layout::StateLayout;
 use super::mesh::{block_bytes, Mesh, Sharding};
 use super::plot::{run_title, LossCurves};
@@ -105,6 +106,8 @@ pub struct Trainer {
     /// Metric buffers of the steps since the last log: `[loss, grad_norm, learning_rate]`.
     pending: Vec<Vec<Buffer>>,
     stop: Arc<AtomicBool>,
+    callbacks: Vec<Box<dyn TrainerCallback>>,
+    control: TrainerControl,
     reporter: Reporter,
     compile_time: Duration,
     step_times: Vec<Duration>,
@@ -212,6 +215,8 @@ impl Trainer {
             progress,
             pending: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            callbacks: Vec::new(),
+            control: TrainerControl::default(),
             reporter,
             compile_time,
             step_times: Vec::new(),
@@ -520,8 +525,33 @@ impl Trainer {
 
     fn record(&mut self, entry: Value) -> Result<()> {
         self.reporter.log(&entry)?;
+        for callback in &mut self.callbacks {
+            callback.on_log(&self.progress, &entry, &mut self.control);
+        }
         self.progress.log_history.push(entry);
         Ok(())
+    }
+
+    /// Adds a callback; the loop calls every callback's hooks in the order they were added.
+    pub fn add_callback(&mut self, callback: impl TrainerCallback + 'static) {
+        self.callbacks.push(Box::new(callback));
+    }
+
+    /// What the callbacks have asked for and the loop has not done yet.
+    pub fn control(&self) -> TrainerControl {
+        self.control
+    }
+
+    /// Takes a callback's save request (the checkpointing hook acts on it).
+    pub(super) fn take_save_request(&mut self) -> bool {
+        std::mem::take(&mut self.control.should_save)
+    }
+
+    /// Tells the callbacks that `checkpoint` is committed.
+    pub(super) fn notify_saved(&mut self, checkpoint: &std::path::Path) {
+        for callback in &mut self.callbacks {
+            callback.on_save(&self.progress, checkpoint, &mut self.control);
+        }
     }
 
     /// Mean loss and accuracy over the held-out batches with the current parameters, logged as
@@ -583,6 +613,9 @@ impl Trainer {
             }
         }
         self.record(entry)?;
+        for callback in &mut self.callbacks {
+            callback.on_evaluate(&self.progress, &metrics, &mut self.control);
+        }
         let greater_is_better = self.args.greater_is_better.unwrap_or(false);
         let improved = self.progress.best_metric.is_none_or(|best| {
             if greater_is_better {
@@ -610,10 +643,12 @@ impl Trainer {
     }
 
     /// Runs the remaining steps, logging every `logging_steps`, evaluating at the eval cadence
-    /// and calling `hook` around each step (the checkpoint point). Writes `metrics.jsonl`
-    /// (as it goes) and `loss_curve.png` and `loss_curve.svg` (at the end) into
-    /// `output_dir`, and TensorBoard events when `report_to` asks for them.
-    pub fn train(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
+    /// (or when a callback asks), calling the callbacks and then `hook` after each step (the
+    /// checkpoint point), and ending early when the stop flag is set or a callback asks. Writes
+    /// `metrics.jsonl` (as it goes) and `loss_curve.png` and `loss_curve.svg` (at the end) into
+    /// `output_dir`, and TensorBoard events when `report_to` asks for them. [`Self::train`] is
+    /// the whole run with checkpoints around this loop.
+    pub fn run_loop(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
         self.initialize_state()?;
         std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
             Error::io(
@@ -628,7 +663,8 @@ impl Trainer {
         let mut final_eval = None;
         let mut stopped_early = false;
         while !self.finished() {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.load(Ordering::Relaxed) || self.control.should_training_stop {
+                self.control.should_training_stop = false;
                 stopped_early = true;
                 break;
             }
@@ -645,6 +681,12 @@ impl Trainer {
             }
             if self.eval_due(epoch_before) {
                 final_eval = self.evaluate()?;
+            }
+            for callback in &mut self.callbacks {
+                callback.on_step_end(&self.progress, &mut self.control);
+            }
+            if std::mem::take(&mut self.control.should_evaluate) {
+                final_eval = self.evaluate()?.or(final_eval);
             }
             self.reporter.tick(step, self.epoch());
             hook.after_step(self, previous)?;
