@@ -8,15 +8,12 @@
 
 mod train_common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde_json::json;
-use train_common::trainer;
-use xlatrain::checkpoint::{
-    open_checkpoint, save_checkpoint, CheckpointContents, SaveOptions, TrainerState, Verify,
-};
+use train_common::{save_state_checkpoint, trainer};
+use xlatrain::checkpoint::{open_checkpoint, Verify};
 use xlatrain::data::DataCursor;
-use xlatrain::train::{StateSource, TrainState, Trainer};
+use xlatrain::train::{TrainState, Trainer};
 
 const GLOBAL_BATCH: usize = 64;
 
@@ -39,25 +36,6 @@ fn losses(t: &mut Trainer, steps: usize) -> Vec<f64> {
             t.log_metrics().unwrap().unwrap()["loss"].as_f64().unwrap()
         })
         .collect()
-}
-
-fn save(t: &Trainer, output_dir: &Path) -> PathBuf {
-    let n_params = t.model().param_specs().unwrap().len();
-    let (model, optimizer) = StateSource::split(t.state().unwrap(), n_params);
-    let step = t.progress().global_step;
-    let mut trainer_state = TrainerState::at_step(step);
-    trainer_state.xlatrain.data_cursor = serde_json::to_value(&t.progress().cursor).unwrap();
-    let contents = CheckpointContents {
-        step,
-        model: &model,
-        optimizer: Some(&optimizer),
-        trainer_state: &trainer_state,
-        training_args: &json!({}),
-        config: &json!({}),
-    };
-    save_checkpoint(output_dir, &contents, &SaveOptions::default())
-        .unwrap()
-        .path
 }
 
 fn resume(t: &mut Trainer, checkpoint: &Path) {
@@ -89,7 +67,7 @@ fn a_four_device_checkpoint_is_written_once_and_resumes_on_one_two_and_four_devi
     let dir = tempfile::tempdir().unwrap();
     let mut first = mlp(4);
     losses(&mut first, 5);
-    let checkpoint = save(&first, dir.path());
+    let checkpoint = save_state_checkpoint(&first, dir.path());
 
     // one copy of the state: exactly replica 0's tensors and bytes, whatever the device count
     let ck = open_checkpoint(&checkpoint, Verify::Full).unwrap();

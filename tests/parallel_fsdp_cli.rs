@@ -58,13 +58,18 @@ fn run(output_dir: &Path, devices: usize, shard_state: bool, extra: &[&str]) -> 
     succeed(&args)
 }
 
-/// `(step, loss)` of every training log line in metrics.jsonl.
-fn losses(output_dir: &Path) -> Vec<(u64, f64)> {
+/// `(step, value)` of every line of metrics.jsonl that has `key`.
+fn logged(output_dir: &Path, key: &str) -> Vec<(u64, f64)> {
     let text = std::fs::read_to_string(output_dir.join("metrics.jsonl")).unwrap();
     text.lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get("loss")?.as_f64()?)))
+        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get(key)?.as_f64()?)))
         .collect()
+}
+
+/// `(step, loss)` of every training log line in metrics.jsonl.
+fn losses(output_dir: &Path) -> Vec<(u64, f64)> {
+    logged(output_dir, "loss")
 }
 
 fn assert_close(got: &[(u64, f64)], want: &[(u64, f64)], what: &str) {
@@ -154,15 +159,6 @@ fn a_sharded_cli_run_trains_like_one_device_and_its_checkpoints_resume_sharded_a
     assert_close(&losses(&back), &expected[6..], "1 device -> 4 sharded");
 }
 
-/// Every `(step, eval_loss)` of metrics.jsonl.
-fn eval_losses(output_dir: &Path) -> Vec<(u64, f64)> {
-    let text = std::fs::read_to_string(output_dir.join("metrics.jsonl")).unwrap();
-    text.lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get("eval_loss")?.as_f64()?)))
-        .collect()
-}
-
 fn checkpoints(output_dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(output_dir)
         .unwrap()
@@ -218,7 +214,7 @@ fn eval_accumulation_async_best_and_on_save_work_on_a_sharded_mesh_as_on_one_dev
         let out = features(&dir, Some(mesh), "4");
         let what = format!("mesh {mesh}");
         assert_close(&losses(&dir), &losses(&single), &what);
-        let (ours, theirs) = (eval_losses(&dir), eval_losses(&single));
+        let (ours, theirs) = (logged(&dir, "eval_loss"), logged(&single, "eval_loss"));
         assert_eq!(ours.len(), 4, "{what}: an eval every 2 of 8 steps");
         assert_close(&ours, &theirs, &format!("{what}, eval_loss"));
         // the same best checkpoints, each announced to --on-save once it was committed

@@ -6,14 +6,9 @@
 
 mod train_common;
 
-use std::path::{Path, PathBuf};
-
-use serde_json::json;
-use train_common::{step_losses, trainer};
-use xlatrain::checkpoint::{
-    open_checkpoint, save_checkpoint, CheckpointContents, SaveOptions, TrainerState, Verify,
-};
-use xlatrain::train::{Mesh, StateSource, Trainer};
+use train_common::{save_state_checkpoint, step_losses, trainer};
+use xlatrain::checkpoint::{open_checkpoint, Verify};
+use xlatrain::train::{Mesh, Trainer};
 use xlatrain::Error;
 
 const GLOBAL_BATCH: usize = 8;
@@ -101,25 +96,6 @@ fn the_tensor_axis_splits_heads_and_mlp_columns_then_rows_and_fsdp_splits_the_re
     assert_eq!(dims(&both, "wte"), vec![vec![128, 32]; 4]);
 }
 
-fn save(t: &Trainer, dir: &Path) -> PathBuf {
-    let n_params = t.model().param_specs().unwrap().len();
-    let (model, optimizer) = StateSource::split(t.state().unwrap(), n_params);
-    let step = t.progress().global_step;
-    let mut state = TrainerState::at_step(step);
-    state.xlatrain.data_cursor = serde_json::to_value(&t.progress().cursor).unwrap();
-    let contents = CheckpointContents {
-        step,
-        model: &model,
-        optimizer: Some(&optimizer),
-        trainer_state: &state,
-        training_args: &json!({}),
-        config: &json!({}),
-    };
-    save_checkpoint(dir, &contents, &SaveOptions::default())
-        .unwrap()
-        .path
-}
-
 #[test]
 fn a_checkpoint_of_any_mesh_restores_onto_any_other_and_continues_the_curve() {
     let reference = step_losses(&mut gpt("data=1", &[]), 10);
@@ -127,7 +103,7 @@ fn a_checkpoint_of_any_mesh_restores_onto_any_other_and_continues_the_curve() {
     for (i, from) in ["data=1", "tensor=2,data=2", "fsdp=4"].iter().enumerate() {
         let mut first = gpt(from, &[]);
         step_losses(&mut first, 5);
-        let checkpoint = save(&first, &root.path().join(i.to_string()));
+        let checkpoint = save_state_checkpoint(&first, &root.path().join(i.to_string()));
         let ck = open_checkpoint(&checkpoint, Verify::Full).unwrap();
         // one copy of each tensor, whole, whatever the mesh wrote it
         let whole = first
@@ -158,7 +134,11 @@ fn every_mesh_refuses_a_checkpoint_with_other_shapes_extra_or_missing_tensors() 
     let saved = |extra: &[&str], name: &str| {
         let mut t = gpt("data=1", extra);
         step_losses(&mut t, 1);
-        open_checkpoint(&save(&t, &root.path().join(name)), Verify::Full).unwrap()
+        open_checkpoint(
+            &save_state_checkpoint(&t, &root.path().join(name)),
+            Verify::Full,
+        )
+        .unwrap()
     };
     let wider = saved(&["d_ff=128"], "wider");
     let deeper = saved(&["n_layers=2"], "deeper");

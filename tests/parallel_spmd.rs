@@ -5,14 +5,9 @@
 
 mod train_common;
 
-use std::path::{Path, PathBuf};
-
-use serde_json::json;
-use train_common::{step_losses, trainer};
-use xlatrain::checkpoint::{
-    open_checkpoint, save_checkpoint, CheckpointContents, SaveOptions, TrainerState, Verify,
-};
-use xlatrain::train::{StateSource, Trainer};
+use train_common::{save_state_checkpoint, step_losses, trainer};
+use xlatrain::checkpoint::{open_checkpoint, Verify};
+use xlatrain::train::Trainer;
 
 const GLOBAL_BATCH: usize = 64;
 
@@ -47,25 +42,6 @@ fn relative(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-12)
 }
 
-fn save(t: &Trainer, dir: &Path) -> PathBuf {
-    let n_params = t.model().param_specs().unwrap().len();
-    let (model, optimizer) = StateSource::split(t.state().unwrap(), n_params);
-    let step = t.progress().global_step;
-    let mut state = TrainerState::at_step(step);
-    state.xlatrain.data_cursor = serde_json::to_value(&t.progress().cursor).unwrap();
-    let contents = CheckpointContents {
-        step,
-        model: &model,
-        optimizer: Some(&optimizer),
-        trainer_state: &state,
-        training_args: &json!({}),
-        config: &json!({}),
-    };
-    save_checkpoint(dir, &contents, &SaveOptions::default())
-        .unwrap()
-        .path
-}
-
 #[test]
 fn sharded_state_trains_like_one_device_and_each_device_holds_only_its_rows() {
     let pairs = settings(GLOBAL_BATCH);
@@ -95,7 +71,7 @@ fn a_sharded_checkpoint_restores_onto_two_devices_and_onto_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = sharded(4);
     step_losses(&mut first, 4);
-    let checkpoint = save(&first, dir.path());
+    let checkpoint = save_state_checkpoint(&first, dir.path());
 
     // every row block landed in its own byte range of the stored tensor
     let ck = open_checkpoint(&checkpoint, Verify::Full).unwrap();
