@@ -6,9 +6,11 @@
 
 mod train_common;
 
+use std::borrow::Cow;
 use train_common::{save_state_checkpoint, step_losses, trainer};
 use xlatrain::checkpoint::{open_checkpoint, Verify};
-use xlatrain::train::{Mesh, Trainer};
+
+use xlatrain::train::{block_bytes, scatter, Mesh, MeshAxis, Sharding, Trainer};
 use xlatrain::Error;
 
 const GLOBAL_BATCH: usize = 8;
@@ -163,4 +165,62 @@ fn every_mesh_refuses_a_checkpoint_with_other_shapes_extra_or_missing_tensors() 
             "{mesh}: {err}"
         );
     }
+}
+
+#[test]
+fn meshes_parse_by_maxtext_axis_names_and_refuse_unknown_ones() {
+    let m = Mesh::parse("data=2, fsdp=2").unwrap();
+    assert_eq!((m.data, m.fsdp, m.tensor, m.devices()), (2, 2, 1, 4));
+    assert_eq!(m.batch_ways(), 4);
+    assert_eq!(Mesh::parse("tensor=2").unwrap().batch_ways(), 1);
+    for bad in ["model=2", "data=0", "data=2,data=2", "data"] {
+        assert!(Mesh::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn annotations_list_devices_in_tile_order_with_a_replication_tile() {
+    let fsdp = Mesh::fsdp(4);
+    let rows = Sharding::split(2, 0, &[MeshAxis::Fsdp], &fsdp);
+    assert_eq!(rows.annotation(&fsdp), "{devices=[4,1]0,1,2,3}");
+    let m = Mesh::parse("data=2,tensor=2").unwrap();
+    // tile (0, t, r) is the device at tensor=t, data=r
+    let cols = Sharding::split(2, 1, &[MeshAxis::Tensor], &m);
+    assert_eq!(
+        cols.annotation(&m),
+        "{devices=[1,2,2]0,2,1,3 last_tile_dim_replicate}"
+    );
+    let batch = Sharding::split(2, 0, &[MeshAxis::Data, MeshAxis::Fsdp], &m);
+    assert_eq!(
+        batch.annotation(&m),
+        "{devices=[2,1,2]0,1,2,3 last_tile_dim_replicate}"
+    );
+    assert_eq!(Sharding::replicated(2).annotation(&m), "{replicated}");
+}
+
+#[test]
+fn blocks_are_read_from_and_written_to_only_their_own_bytes() {
+    let m = Mesh::parse("data=2,tensor=2").unwrap();
+    let cols = Sharding::split(2, 1, &[MeshAxis::Tensor], &m);
+    let shape = [3, 4];
+    let whole: Vec<u8> = (0..12u8).collect();
+    let mut rebuilt = vec![0u8; 12];
+    for p in 0..4 {
+        let block = cols.block(&shape, &m, p);
+        let part = block_bytes(&whole, &shape, &block, 1).unwrap();
+        let first = 2 * m.coordinate(p, MeshAxis::Tensor) as u8;
+        assert_eq!(
+            &part[..],
+            &[first, first + 1, first + 4, first + 5, first + 8, first + 9]
+        );
+        scatter(&mut rebuilt, &part, &shape, &block, 1).unwrap();
+    }
+    assert_eq!(rebuilt, whole);
+    // a row block is one contiguous range: borrowed, not copied
+    let rows = Sharding::split(2, 0, &[MeshAxis::Fsdp], &Mesh::fsdp(3));
+    let block = rows.block(&shape, &Mesh::fsdp(3), 1);
+    let part = block_bytes(&whole, &shape, &block, 1).unwrap();
+    assert!(matches!(part, Cow::Borrowed(_)));
+    assert_eq!(&*part, &[4, 5, 6, 7]);
+    assert!(block_bytes(&whole[..11], &shape, &block, 1).is_err());
 }

@@ -23,7 +23,6 @@ use crate::checkpoint::{
     SaveReport, TensorSource, TrainerState, Verify, WriterOptions, FORMAT_VERSION,
 };
 use crate::config::{ResumeFrom, SaveOnBusy, SaveStrategy, TrainingArgs};
-use crate::data::DataCursor;
 use crate::models::ModelConfig;
 use crate::pjrt::Client;
 use crate::{Error, Result};
@@ -629,34 +628,6 @@ pub(crate) fn trainer_state_of(
         versions: identity.versions.clone(),
     };
     state
-}
-
-/// The host progress a checkpoint's `trainer_state.json` describes, for a run of `max_steps`.
-pub(crate) fn progress_of(checkpoint: &Checkpoint, max_steps: u64) -> Result<TrainerProgress> {
-    let path = &checkpoint.path;
-    let saved = &checkpoint.trainer_state;
-    let cursor: DataCursor =
-        serde_json::from_value(saved.xlatrain.data_cursor.clone()).map_err(|e| {
-            Error::CheckpointInvalid {
-                path: path.clone(),
-                reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
-            }
-        })?;
-    Ok(TrainerProgress {
-        global_step: saved.global_step,
-        epoch: saved.epoch,
-        cursor,
-        log_history: saved
-            .log_history
-            .iter()
-            .cloned()
-            .map(Value::Object)
-            .collect(),
-        best_metric: saved.best_metric,
-        best_global_step: saved.best_global_step,
-        num_input_tokens_seen: saved.num_input_tokens_seen,
-        max_steps,
-    })
 }
 
 /// What [`train_with_checkpoints`] did.

@@ -179,25 +179,3 @@ fn param_sharding(name: &str, shape: &[usize], mesh: &Mesh) -> Sharding {
     }
     sharding
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fsdp_splits_rows_and_tensor_splits_columns_then_rows_of_each_pair() {
-        let m = Mesh::parse("fsdp=2,tensor=2").unwrap();
-        let up = param_sharding("h.0.mlp.c_fc.w", &[32, 64], &m);
-        assert_eq!(up.dims, vec![vec![MeshAxis::Fsdp], vec![MeshAxis::Tensor]]);
-        let down = param_sharding("h.0.mlp.c_proj.w", &[64, 32], &m);
-        assert_eq!(
-            down.dims,
-            vec![vec![MeshAxis::Tensor], vec![MeshAxis::Fsdp]]
-        );
-        let o = param_sharding("model.layers.0.self_attn.o_proj.weight", &[32, 32], &m);
-        assert_eq!(o.dims, vec![vec![MeshAxis::Fsdp], vec![MeshAxis::Tensor]]);
-        let odd = param_sharding("fc2.b", &[10], &Mesh::fsdp(4));
-        assert!(odd.is_replicated());
-        assert!(param_sharding("wte", &[256, 32], &Mesh::data(4)).is_replicated());
-    }
-}

@@ -29,14 +29,6 @@ pub enum MeshAxis {
 
 impl MeshAxis {
     pub const ALL: [MeshAxis; 3] = [MeshAxis::Data, MeshAxis::Fsdp, MeshAxis::Tensor];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            MeshAxis::Data => "data",
-            MeshAxis::Fsdp => "fsdp",
-            MeshAxis::Tensor => "tensor",
-        }
-    }
 }
 
 /// Axis sizes; their product is the device count. `data=1,fsdp=1,tensor=1` is one device.
@@ -255,15 +247,6 @@ impl Sharding {
             })
             .collect()
     }
-
-    /// Whether every split dimension divides evenly.
-    pub fn fits(&self, shape: &[usize], mesh: &Mesh) -> bool {
-        shape.len() == self.dims.len()
-            && shape
-                .iter()
-                .enumerate()
-                .all(|(d, &size)| size.is_multiple_of(self.ways(d, mesh).max(1)))
-    }
 }
 
 fn axis_index(axis: MeshAxis) -> usize {
@@ -389,62 +372,5 @@ pub fn contiguous(shape: &[usize], block: &[Range<usize>], elem: usize) -> Optio
         0 => Some(0..0),
         1 => runs.pop(),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn meshes_parse_by_maxtext_axis_names_and_refuse_unknown_ones() {
-        let m = Mesh::parse("data=2, fsdp=2").unwrap();
-        assert_eq!((m.data, m.fsdp, m.tensor, m.devices()), (2, 2, 1, 4));
-        assert_eq!(Mesh::parse("tensor=2").unwrap().tensor, 2);
-        assert!(Mesh::parse("model=2").is_err());
-        assert!(Mesh::parse("data=0").is_err());
-        assert!(Mesh::parse("data=2,data=2").is_err());
-    }
-
-    #[test]
-    fn annotations_list_devices_in_tile_order_with_a_replication_tile() {
-        let fsdp = Mesh::fsdp(4);
-        let rows = Sharding::split(2, 0, &[MeshAxis::Fsdp], &fsdp);
-        assert_eq!(rows.annotation(&fsdp), "{devices=[4,1]0,1,2,3}");
-        let m = Mesh::parse("data=2,tensor=2").unwrap();
-        let cols = Sharding::split(2, 1, &[MeshAxis::Tensor], &m);
-        // tile (0, t, r): device of data=r, tensor=t
-        assert_eq!(
-            cols.annotation(&m),
-            "{devices=[1,2,2]0,2,1,3 last_tile_dim_replicate}"
-        );
-        let batch = Sharding::split(2, 0, &[MeshAxis::Data, MeshAxis::Fsdp], &m);
-        assert_eq!(
-            batch.annotation(&m),
-            "{devices=[2,1,2]0,1,2,3 last_tile_dim_replicate}"
-        );
-    }
-
-    #[test]
-    fn blocks_gather_and_scatter_back_to_the_same_bytes() {
-        let m = Mesh::parse("data=2,tensor=2").unwrap();
-        let cols = Sharding::split(2, 1, &[MeshAxis::Tensor], &m);
-        let shape = [3, 4];
-        let whole: Vec<u8> = (0..12u8).collect();
-        let mut rebuilt = vec![0u8; 12];
-        for p in 0..4 {
-            let block = cols.block(&shape, &m, p);
-            assert_eq!(block[1].len(), 2);
-            let part = block_bytes(&whole, &shape, &block, 1).unwrap();
-            let first = 2 * m.coordinate(p, MeshAxis::Tensor) as u8;
-            assert_eq!(&part[..2], &[first, first + 1]);
-            scatter(&mut rebuilt, &part, &shape, &block, 1).unwrap();
-        }
-        assert_eq!(rebuilt, whole);
-        let rows = Sharding::split(2, 0, &[MeshAxis::Fsdp], &Mesh::fsdp(3));
-        let block = rows.block(&shape, &Mesh::fsdp(3), 1);
-        let part = block_bytes(&whole, &shape, &block, 1).unwrap();
-        assert!(matches!(part, Cow::Borrowed(_)));
-        assert_eq!(&*part, &[4, 5, 6, 7]);
     }
 }

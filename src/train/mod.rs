@@ -19,13 +19,14 @@ mod progress;
 mod report;
 mod speed;
 mod state;
+mod summary;
 mod tensorboard;
 mod trainer;
 
 pub use callback::{TrainerCallback, TrainerControl};
 pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
 pub use layout::StateLayout;
-pub use mesh::{Mesh, MeshAxis, Sharding};
+pub use mesh::{block_bytes, scatter, Mesh, MeshAxis, Sharding};
 pub use precision::{saved_precision, MIXED_PRECISION_KEY};
 pub use program::{
     batch_sharding, eval_program, eval_program_on, state_layout, train_step_program,
@@ -35,4 +36,5 @@ pub use progress::TrainerProgress;
 pub use report::{Console, ReportTo};
 pub use speed::{known_peak_tflops, SpeedModel};
 pub use state::{InitialParams, StateSource, TrainState};
-pub use trainer::{EvalMetrics, StepHook, TrainSummary, Trainer, WARMUP_STEPS};
+pub use summary::{EvalMetrics, TrainSummary, WARMUP_STEPS};
+pub use trainer::{StepHook, Trainer};

@@ -4,7 +4,7 @@
 //! from the model's init or weights, from host bytes, from a checkpoint read once) and one way
 //! out to a checkpoint ([`StateSource`]), whatever the mesh.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -64,88 +64,36 @@ impl TrainState {
         params: InitialParams,
         seed: u64,
     ) -> Result<TrainState> {
-        let n_params = model.param_specs()?.len();
-        let mut host: Vec<Vec<u8>> = Vec::with_capacity(n_params);
+        let mut tensors = Vec::with_capacity(layout.descs.len());
         match params {
             InitialParams::Spec => {
-                for values in model.init_params()? {
-                    host.push(values.iter().flat_map(|v| v.to_le_bytes()).collect());
+                for (i, values) in model.init_params()?.iter().enumerate() {
+                    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    tensors.push(place(client, &layout, i, &bytes)?);
                 }
             }
-            InitialParams::Pretrained(weights) => {
-                weights.for_each_param(|_, bytes| {
-                    host.push(bytes.to_vec());
-                    Ok(())
-                })?;
+            InitialParams::Pretrained(weights) => weights.for_each_param(|_, bytes| {
+                tensors.push(place(client, &layout, tensors.len(), bytes)?);
+                Ok(())
+            })?,
+        }
+        for i in tensors.len()..layout.descs.len() {
+            tensors.push(fresh_tensor(client, &layout, i, 0, seed)?);
+        }
+        TrainState::from_tensors(layout, tensors)
+    }
+
+    /// `[tensor][partition]` buffers as a state.
+    fn from_tensors(layout: Arc<StateLayout>, tensors: Vec<Vec<Buffer>>) -> Result<TrainState> {
+        let mut buffers: Vec<Vec<Buffer>> = (0..layout.partitions())
+            .map(|_| Vec::with_capacity(tensors.len()))
+            .collect();
+        for per_partition in tensors {
+            for (list, buffer) in buffers.iter_mut().zip(per_partition) {
+                list.push(buffer);
             }
         }
-        let key: Vec<u8> = crate::rng::root_key(seed)
-            .iter()
-            .flat_map(|k| k.to_le_bytes())
-            .collect();
-        let mut state = TrainState::empty(layout.clone());
-        for (i, d) in layout.descs.iter().enumerate() {
-            let bytes: Cow<[u8]> = if i < n_params {
-                Cow::Owned(std::mem::take(&mut host[i]))
-            } else if d.name == STEP {
-                Cow::Owned(0i32.to_le_bytes().to_vec())
-            } else if d.name == RNG_KEY {
-                Cow::Borrowed(&key)
-            } else {
-                // zero slots: each partition uploads zeros of its block only
-                state.push_zeros(client, i)?;
-                continue;
-            };
-            state.push_placed(client, i, &bytes)?;
-        }
-        Ok(state)
-    }
-
-    fn empty(layout: Arc<StateLayout>) -> TrainState {
-        let buffers = (0..layout.partitions())
-            .map(|_| Vec::with_capacity(layout.descs.len()))
-            .collect();
-        TrainState { layout, buffers }
-    }
-
-    /// Uploads tensor `i` (all of it, `bytes`) as each partition's block.
-    fn push_placed(&mut self, client: &Client, i: usize, bytes: &[u8]) -> Result<()> {
-        let desc = &self.layout.descs[i];
-        if bytes.len() != desc.byte_size() {
-            return Err(Error::BufferShape(format!(
-                "tensor {} needs {} bytes ({} {:?}), got {}",
-                desc.name,
-                desc.byte_size(),
-                desc.element_type,
-                desc.shape,
-                bytes.len()
-            )));
-        }
-        let elem = desc.element_type.byte_size();
-        for (p, list) in self.buffers.iter_mut().enumerate() {
-            let block = self.layout.block(i, p);
-            let part = block_bytes(bytes, &desc.shape, &block, elem)?;
-            let dims: Vec<i64> = block.iter().map(|r| r.len() as i64).collect();
-            let device = self.layout.devices[p];
-            list.push(client.buffer_from_bytes(&part, desc.element_type, &dims, device)?);
-        }
-        Ok(())
-    }
-
-    fn push_zeros(&mut self, client: &Client, i: usize) -> Result<()> {
-        let desc = &self.layout.descs[i];
-        for (p, list) in self.buffers.iter_mut().enumerate() {
-            let dims = self.layout.block_dims(i, p);
-            let bytes = dims.iter().product::<i64>() as usize * desc.element_type.byte_size();
-            let device = self.layout.devices[p];
-            list.push(client.buffer_from_bytes(
-                &vec![0u8; bytes],
-                desc.element_type,
-                &dims,
-                device,
-            )?);
-        }
-        Ok(())
+        TrainState::from_partitions(layout, buffers)
     }
 
     /// Builds a one-device state from host bytes, one little-endian row-major slice per
@@ -165,19 +113,19 @@ impl TrainState {
         layout: Arc<StateLayout>,
         mut bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
     ) -> Result<TrainState> {
-        let mut state = TrainState::empty(layout.clone());
-        for (i, d) in layout.descs.iter().enumerate() {
-            state.push_placed(client, i, bytes_of(d)?)?;
-        }
-        Ok(state)
+        let tensors = (0..layout.descs.len())
+            .map(|i| place(client, &layout, i, bytes_of(&layout.descs[i])?))
+            .collect::<Result<Vec<_>>>()?;
+        TrainState::from_tensors(layout, tensors)
     }
 
     /// The state a checkpoint holds, on `layout`: the shards are read once, in file order, each
     /// checked against its checksum on the way, and each partition uploads its block of each
     /// tensor straight from the bytes read. Fails before uploading anything if a tensor is
-    /// missing, extra, or of another dtype or shape, or if the `step` tensor disagrees with
-    /// `trainer_state.json`. A checkpoint without optimizer state (`--save-only-model`) gets zero
-    /// slots, the step of `trainer_state.json` and the run's seed key; the returned flag says so.
+    /// missing, extra, or of another dtype or shape (`open_checkpoint` has checked the `step`
+    /// tensor against `trainer_state.json`). A checkpoint without optimizer state
+    /// (`--save-only-model`) gets zero slots, the step of `trainer_state.json` and the run's seed
+    /// key; the returned flag says so.
     pub fn restore(
         client: &Client,
         layout: Arc<StateLayout>,
@@ -186,7 +134,6 @@ impl TrainState {
         seed: u64,
     ) -> Result<(TrainState, bool)> {
         TrainState::check_restorable(&layout, checkpoint, n_params)?;
-        let n_params = n_params.min(layout.descs.len());
         let position: HashMap<&str, usize> = layout
             .descs
             .iter()
@@ -195,21 +142,17 @@ impl TrainState {
             .collect();
         let mut tensors: Vec<Option<Vec<Buffer>>> = layout.descs.iter().map(|_| None).collect();
         let mut upload = |spec: &TensorSpec, bytes: &[u8]| -> Result<()> {
-            let Some(&i) = position.get(spec.name.as_str()) else {
-                return Ok(());
-            };
-            let mut one = TrainState::empty(layout.clone());
-            one.push_placed(client, i, bytes)?;
-            tensors[i] = Some(one.buffers.into_iter().flatten().collect());
+            if let Some(&i) = position.get(spec.name.as_str()) {
+                tensors[i] = Some(place(client, &layout, i, bytes)?);
+            }
             Ok(())
         };
-        let path = &checkpoint.path;
+        let (path, manifest) = (&checkpoint.path, &checkpoint.manifest);
         checkpoint
             .model
-            .for_each_verified(path, &checkpoint.manifest, &mut upload)?;
-        let model_only = checkpoint.optimizer.is_none();
+            .for_each_verified(path, manifest, &mut upload)?;
         match &checkpoint.optimizer {
-            Some(set) => set.for_each_verified(path, &checkpoint.manifest, &mut upload)?,
+            Some(set) => set.for_each_verified(path, manifest, &mut upload)?,
             None => {
                 let step = i32::try_from(checkpoint.trainer_state.global_step).map_err(|_| {
                     Error::CheckpointInvalid {
@@ -217,35 +160,23 @@ impl TrainState {
                         reason: "global_step does not fit the step counter".into(),
                     }
                 })?;
-                let key: Vec<u8> = crate::rng::root_key(seed)
-                    .iter()
-                    .flat_map(|k| k.to_le_bytes())
-                    .collect();
-                for (i, d) in layout.descs.iter().enumerate().skip(n_params) {
-                    let mut one = TrainState::empty(layout.clone());
-                    if d.name == STEP {
-                        one.push_placed(client, i, &step.to_le_bytes())?;
-                    } else if d.name == RNG_KEY {
-                        one.push_placed(client, i, &key)?;
-                    } else {
-                        one.push_zeros(client, i)?;
-                    }
-                    tensors[i] = Some(one.buffers.into_iter().flatten().collect());
+                for (i, slot) in tensors.iter_mut().enumerate().skip(n_params) {
+                    *slot = Some(fresh_tensor(client, &layout, i, step, seed)?);
                 }
             }
         }
-        // [tensor][partition] -> [partition][tensor]
-        let mut state = TrainState::empty(layout.clone());
-        for (i, per_partition) in tensors.into_iter().enumerate() {
-            let per_partition = per_partition.ok_or_else(|| Error::InvalidTensor {
-                tensor: layout.descs[i].name.clone(),
-                reason: "not uploaded".into(),
-            })?;
-            for (list, buffer) in state.buffers.iter_mut().zip(per_partition) {
-                list.push(buffer);
-            }
-        }
-        Ok((state, model_only))
+        let tensors = tensors
+            .into_iter()
+            .zip(&layout.descs)
+            .map(|(t, d)| {
+                t.ok_or_else(|| Error::InvalidTensor {
+                    tensor: d.name.clone(),
+                    reason: "not uploaded".into(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let model_only = checkpoint.optimizer.is_none();
+        Ok((TrainState::from_tensors(layout, tensors)?, model_only))
     }
 
     /// Fails, naming the tensor, unless `checkpoint` holds exactly the tensors of `layout` (the
@@ -414,6 +345,59 @@ impl TrainState {
         let value = buffer.to_vec::<i32>()?;
         Ok(value.first().map_or(0, |&v| v.max(0) as u64))
     }
+}
+
+/// Uploads tensor `i` of `layout` (all of it, `bytes`) as each partition's block.
+fn place(client: &Client, layout: &StateLayout, i: usize, bytes: &[u8]) -> Result<Vec<Buffer>> {
+    let desc = &layout.descs[i];
+    if bytes.len() != desc.byte_size() {
+        return Err(Error::BufferShape(format!(
+            "tensor {} needs {} bytes ({} {:?}), got {}",
+            desc.name,
+            desc.byte_size(),
+            desc.element_type,
+            desc.shape,
+            bytes.len()
+        )));
+    }
+    let elem = desc.element_type.byte_size();
+    (0..layout.partitions())
+        .map(|p| {
+            let block = layout.block(i, p);
+            let part = block_bytes(bytes, &desc.shape, &block, elem)?;
+            let dims: Vec<i64> = block.iter().map(|r| r.len() as i64).collect();
+            client.buffer_from_bytes(&part, desc.element_type, &dims, layout.devices[p])
+        })
+        .collect()
+}
+
+/// A non-parameter tensor of a fresh optimizer: `step` (as given), `rng_key` (the seed's root
+/// key) or a zero slot, of which each partition uploads zeros of its block only.
+fn fresh_tensor(
+    client: &Client,
+    layout: &StateLayout,
+    i: usize,
+    step: i32,
+    seed: u64,
+) -> Result<Vec<Buffer>> {
+    let desc = &layout.descs[i];
+    if desc.name == STEP {
+        return place(client, layout, i, &step.to_le_bytes());
+    }
+    if desc.name == RNG_KEY {
+        let key: Vec<u8> = crate::rng::root_key(seed)
+            .iter()
+            .flat_map(|k| k.to_le_bytes())
+            .collect();
+        return place(client, layout, i, &key);
+    }
+    (0..layout.partitions())
+        .map(|p| {
+            let dims = layout.block_dims(i, p);
+            let len = dims.iter().product::<i64>() as usize * desc.element_type.byte_size();
+            client.buffer_from_bytes(&vec![0u8; len], desc.element_type, &dims, layout.devices[p])
+        })
+        .collect()
 }
 
 /// The checkpoint description of a state tensor.

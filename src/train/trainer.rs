@@ -38,30 +38,8 @@ use super::program::{
 use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
 use super::state::InitialParams;
+use super::summary::{EvalMetrics, TrainSummary};
 use super::{TrainState, TrainerProgress};
-
-/// Results of one evaluation over the held-out batches.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EvalMetrics {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub perplexity: f64,
-}
-
-/// What a finished (or stopped) run reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainSummary {
-    pub steps: u64,
-    pub stopped_early: bool,
-    pub compile_time: Duration,
-    pub train_time: Duration,
-    /// Median wall time of one step, excluding the first `WARMUP_STEPS` steps.
-    pub median_step_time: Duration,
-    /// Samples (MLP) or tokens (GPT) per second over the median step.
-    pub items_per_second: f64,
-    pub final_loss: Option<f64>,
-    pub final_eval: Option<EvalMetrics>,
-}
 
 /// Called by [`Trainer::train`] around every optimizer step. Any
 /// `FnMut(&mut Trainer) -> Result<()>` closure is a hook that never keeps the previous state.
@@ -82,9 +60,6 @@ impl<F: FnMut(&mut Trainer) -> Result<()>> StepHook for F {
         self(trainer)
     }
 }
-
-/// Steps left out of the median step time (compilation warm-up, caches).
-pub const WARMUP_STEPS: usize = 10;
 
 pub struct Trainer {
     pub args: TrainingArgs,
@@ -175,16 +150,16 @@ impl Trainer {
         let compile_time = started.elapsed();
         let mut eval_batches = Vec::with_capacity(eval_data.len());
         for batch in &eval_data {
+            let batch = std::slice::from_ref(batch);
+            let ((x, x_type), (y, _)) = (stacked_bytes(batch, true), stacked_bytes(batch, false));
+            let dims = |shape: &[usize]| shape.iter().map(|&d| d as i64).collect::<Vec<i64>>();
+            let (x_dims, y_dims) = (dims(&eval_layout.x_shape), dims(&eval_layout.y_shape));
             let mut copies = Vec::with_capacity(state_layout.partitions());
             for &device in &state_layout.devices {
-                copies.push(upload_batch(
-                    &client,
-                    std::slice::from_ref(batch),
-                    &eval_layout.x_shape,
-                    &eval_layout.y_shape,
-                    false,
-                    device,
-                )?);
+                copies.push((
+                    client.buffer_from_bytes(&x, x_type, &x_dims, device)?,
+                    client.buffer_from_bytes(&y, ElementType::S32, &y_dims, device)?,
+                ));
             }
             eval_batches.push(copies);
         }
@@ -354,7 +329,7 @@ impl Trainer {
         let progress = if keep_progress {
             self.progress.clone()
         } else {
-            super::checkpointing::progress_of(checkpoint, self.progress.max_steps)?
+            super::progress::progress_of(checkpoint, self.progress.max_steps)?
         };
         self.dataset.check_cursor(&progress.cursor)?;
         let n_params = self.model.param_specs()?.len();
@@ -787,48 +762,6 @@ pub(super) fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64>
         .max(1))
 }
 
-/// Uploads `batches` concatenated: with a leading micro-batch axis (`x: [N, ..x_shape]`) for
-/// the train step when `stacked`, as one plain batch (eval) otherwise.
-fn upload_batch(
-    client: &Client,
-    batches: &[Batch],
-    x_shape: &[usize],
-    y_shape: &[usize],
-    stacked: bool,
-    device: usize,
-) -> Result<(Buffer, Buffer)> {
-    let dims = |shape: &[usize]| -> Vec<i64> {
-        let mut dims = Vec::with_capacity(shape.len() + 1);
-        if stacked {
-            dims.push(batches.len() as i64);
-        }
-        dims.extend(shape.iter().map(|&d| d as i64));
-        dims
-    };
-    let y: Vec<i32> = batches.iter().flat_map(|b| b.y.iter().copied()).collect();
-    let x = match batches.first().map(|b| &b.x) {
-        Some(Inputs::F32(_)) => {
-            let mut all = Vec::new();
-            for b in batches {
-                if let Inputs::F32(v) = &b.x {
-                    all.extend_from_slice(v);
-                }
-            }
-            client.upload(&all, &dims(x_shape), device)?
-        }
-        _ => {
-            let mut all = Vec::new();
-            for b in batches {
-                if let Inputs::I32(v) = &b.x {
-                    all.extend_from_slice(v);
-                }
-            }
-            client.upload(&all, &dims(x_shape), device)?
-        }
-    };
-    Ok((x, client.upload(&y, &dims(y_shape), device)?))
-}
-
 /// The micro-batches stacked as little-endian bytes: their inputs (`x`) with their element
 /// type, or their labels.
 fn stacked_bytes(batches: &[Batch], inputs: bool) -> (Vec<u8>, ElementType) {
@@ -845,53 +778,4 @@ fn stacked_bytes(batches: &[Batch], inputs: bool) -> (Vec<u8>, ElementType) {
         }
     }
     (bytes, ty)
-}
-
-impl TrainSummary {
-    /// The summary of a run from its progress and step times (the same for every trainer).
-    pub(super) fn of_run(
-        progress: &TrainerProgress,
-        step_times: &[Duration],
-        items_per_step: u64,
-        compile_time: Duration,
-        train_time: Duration,
-        stopped_early: bool,
-        final_eval: Option<EvalMetrics>,
-    ) -> TrainSummary {
-        let median_step_time = median(step_times);
-        let items_per_second = if median_step_time.is_zero() {
-            0.0
-        } else {
-            items_per_step as f64 / median_step_time.as_secs_f64()
-        };
-        let final_loss = progress
-            .log_history
-            .iter()
-            .rev()
-            .find_map(|e| e.get("loss").and_then(Value::as_f64));
-        TrainSummary {
-            steps: progress.global_step,
-            stopped_early,
-            compile_time,
-            train_time,
-            median_step_time,
-            items_per_second,
-            final_loss,
-            final_eval,
-        }
-    }
-}
-
-pub(super) fn median(times: &[Duration]) -> Duration {
-    let skip = if times.len() > WARMUP_STEPS {
-        WARMUP_STEPS
-    } else {
-        0
-    };
-    let mut steady: Vec<Duration> = times[skip..].to_vec();
-    if steady.is_empty() {
-        return Duration::ZERO;
-    }
-    steady.sort();
-    steady[steady.len() / 2]
 }
