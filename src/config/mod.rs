@@ -145,50 +145,33 @@ impl TrainingArgs {
     /// `num_devices = N` as `data=N` (`fsdp=N` with `shard_state`), or one device.
     pub fn resolve_mesh(&self, available: usize) -> Result<crate::train::Mesh> {
         use crate::train::Mesh;
-        let mesh = match (self.mesh, self.num_devices) {
-            (Some(_), Some(_)) => {
+        let shard_state = |why: &str| Err(bad("shard_state", &true, why));
+        let mesh = match (self.mesh, self.num_devices.map(|n| n.resolve(available))) {
+            (Some(mesh), Some(_)) => {
                 return Err(bad(
                     "mesh",
-                    &self.mesh.map(|m| m.to_string()).unwrap_or_default(),
+                    &mesh,
                     "give either mesh or num_devices, not both",
                 ))
             }
             (Some(_), None) if self.shard_state => {
-                return Err(bad(
-                    "shard_state",
-                    &true,
-                    "with mesh, shard the state with an fsdp axis instead",
-                ))
+                return shard_state("with mesh, shard the state with an fsdp axis instead")
             }
             (Some(mesh), None) => mesh,
-            (None, Some(n)) => {
-                let n = n.resolve(available)?;
-                if self.shard_state {
-                    if n < 2 {
-                        return Err(bad(
-                            "shard_state",
-                            &true,
-                            "needs num_devices N with N >= 2 (or all)",
-                        ));
-                    }
-                    Mesh::fsdp(n)
-                } else {
-                    Mesh::data(n)
-                }
-            }
+            (None, Some(n)) if self.shard_state => match n? {
+                n if n >= 2 => Mesh::fsdp(n),
+                _ => return shard_state("needs num_devices N with N >= 2 (or all)"),
+            },
+            (None, Some(n)) => Mesh::data(n?),
             (None, None) if self.shard_state => {
-                return Err(bad(
-                    "shard_state",
-                    &true,
-                    "needs num_devices N with N >= 2 (or all)",
-                ))
+                return shard_state("needs num_devices N with N >= 2 (or all)")
             }
             (None, None) => Mesh::single(),
         };
         if mesh.devices() > available {
             return Err(bad(
                 "mesh",
-                &mesh.to_string(),
+                &mesh,
                 &format!(
                     "needs {} devices, the client has {available} (the CPU plugin makes more \
                      with --cpu-devices N)",
