@@ -276,12 +276,6 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     trainer.set_console(Console::auto());
     // SIGTERM/SIGINT end the run after the current step, with a checkpoint, and exit 0.
     let stop = StopSignal::install_on(trainer.stop_flag())?;
-    let output_dir = trainer.args.output_dir.clone();
-    std::fs::create_dir_all(&output_dir)
-        .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
-    let json_path = output_dir.join("training_args.json");
-    std::fs::write(&json_path, trainer.args.to_json())
-        .map_err(|e| Error::io("cannot write", &json_path, e))?;
     let mesh = trainer.mesh();
     if mesh.devices() > 1 {
         let state = if mesh.shards_state() {

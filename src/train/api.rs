@@ -43,6 +43,7 @@ impl Trainer {
         if let Some(resume) = resume_from_checkpoint {
             self.args.resume_from_checkpoint = Some(resume);
         }
+        self.prepare_output_dir()?;
         let mut checkpointing = Checkpointing::new(self, self.stop_flag(), true)?;
         train_with_checkpoints(self, &mut checkpointing)
     }
@@ -83,6 +84,7 @@ impl Trainer {
     /// and waits until it is durable. Returns its path.
     pub fn save_state(&mut self) -> Result<PathBuf> {
         self.initialize_state()?;
+        self.prepare_output_dir()?;
         let mut checkpointing = Checkpointing::new(self, self.stop_flag(), true)?;
         checkpointing.save_once(self)
     }

@@ -349,6 +349,17 @@ impl Trainer {
         Ok(model_only)
     }
 
+    /// Creates `output_dir` and writes `training_args.json` into it: the one place a run's
+    /// output directory is made (the loop, `train`, `save_state` and the CLI all come here).
+    pub fn prepare_output_dir(&self) -> Result<()> {
+        let dir = &self.args.output_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the output directory", dir, e))?;
+        let json_path = dir.join("training_args.json");
+        std::fs::write(&json_path, self.args.to_json())
+            .map_err(|e| Error::io("cannot write", &json_path, e))
+    }
+
     /// A flag that, once set, makes [`Self::train`] return after the current step.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
@@ -625,13 +636,7 @@ impl Trainer {
     /// the whole run with checkpoints around this loop.
     pub fn run_loop(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
         self.initialize_state()?;
-        std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
-            Error::io(
-                "cannot create the output directory",
-                &self.args.output_dir,
-                e,
-            )
-        })?;
+        self.prepare_output_dir()?;
         self.reporter.open(&self.args, self.progress.global_step)?;
         let started = Instant::now();
         let logging = self.args.logging_steps.max(1);
