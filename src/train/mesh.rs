@@ -204,14 +204,14 @@ impl Sharding {
         if replicas > 1 {
             tiles.push(replicas);
         }
-        // the tile array in row-major order: each tile index names one device
+        // the tile array in row-major order (split axes, then the replication tile's): each
+        // tile index names one device
+        let tile_axes: Vec<MeshAxis> = used.iter().chain(&free).copied().collect();
         let mut ids = Vec::with_capacity(mesh.devices());
         for tile in 0..mesh.devices() {
             let mut rest = tile;
             let mut coords = [0usize; 3];
-            let mut axes_minor_first: Vec<MeshAxis> = self.dims.iter().flatten().copied().collect();
-            axes_minor_first.extend(free.iter().copied());
-            for &axis in axes_minor_first.iter().rev() {
+            for &axis in tile_axes.iter().rev() {
                 let n = mesh.size(axis);
                 coords[axis_index(axis)] = rest % n;
                 rest /= n;
