@@ -132,3 +132,23 @@ fn save_model_writes_a_model_directory_and_save_state_a_checkpoint_that_train_re
         .unwrap();
     assert_eq!(resumed.state().unwrap().read_f32("fc0.w").unwrap(), want);
 }
+
+#[test]
+fn a_resuming_trainer_builds_no_state_of_its_own_before_the_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = settings(dir.path(), "data=2");
+    let mut pairs: Vec<&str> = pairs.iter().map(String::as_str).collect();
+    pairs.push("max_steps=4");
+    let mut first = trainer(&pairs);
+    first.step().unwrap();
+    let checkpoint = first.save_state().unwrap();
+    drop(first);
+    let resume = format!("resume_from_checkpoint=\"{}\"", checkpoint.display());
+    pairs.push(&resume);
+    let mut resumed = trainer(&pairs);
+    // nothing on the devices until the checkpoint is read
+    assert!(resumed.state().is_err());
+    let outcome = resumed.train(None).unwrap();
+    assert_eq!(outcome.resumed.unwrap().step, 1);
+    assert_eq!(resumed.state().unwrap().step().unwrap(), 4);
+}
