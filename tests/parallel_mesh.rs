@@ -7,7 +7,7 @@
 mod train_common;
 
 use std::borrow::Cow;
-use train_common::{save_state_checkpoint, step_losses, trainer};
+use train_common::{save_state_checkpoint, step_losses, trainer, TINY_GPT};
 use xlatrain::checkpoint::{open_checkpoint, Verify};
 
 use xlatrain::train::{block_bytes, scatter, Mesh, MeshAxis, Sharding, Trainer};
@@ -24,18 +24,8 @@ fn gpt(mesh: &str, extra: &[&str]) -> Trainer {
         GLOBAL_BATCH / m.batch_ways()
     );
     let mesh = format!("mesh=\"{mesh}\"");
-    let mut pairs = vec![
-        "model=\"gpt\"",
-        "d_model=32",
-        "n_layers=1",
-        "n_heads=2",
-        "d_ff=64",
-        "seq_len=16",
-        "max_steps=10",
-        "max_grad_norm=1.0",
-        &per_device,
-        &mesh,
-    ];
+    let mut pairs = TINY_GPT.to_vec();
+    pairs.extend(["max_steps=10", "max_grad_norm=1.0", &per_device, &mesh]);
     pairs.extend_from_slice(extra);
     trainer(&pairs)
 }

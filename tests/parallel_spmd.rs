@@ -5,7 +5,7 @@
 
 mod train_common;
 
-use train_common::{save_state_checkpoint, step_losses, trainer};
+use train_common::{save_state_checkpoint, step_losses, trainer, TINY_GPT};
 use xlatrain::checkpoint::{open_checkpoint, Verify};
 use xlatrain::train::Trainer;
 
@@ -127,16 +127,8 @@ fn a_sharded_checkpoint_restores_onto_two_devices_and_onto_one() {
 
 #[test]
 fn a_sharded_gpt_with_embedding_rows_split_over_four_devices_trains_like_one_device() {
-    let base = [
-        "model=\"gpt\"",
-        "d_model=32",
-        "n_layers=1",
-        "n_heads=2",
-        "d_ff=64",
-        "seq_len=16",
-        "max_steps=6",
-        "max_grad_norm=1.0",
-    ];
+    let mut base = TINY_GPT.to_vec();
+    base.extend(["max_steps=6", "max_grad_norm=1.0"]);
     let mut one: Vec<&str> = base.to_vec();
     one.push("per_device_train_batch_size=8");
     let mut single = trainer(&one);

@@ -6,6 +6,16 @@ use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
 use xlatrain::pjrt::Client;
 use xlatrain::train::Trainer;
 
+/// The shape of the small GPT the multi-device tests train (add batch, steps and the rest).
+pub const TINY_GPT: [&str; 6] = [
+    "model=\"gpt\"",
+    "d_model=32",
+    "n_layers=1",
+    "n_heads=2",
+    "d_ff=64",
+    "seq_len=16",
+];
+
 pub fn args(pairs: &[&str]) -> TrainingArgs {
     TrainingArgs::resolve(TrainingArgsPatch::from_overrides(pairs).unwrap()).unwrap()
 }
