@@ -41,7 +41,7 @@ use super::state::InitialParams;
 use super::summary::{EvalMetrics, TrainSummary};
 use super::{TrainState, TrainerProgress};
 
-/// Called by [`Trainer::train`] around every optimizer step. Any
+/// Called by [`Trainer::run_loop`] around every optimizer step. Any
 /// `FnMut(&mut Trainer) -> Result<()>` closure is a hook that never keeps the previous state.
 pub trait StepHook {
     /// Whether step `next_step` (1-based) should run with its input state borrowed, so that the
@@ -360,7 +360,7 @@ impl Trainer {
             .map_err(|e| Error::io("cannot write", &json_path, e))
     }
 
-    /// A flag that, once set, makes [`Self::train`] return after the current step.
+    /// A flag that, once set, makes [`Self::run_loop`] return after the current step.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
     }
