@@ -1,4 +1,5 @@
-//! [`StateLayout`]: the training state's tensors ([`state_layout`]) with the [`Sharding`] of
+//! The training state's tensors ([`state_layout`], each a [`TensorDesc`]) and
+//! [`StateLayout`]: those tensors with the [`Sharding`] of
 //! each over the run's [`Mesh`] and the device of each mesh partition. It is the one place that
 //! decides where a tensor lives; the step program, the device state, checkpoint saves and
 //! restores all read it.
@@ -14,10 +15,65 @@
 
 use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
+use crate::pjrt::ElementType;
 use crate::Result;
 
 use super::mesh::{Mesh, MeshAxis, Sharding};
-use super::program::{state_layout, TensorDesc};
+
+/// Name, element type and shape of one tensor of the training state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorDesc {
+    pub name: String,
+    pub element_type: ElementType,
+    pub shape: Vec<usize>,
+}
+
+impl TensorDesc {
+    pub fn new(name: impl Into<String>, element_type: ElementType, shape: Vec<usize>) -> Self {
+        TensorDesc {
+            name: name.into(),
+            element_type,
+            shape,
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn byte_size(&self) -> usize {
+        self.numel() * self.element_type.byte_size()
+    }
+
+    pub fn dims(&self) -> Vec<i64> {
+        self.shape.iter().map(|&d| d as i64).collect()
+    }
+}
+
+/// Name of the optimizer-step counter (S32 scalar: updates already done).
+pub const STEP: &str = "step";
+/// Name of the device PRNG state (u64[2], THREE_FRY).
+pub const RNG_KEY: &str = "rng_key";
+
+/// The training state in its fixed order: parameters (spec names), then each optimizer slot
+/// prefix over all parameters (`exp_avg.fc0.w`, ..., `exp_avg_sq.fc0.w`, ...), then `step`
+/// and `rng_key`.
+pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Vec<TensorDesc>> {
+    let specs = model.param_specs()?;
+    let mut out: Vec<TensorDesc> = specs
+        .iter()
+        .map(|s| TensorDesc::new(&s.name, ElementType::F32, s.shape.clone()))
+        .collect();
+    for prefix in optimizer.slot_prefixes() {
+        for s in &specs {
+            let name = format!("{prefix}.{}", s.name);
+            out.push(TensorDesc::new(name, ElementType::F32, s.shape.clone()));
+        }
+    }
+    out.push(TensorDesc::new(STEP, ElementType::S32, vec![]));
+    out.push(TensorDesc::new(RNG_KEY, ElementType::U64, vec![2]));
+    Ok(out)
+}
 
 /// The state's tensors, their shardings and the devices of the mesh's partitions.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,9 +14,8 @@ use crate::optim::OptimizerSpec;
 use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
-use super::layout::StateLayout;
+use super::layout::{StateLayout, TensorDesc, RNG_KEY, STEP};
 use super::mesh::{block_bytes, contiguous, scatter};
-use super::program::{TensorDesc, RNG_KEY, STEP};
 
 /// The device-resident training state: parameters, optimizer slots, `step`, `rng_key`.
 pub struct TrainState {
