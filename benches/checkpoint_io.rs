@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 use xlatrain::checkpoint::{
-    open_checkpoint, save_checkpoint, CheckpointContents, Dtype, HostTensors, SaveOptions,
+    open_checkpoint, save_checkpoint, CheckpointContents, DType, HostTensors, SaveOptions,
     TensorSpec, TrainerState, Verify,
 };
 
@@ -20,7 +20,7 @@ fn host_state() -> HostTensors {
     for t in 0..TENSORS {
         let values = xlatrain::rng::uniform_init(t as u64, TENSOR_ELEMENTS, 0.03);
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let spec = TensorSpec::new(format!("w{t}"), Dtype::F32, [TENSOR_ELEMENTS as u64]);
+        let spec = TensorSpec::new(format!("w{t}"), DType::F32, [TENSOR_ELEMENTS]);
         state.push(spec, bytes).expect("valid tensor");
     }
     state

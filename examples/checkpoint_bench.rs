@@ -30,7 +30,7 @@ fn state(total_mb: usize) -> Result<(HostTensors, HostTensors)> {
         let bytes: Vec<u8> = (0..len)
             .map(|j| (j as u32).wrapping_mul(2654435761).to_le_bytes()[3] ^ i as u8)
             .collect();
-        let spec = TensorSpec::new(format!("t{i}"), Dtype::F32, [(len / 4) as u64]);
+        let spec = TensorSpec::new(format!("t{i}"), DType::F32, [len / 4]);
         if i % 3 == 0 {
             model.push(spec, bytes)?;
         } else {

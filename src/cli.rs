@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 mod train;
 pub use train::{SettingFlags, TrainArgs};
 
 use crate::pjrt::signature::{main_argument_types, TensorType};
-use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DeviceKind, ElementType};
+use crate::pjrt::{Arg, Buffer, Client, ClientOptions, CompileOptions, DType, DeviceKind};
 use crate::{Error, Result};
 
 /// `println!` that returns an error instead of panicking when stdout is closed (`| head`).
@@ -42,9 +42,15 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every subcommand understands: which PJRT plugin to run on.
+/// Flags every subcommand understands: which PJRT plugin to run on, how much to say on stderr.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
+    /// Say less on stderr: only warnings and errors (-qq: only errors).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Say more on stderr: debug messages too (-vv: trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
     /// Accelerator kind; picks the plugin (CPU: fetched from PyPI on first use).
     /// (default: cpu, or `device` of a training config file)
     #[arg(long, global = true, value_enum)]
@@ -58,6 +64,22 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// The most detailed log level shown: informational messages by default, one level less per
+    /// `-q` and one more per `-v`.
+    pub fn log_level(&self) -> log::LevelFilter {
+        const LEVELS: [log::LevelFilter; 6] = [
+            log::LevelFilter::Off,
+            log::LevelFilter::Error,
+            log::LevelFilter::Warn,
+            log::LevelFilter::Info,
+            log::LevelFilter::Debug,
+            log::LevelFilter::Trace,
+        ];
+        let info = 3i32;
+        let level = (info + i32::from(self.verbose) - i32::from(self.quiet)).clamp(0, 5);
+        LEVELS[level as usize]
+    }
+
     /// The client options these flags describe.
     pub fn client_options(&self) -> ClientOptions {
         ClientOptions {
@@ -322,21 +344,19 @@ fn deterministic_bytes(ty: &TensorType, salt: usize) -> Result<Vec<u8>> {
         let float = step(i) as f32 * 0.25 - 4.0;
         let int = step(i) - 16;
         match ty.element_type {
-            ElementType::Pred => out.push((step(i) % 2) as u8),
-            ElementType::S8 => out.extend_from_slice(&(int as i8).to_le_bytes()),
-            ElementType::S16 => out.extend_from_slice(&(int as i16).to_le_bytes()),
-            ElementType::S32 => out.extend_from_slice(&(int as i32).to_le_bytes()),
-            ElementType::S64 => out.extend_from_slice(&int.to_le_bytes()),
-            ElementType::U8 => out.push(step(i) as u8),
-            ElementType::U16 => out.extend_from_slice(&(step(i) as u16).to_le_bytes()),
-            ElementType::U32 => out.extend_from_slice(&(step(i) as u32).to_le_bytes()),
-            ElementType::U64 => out.extend_from_slice(&(step(i) as u64).to_le_bytes()),
-            ElementType::F16 => out.extend_from_slice(&f16_bits(float).to_le_bytes()),
-            ElementType::BF16 => {
-                out.extend_from_slice(&((float.to_bits() >> 16) as u16).to_le_bytes())
-            }
-            ElementType::F32 => out.extend_from_slice(&float.to_le_bytes()),
-            ElementType::F64 => out.extend_from_slice(&f64::from(float).to_le_bytes()),
+            DType::Pred => out.push((step(i) % 2) as u8),
+            DType::S8 => out.extend_from_slice(&(int as i8).to_le_bytes()),
+            DType::S16 => out.extend_from_slice(&(int as i16).to_le_bytes()),
+            DType::S32 => out.extend_from_slice(&(int as i32).to_le_bytes()),
+            DType::S64 => out.extend_from_slice(&int.to_le_bytes()),
+            DType::U8 => out.push(step(i) as u8),
+            DType::U16 => out.extend_from_slice(&(step(i) as u16).to_le_bytes()),
+            DType::U32 => out.extend_from_slice(&(step(i) as u32).to_le_bytes()),
+            DType::U64 => out.extend_from_slice(&(step(i) as u64).to_le_bytes()),
+            DType::F16 => out.extend_from_slice(&f16_bits(float).to_le_bytes()),
+            DType::BF16 => out.extend_from_slice(&((float.to_bits() >> 16) as u16).to_le_bytes()),
+            DType::F32 => out.extend_from_slice(&float.to_le_bytes()),
+            DType::F64 => out.extend_from_slice(&f64::from(float).to_le_bytes()),
         }
     }
     Ok(out)
@@ -368,31 +388,29 @@ fn f16_value(bits: u16) -> f64 {
 }
 
 /// Sum of all elements as f64, a human-readable checksum.
-fn host_sum(ty: ElementType, bytes: &[u8]) -> f64 {
+fn host_sum(ty: DType, bytes: &[u8]) -> f64 {
     let size = ty.byte_size();
     bytes
         .chunks_exact(size)
         .map(|c| match ty {
-            ElementType::Pred | ElementType::U8 => f64::from(c[0]),
-            ElementType::S8 => f64::from(c[0] as i8),
-            ElementType::S16 => f64::from(i16::from_le_bytes([c[0], c[1]])),
-            ElementType::U16 => f64::from(u16::from_le_bytes([c[0], c[1]])),
-            ElementType::F16 => f16_value(u16::from_le_bytes([c[0], c[1]])),
-            ElementType::BF16 => f64::from(f32::from_bits(
+            DType::Pred | DType::U8 => f64::from(c[0]),
+            DType::S8 => f64::from(c[0] as i8),
+            DType::S16 => f64::from(i16::from_le_bytes([c[0], c[1]])),
+            DType::U16 => f64::from(u16::from_le_bytes([c[0], c[1]])),
+            DType::F16 => f16_value(u16::from_le_bytes([c[0], c[1]])),
+            DType::BF16 => f64::from(f32::from_bits(
                 u32::from(u16::from_le_bytes([c[0], c[1]])) << 16,
             )),
-            ElementType::S32 => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ElementType::U32 => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ElementType::F32 => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ElementType::S64 => {
+            DType::S32 => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            DType::U32 => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            DType::F32 => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            DType::S64 => {
                 i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
             }
-            ElementType::U64 => {
+            DType::U64 => {
                 u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
             }
-            ElementType::F64 => {
-                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-            }
+            DType::F64 => f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
         })
         .sum()
 }

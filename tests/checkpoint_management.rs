@@ -257,7 +257,7 @@ fn free_space_preflight_fails_before_creating_anything() {
     let dir = tempfile::tempdir().unwrap();
     let mut fx = Fixture::new(29);
     save_checkpoint(dir.path(), &fx.contents(1), &SaveOptions::default()).unwrap();
-    let huge = Huge(vec![TensorSpec::new("w", Dtype::F32, [1 << 40, 1 << 10])]); // 4 PiB
+    let huge = Huge(vec![TensorSpec::new("w", DType::F32, [1 << 40, 1 << 10])]); // 4 PiB
     let contents = CheckpointContents {
         step: 2,
         model: &huge,

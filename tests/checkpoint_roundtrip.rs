@@ -72,7 +72,7 @@ fn single_shard_layout_matches_hf_names_and_parses_independently() {
     );
     for (i, spec) in model_specs().iter().enumerate() {
         let raw = &tensors[&spec.name];
-        assert_eq!(raw.dtype, spec.dtype.name());
+        assert_eq!(raw.dtype, spec.dtype.safetensors_name());
         assert_eq!(raw.shape, spec.shape);
         assert_eq!(raw.bytes, fx.model.bytes(i).unwrap());
     }
@@ -169,7 +169,7 @@ fn expected_specs_mismatch_names_tensor_expected_and_found() {
     assert_eq!(ok[0], fx.model.bytes(0).unwrap());
 
     let mut wrong_dtype = model_specs();
-    wrong_dtype[1].dtype = Dtype::F32;
+    wrong_dtype[1].dtype = DType::F32;
     match ckpt.model.matching(&saved.path, &wrong_dtype) {
         Err(Error::TensorSpecMismatch {
             tensor,
@@ -201,7 +201,7 @@ fn expected_specs_mismatch_names_tensor_expected_and_found() {
         other => panic!("expected TensorSpecMismatch, got {:?}", other.err()),
     }
     let mut missing = model_specs();
-    missing.push(TensorSpec::new("lm_head.weight", Dtype::F32, [2]));
+    missing.push(TensorSpec::new("lm_head.weight", DType::F32, [2]));
     assert!(matches!(
         ckpt.model.matching(&saved.path, &missing),
         Err(Error::TensorSpecMismatch { tensor, .. }) if tensor == "lm_head.weight"
@@ -254,7 +254,7 @@ fn a_source_that_fails_leaves_nothing_behind() {
     }
     let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::new(7);
-    let source = Failing(vec![TensorSpec::new("w", Dtype::F32, [4])]);
+    let source = Failing(vec![TensorSpec::new("w", DType::F32, [4])]);
     let contents = CheckpointContents {
         step: 3,
         model: &source,

@@ -173,10 +173,12 @@ fn gpt_checkpoint(dir: &Path) -> (std::path::PathBuf, GptConfig, Vec<Vec<f32>>) 
     let values = model.init_params().unwrap();
     let mut tensors = HostTensors::new();
     for (spec, v) in model.param_specs().unwrap().iter().zip(&values) {
-        let shape: Vec<u64> = spec.shape.iter().map(|&d| d as u64).collect();
         let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         tensors
-            .push(TensorSpec::new(spec.name.clone(), Dtype::F32, shape), bytes)
+            .push(
+                TensorSpec::new(spec.name.clone(), DType::F32, spec.shape.clone()),
+                bytes,
+            )
             .unwrap();
     }
     let state = TrainerState::at_step(5);
@@ -211,7 +213,7 @@ fn export_writes_gpt2_names_and_config() {
     let wte = &tensors["transformer.wte.weight"];
     assert_eq!(
         (wte.dtype.as_str(), wte.shape.as_slice()),
-        ("F32", &[32u64, 16][..])
+        ("F32", &[32usize, 16][..])
     );
     let first: Vec<u8> = values[0].iter().flat_map(|x| x.to_le_bytes()).collect();
     assert_eq!(wte.bytes, first, "values unchanged");

@@ -2,8 +2,7 @@
 //! same batch sequence, and a cursor only restores into the stream it came from.
 
 use xlatrain::data::{
-    DataCursor, DataSpec, Dataset, ElementType, Inputs, SYNTHETIC_EVAL_BATCHES,
-    SYNTHETIC_EVAL_FIRST_STEP,
+    DataCursor, DataSpec, Dataset, Inputs, SYNTHETIC_EVAL_BATCHES, SYNTHETIC_EVAL_FIRST_STEP,
 };
 use xlatrain::Error;
 
@@ -90,7 +89,7 @@ fn cursor_from_another_stream_is_refused() {
 fn layouts_describe_the_batches() {
     let mlp = small_mlp(42, 4);
     let layout = mlp.batch_layout();
-    assert_eq!(layout.x_type, ElementType::F32);
+    assert_eq!(layout.x_type, xlatrain::DType::F32);
     assert_eq!(layout.x_shape, [4, 784]);
     assert_eq!(layout.y_shape, [4]);
     let batch = mlp.batch_at(&mlp.start_cursor());
@@ -103,7 +102,7 @@ fn layouts_describe_the_batches() {
 
     let gpt = small_gpt(3);
     let layout = gpt.batch_layout();
-    assert_eq!(layout.x_type, ElementType::I32);
+    assert_eq!(layout.x_type, xlatrain::DType::S32);
     assert_eq!(layout.x_shape, [3, 32]);
     assert_eq!(layout.y_shape, [3, 32]);
     let batch = gpt.batch_at(&gpt.start_cursor());

@@ -163,7 +163,7 @@ fn eval_equals_the_reference_loss() {
 #[test]
 fn the_trainers_step_program_fine_tunes_an_hf_llama() {
     use xlatrain::config::{LrSchedulerType, OptimizerKind};
-    use xlatrain::data::{BatchLayout, ElementType as DataType};
+    use xlatrain::data::BatchLayout;
     use xlatrain::optim::{OptimizerSpec, Schedule};
     use xlatrain::pjrt::{Arg, CompileOptions};
     use xlatrain::train::{state_layout, train_step_program, RNG_KEY, STEP};
@@ -187,7 +187,7 @@ fn the_trainers_step_program_fine_tunes_an_hf_llama() {
     };
     let (b, t) = (2, 12);
     let layout = BatchLayout {
-        x_type: DataType::I32,
+        x_type: xlatrain::DType::S32,
         x_shape: vec![b, t],
         y_shape: vec![b, t],
     };
@@ -207,7 +207,9 @@ fn the_trainers_step_program_fine_tunes_an_hf_llama() {
         } else if d.name == RNG_KEY {
             client.upload(&[1u64, 2], &dims, 0).unwrap()
         } else {
-            client.upload(&vec![0f32; d.numel()], &dims, 0).unwrap()
+            client
+                .upload(&vec![0f32; d.numel().unwrap()], &dims, 0)
+                .unwrap()
         });
     }
     let tokens: Vec<i32> = (0..b * (t + 1))

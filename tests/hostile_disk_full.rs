@@ -88,7 +88,7 @@ struct State {
 
 impl State {
     fn new(seed: u64) -> Self {
-        let spec = |name: &str| TensorSpec::new(name, Dtype::F32, [128, 1024]);
+        let spec = |name: &str| TensorSpec::new(name, DType::F32, [128, 1024]);
         State {
             model: host_tensors(&[spec("w1"), spec("w2")], seed),
             optimizer: host_tensors(&[spec("m.w1"), spec("m.w2")], seed + 100),

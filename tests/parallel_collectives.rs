@@ -125,7 +125,7 @@ fn the_mesh_step_is_the_global_program_annotated_and_one_device_is_unchanged() {
     let args = xlatrain::config::TrainingArgs::defaults(xlatrain::config::ModelKind::Mlp);
     let optimizer = OptimizerSpec::from_args(&args, 10);
     let layout = xlatrain::data::BatchLayout {
-        x_type: xlatrain::data::ElementType::F32,
+        x_type: xlatrain::DType::F32,
         x_shape: vec![4, 8],
         y_shape: vec![4],
     };

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{cpu, fixture, values};
-use xlatrain::pjrt::{Arg, Client, CompileOptions, ElementType, NativeType};
+use xlatrain::pjrt::{Arg, Client, CompileOptions, DType, NativeType};
 use xlatrain::Error;
 
 #[test]
@@ -129,10 +129,10 @@ fn explicit_device_assignment_places_replicas_on_the_named_devices() {
 #[test]
 fn every_element_type_round_trips_bit_for_bit() {
     let client = cpu();
-    for ty in ElementType::ALL {
+    for ty in DType::ALL {
         let dims = [3i64, 5];
         let count = 15;
-        let bytes: Vec<u8> = if ty == ElementType::Pred {
+        let bytes: Vec<u8> = if ty == DType::Pred {
             (0..count).map(|i| (i % 3 == 0) as u8).collect()
         } else {
             (0..count * ty.byte_size())
@@ -196,7 +196,7 @@ fn shape_and_size_mistakes_are_errors() {
         Err(Error::BufferShape(_))
     ));
     assert!(matches!(
-        client.buffer_from_bytes(&[0, 2], ElementType::Pred, &[2], 0),
+        client.buffer_from_bytes(&[0, 2], DType::Pred, &[2], 0),
         Err(Error::BufferShape(_))
     ));
     let buffer = client.upload(&values(6, 1), &[2, 3], 0).unwrap();

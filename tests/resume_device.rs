@@ -10,18 +10,18 @@ use std::time::Duration;
 use checkpoint_support::pattern;
 use serde_json::json;
 use xlatrain::checkpoint::*;
-use xlatrain::pjrt::{Buffer, Client, ElementType};
+use xlatrain::pjrt::{Buffer, Client, DType};
 use xlatrain::Error;
 
 /// Tensors of several element types, shapes (rank 0 and empty included) and byte patterns.
 fn upload_state(client: &Client, seed: u64) -> (Vec<String>, Vec<Buffer>, Vec<Vec<u8>>) {
-    let layout: [(&str, ElementType, &[i64]); 6] = [
-        ("w", ElementType::F32, &[3, 5]),
-        ("b", ElementType::F32, &[5]),
-        ("step", ElementType::S32, &[]),
-        ("rng_key", ElementType::U32, &[2]),
-        ("half", ElementType::BF16, &[4, 2]),
-        ("empty", ElementType::F32, &[0, 3]),
+    let layout: [(&str, DType, &[i64]); 6] = [
+        ("w", DType::F32, &[3, 5]),
+        ("b", DType::F32, &[5]),
+        ("step", DType::S32, &[]),
+        ("rng_key", DType::U32, &[2]),
+        ("half", DType::BF16, &[4, 2]),
+        ("empty", DType::F32, &[0, 3]),
     ];
     let mut names = Vec::new();
     let mut buffers = Vec::new();
@@ -29,7 +29,7 @@ fn upload_state(client: &Client, seed: u64) -> (Vec<String>, Vec<Buffer>, Vec<Ve
     for (i, (name, ty, dims)) in layout.into_iter().enumerate() {
         let count: i64 = dims.iter().product();
         let mut data = pattern(count as usize * ty.byte_size(), seed * 100 + i as u64);
-        if ty == ElementType::BF16 || ty == ElementType::F32 {
+        if ty == DType::BF16 || ty == DType::F32 {
             // Keep floats finite and non-NaN so the device cannot canonicalize them.
             for chunk in data.chunks_mut(ty.byte_size()) {
                 let last = chunk.len() - 1;
@@ -54,9 +54,9 @@ fn device_buffers_save_into_shards_and_upload_back_bit_for_bit() {
     let (names, buffers, bytes) = upload_state(&client, 1);
     let source = DeviceTensors::new(names.clone(), buffers.iter().collect()).unwrap();
     let specs = source.specs().to_vec();
-    assert_eq!(specs[0], TensorSpec::new("w", Dtype::F32, [3, 5]));
-    assert_eq!(specs[2], TensorSpec::new("step", Dtype::I32, []));
-    assert_eq!(specs[4].dtype, Dtype::BF16);
+    assert_eq!(specs[0], TensorSpec::new("w", DType::F32, [3, 5]));
+    assert_eq!(specs[2], TensorSpec::new("step", DType::S32, []));
+    assert_eq!(specs[4].dtype, DType::BF16);
     let state = trainer_state(3);
     let contents = CheckpointContents {
         step: 3,
@@ -175,7 +175,6 @@ fn writer(dir: &std::path::Path, async_save: bool, on_save: Option<String>) -> C
         save: SaveOptions::default(),
         async_save,
         on_save,
-        verbose: false,
     })
 }
 

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut total = 0usize;
     for (spec, bytes) in checkpoint.model.iter() {
-        assert_eq!(Some(bytes.len() as u64), spec.byte_len());
+        assert_eq!(Some(bytes.len()), spec.byte_len());
         total += bytes.len();
     }
     assert!(total <= data.len());

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde_json::json;
 use xlatrain::checkpoint::{
-    save_checkpoint, CheckpointContents, Dtype, HostTensors, Manifest, SaveOptions, TensorSpec,
+    save_checkpoint, CheckpointContents, DType, HostTensors, Manifest, SaveOptions, TensorSpec,
     TrainerState, MANIFEST_FILE,
 };
 
@@ -23,9 +23,9 @@ pub struct CheckpointFixture {
 fn model() -> HostTensors {
     let mut tensors = HostTensors::new();
     let specs = [
-        (TensorSpec::new("a", Dtype::F32, [2]), vec![1u8; 8]),
-        (TensorSpec::new("b", Dtype::U8, [3]), vec![2u8; 3]),
-        (TensorSpec::new("c", Dtype::I64, [1]), vec![3u8; 8]),
+        (TensorSpec::new("a", DType::F32, [2]), vec![1u8; 8]),
+        (TensorSpec::new("b", DType::U8, [3]), vec![2u8; 3]),
+        (TensorSpec::new("c", DType::S64, [1]), vec![3u8; 8]),
     ];
     for (spec, bytes) in specs {
         tensors.push(spec, bytes).expect("fixture tensor");

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     ranges.sort_by_key(|r| r.start);
     for (spec, range) in &shard.tensors {
         assert!(range.start <= range.end && range.end <= data.len());
-        assert_eq!(Some(range.len() as u64), spec.byte_len());
+        assert_eq!(Some(range.len()), spec.byte_len());
     }
     if let Some(last) = ranges.last() {
         assert_eq!(last.end, data.len(), "no trailing bytes");

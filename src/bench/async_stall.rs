@@ -88,7 +88,8 @@ pub fn measure_once(
             .state()?
             .descriptors()
             .iter()
-            .map(|d| d.byte_size() as u64)
+            .filter_map(|d| d.byte_len())
+            .map(|n| n as u64)
             .sum();
         let stop = trainer.stop_flag();
         let mut checkpointing = Checkpointing::new(&trainer, stop, false)?;

@@ -51,8 +51,8 @@ pub fn measure(client: &Client, n: usize, warmup: usize, runs: usize) -> Result<
     let values: Vec<f32> = (0..n * n).map(|i| ((i % 17) as f32 - 8.0) / 16.0).collect();
     let bytes = f32_bytes(&values);
     let dims = [n as i64, n as i64];
-    let a = client.buffer_from_bytes(&bytes, crate::pjrt::ElementType::F32, &dims, 0)?;
-    let b = client.buffer_from_bytes(&bytes, crate::pjrt::ElementType::F32, &dims, 0)?;
+    let a = client.buffer_from_bytes(&bytes, crate::pjrt::DType::F32, &dims, 0)?;
+    let b = client.buffer_from_bytes(&bytes, crate::pjrt::DType::F32, &dims, 0)?;
     for _ in 0..warmup {
         executable.execute(vec![Arg::Borrowed(&a), Arg::Borrowed(&b)])?;
     }

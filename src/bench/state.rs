@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use crate::checkpoint::{parse_size, DeviceTensors, Dtype, TensorSpec};
-use crate::pjrt::{Buffer, Client, ElementType};
+use crate::checkpoint::{parse_size, DType, DeviceTensors, TensorSpec};
+use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
 /// A named list of f32 tensors standing in for a training state.
@@ -17,7 +17,7 @@ pub struct StateSet {
 }
 
 /// Largest tensor of a set made for an arbitrary size (16 MiB).
-const FILL_TENSOR_ELEMENTS: u64 = 4 << 20;
+const FILL_TENSOR_ELEMENTS: usize = 4 << 20;
 
 impl StateSet {
     /// The peers' presets by name (`ckpt_bench.py`: d_model, layers, vocab), otherwise a set of
@@ -38,15 +38,15 @@ impl StateSet {
                 "--ckpt-sizes: {text} is smaller than one f32"
             )));
         }
-        Ok(StateSet::filled(text.trim(), bytes / 4))
+        Ok(StateSet::filled(text.trim(), (bytes / 4) as usize))
     }
 
     /// `ckpt_bench.py`'s `param_shapes(d, layers, vocab)`, in the same order.
-    fn transformer(label: &str, d: u64, layers: usize, vocab: u64) -> StateSet {
-        let mut tensors = vec![TensorSpec::new("model.embed.w", Dtype::F32, [vocab, d])];
+    fn transformer(label: &str, d: usize, layers: usize, vocab: usize) -> StateSet {
+        let mut tensors = vec![TensorSpec::new("model.embed.w", DType::F32, [vocab, d])];
         for i in 0..layers {
             let p = format!("model.layers.{i}.");
-            let shapes: [(&str, Vec<u64>); 12] = [
+            let shapes: [(&str, Vec<usize>); 12] = [
                 ("ln1.scale", vec![d]),
                 ("ln1.bias", vec![d]),
                 ("attn.q.w", vec![d, d]),
@@ -61,26 +61,26 @@ impl StateSet {
                 ("mlp.down.b", vec![d]),
             ];
             for (name, shape) in shapes {
-                tensors.push(TensorSpec::new(format!("{p}{name}"), Dtype::F32, shape));
+                tensors.push(TensorSpec::new(format!("{p}{name}"), DType::F32, shape));
             }
         }
-        tensors.push(TensorSpec::new("model.ln_f.scale", Dtype::F32, [d]));
-        tensors.push(TensorSpec::new("model.ln_f.bias", Dtype::F32, [d]));
-        tensors.push(TensorSpec::new("lm_head.w", Dtype::F32, [vocab, d]));
+        tensors.push(TensorSpec::new("model.ln_f.scale", DType::F32, [d]));
+        tensors.push(TensorSpec::new("model.ln_f.bias", DType::F32, [d]));
+        tensors.push(TensorSpec::new("lm_head.w", DType::F32, [vocab, d]));
         StateSet {
             label: label.to_string(),
             tensors,
         }
     }
 
-    fn filled(label: &str, elements: u64) -> StateSet {
+    fn filled(label: &str, elements: usize) -> StateSet {
         let mut tensors = Vec::new();
         let mut left = elements;
         while left > 0 {
             let n = left.min(FILL_TENSOR_ELEMENTS);
             tensors.push(TensorSpec::new(
                 format!("state.{}", tensors.len()),
-                Dtype::F32,
+                DType::F32,
                 [n],
             ));
             left -= n;
@@ -93,7 +93,11 @@ impl StateSet {
 
     /// Bytes of tensor data.
     pub fn bytes(&self) -> u64 {
-        self.tensors.iter().filter_map(TensorSpec::byte_len).sum()
+        self.tensors
+            .iter()
+            .filter_map(TensorSpec::byte_len)
+            .map(|n| n as u64)
+            .sum()
     }
 }
 
@@ -124,15 +128,12 @@ impl DeviceState {
                 tensor: spec.name.clone(),
                 reason: "shape overflows".into(),
             })?;
-            let values = crate::rng::uniform_init(
-                crate::rng::derive(seed, index as u64),
-                count as usize,
-                bound,
-            );
+            let values =
+                crate::rng::uniform_init(crate::rng::derive(seed, index as u64), count, bound);
             let bytes = f32_bytes(&values);
             state.checksums.push(xxhash_rust::xxh3::xxh3_64(&bytes));
             let started = Instant::now();
-            let buffer = client.buffer_from_bytes(&bytes, ElementType::F32, &dims(spec), 0)?;
+            let buffer = client.buffer_from_bytes(&bytes, DType::F32, &spec.dims(), 0)?;
             state.upload_s += started.elapsed().as_secs_f64();
             state.buffers.push(buffer);
         }
@@ -147,11 +148,6 @@ pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     bytes
-}
-
-/// A checkpoint shape as PJRT dimensions.
-pub fn dims(spec: &TensorSpec) -> Vec<i64> {
-    spec.shape.iter().map(|&d| d as i64).collect()
 }
 
 impl DeviceState {

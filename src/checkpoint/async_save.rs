@@ -53,8 +53,6 @@ pub struct WriterOptions {
     /// Shell command run after each commit, with the checkpoint path as `$1` and in
     /// `$XLATRAIN_CHECKPOINT`.
     pub on_save: Option<String>,
-    /// Print one line per committed checkpoint on stderr.
-    pub verbose: bool,
 }
 
 /// What one save did and cost.
@@ -164,8 +162,8 @@ impl CheckpointWriter {
         let requested = Instant::now();
         let busy = self.in_flight_step().filter(|_| self.is_busy());
         let mut reports: Vec<SaveReport> = self.wait()?.into_iter().collect();
-        if let (Some(previous), true) = (busy, self.options.verbose) {
-            eprintln!(
+        if let Some(previous) = busy {
+            log::info!(
                 "checkpoint-{}: training waited {:.1} ms for checkpoint-{previous} to be written \
                  (--save-on-busy wait; `skip` skips such saves)",
                 job.step,
@@ -180,9 +178,7 @@ impl CheckpointWriter {
                 .name(format!("xlatrain-save-{step}"))
                 .spawn(move || {
                     let report = write_job(&options, job, stall)?;
-                    if options.verbose {
-                        eprintln!("{}", report.describe());
-                    }
+                    log::info!("{}", report.describe());
                     Ok(report)
                 })
                 .map_err(|e| Error::SaveFailed {
@@ -218,9 +214,7 @@ impl CheckpointWriter {
         let prepare_time = job.prepare_time;
         let mut report = write_job(&self.options, job, Duration::ZERO)?;
         report.stall = requested.elapsed() + prepare_time;
-        if self.options.verbose {
-            eprintln!("{}", report.describe());
-        }
+        log::info!("{}", report.describe());
         Ok(report)
     }
 
@@ -249,7 +243,7 @@ impl Drop for CheckpointWriter {
         // directory would be cleaned up anyway, but a nearly finished checkpoint is worth keeping).
         if let Some(in_flight) = self.in_flight.take() {
             if let Ok(Err(e)) = in_flight.handle.join() {
-                eprintln!("error: checkpoint-{} was not saved: {e}", in_flight.step);
+                log::error!("checkpoint-{} was not saved: {e}", in_flight.step);
             }
         }
     }
@@ -269,7 +263,7 @@ fn write_job<S: TensorSource>(
         source
             .specs()
             .iter()
-            .filter_map(super::tensor::TensorSpec::byte_len)
+            .filter_map(|s| s.byte_len().map(|n| n as u64))
             .sum()
     };
     let tensor_bytes = bytes_of(&job.model) + job.optimizer.as_ref().map_or(0, bytes_of);
@@ -292,10 +286,7 @@ fn write_job<S: TensorSource>(
         .as_deref()
         .and_then(|command| run_on_save(command, &saved.path).err());
     if let Some(why) = &on_save_failure {
-        eprintln!(
-            "warning: --on-save command for {}: {why}",
-            saved.path.display()
-        );
+        log::warn!("--on-save command for {}: {why}", saved.path.display());
     }
     Ok(SaveReport {
         saved,

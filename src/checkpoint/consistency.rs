@@ -18,11 +18,12 @@
 use serde_json::Value;
 
 use super::load::Checkpoint;
-use super::tensor::{Dtype, TensorSpec};
 use crate::config::OptimizerKind;
 use crate::hf::checkpoint::model_config_of;
 use crate::optim::slot_prefixes;
 use crate::train::program::{RNG_KEY, STEP};
+use crate::DType;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// Checks that the opened `checkpoint`'s parts agree; see the module documentation.
@@ -45,7 +46,7 @@ pub fn check_consistency(checkpoint: &Checkpoint) -> Result<()> {
     }
     if let Some((spec, bytes)) = checkpoint.optimizer.as_ref().and_then(|o| o.get(STEP)) {
         let value = match (spec.dtype, spec.shape.as_slice(), bytes) {
-            (Dtype::I32, [], &[a, b, c, d]) => i64::from(i32::from_le_bytes([a, b, c, d])),
+            (DType::S32, [], &[a, b, c, d]) => i64::from(i32::from_le_bytes([a, b, c, d])),
             _ => {
                 return Err(invalid(format!(
                     "the step tensor is {}, expected I32 []",
@@ -76,13 +77,7 @@ pub fn check_consistency(checkpoint: &Checkpoint) -> Result<()> {
     let params: Vec<TensorSpec> = model
         .param_specs()?
         .iter()
-        .map(|p| {
-            TensorSpec::new(
-                &p.name,
-                Dtype::F32,
-                p.shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
-            )
-        })
+        .map(|p| TensorSpec::new(&p.name, DType::F32, p.shape.clone()))
         .collect();
     checkpoint.model.matching(&checkpoint.path, &params)?;
     if let Some(optimizer) = &checkpoint.optimizer {
@@ -93,8 +88,8 @@ pub fn check_consistency(checkpoint: &Checkpoint) -> Result<()> {
                 TensorSpec::new(format!("{prefix}.{}", p.name), p.dtype, p.shape.clone())
             }));
         }
-        expected.push(TensorSpec::new(STEP, Dtype::I32, Vec::<u64>::new()));
-        expected.push(TensorSpec::new(RNG_KEY, Dtype::U64, [2u64]));
+        expected.push(TensorSpec::new(STEP, DType::S32, Vec::new()));
+        expected.push(TensorSpec::new(RNG_KEY, DType::U64, [2]));
         optimizer.matching(&checkpoint.path, &expected)?;
     }
     Ok(())

@@ -8,47 +8,9 @@
 use std::borrow::Borrow;
 
 use super::source::TensorSource;
-use super::tensor::{Dtype, TensorSpec};
-use crate::pjrt::{Buffer, ElementType};
+use crate::pjrt::Buffer;
+use crate::TensorSpec;
 use crate::{Error, Result};
-
-/// The checkpoint dtype of a device element type (same bytes, safetensors name).
-pub fn dtype_of(element_type: ElementType) -> Dtype {
-    match element_type {
-        ElementType::Pred => Dtype::Bool,
-        ElementType::S8 => Dtype::I8,
-        ElementType::S16 => Dtype::I16,
-        ElementType::S32 => Dtype::I32,
-        ElementType::S64 => Dtype::I64,
-        ElementType::U8 => Dtype::U8,
-        ElementType::U16 => Dtype::U16,
-        ElementType::U32 => Dtype::U32,
-        ElementType::U64 => Dtype::U64,
-        ElementType::F16 => Dtype::F16,
-        ElementType::BF16 => Dtype::BF16,
-        ElementType::F32 => Dtype::F32,
-        ElementType::F64 => Dtype::F64,
-    }
-}
-
-/// The device element type that holds a checkpoint dtype's bytes unchanged.
-pub fn element_type_of(dtype: Dtype) -> ElementType {
-    match dtype {
-        Dtype::Bool => ElementType::Pred,
-        Dtype::I8 => ElementType::S8,
-        Dtype::I16 => ElementType::S16,
-        Dtype::I32 => ElementType::S32,
-        Dtype::I64 => ElementType::S64,
-        Dtype::U8 => ElementType::U8,
-        Dtype::U16 => ElementType::U16,
-        Dtype::U32 => ElementType::U32,
-        Dtype::U64 => ElementType::U64,
-        Dtype::F16 => ElementType::F16,
-        Dtype::BF16 => ElementType::BF16,
-        Dtype::F32 => ElementType::F32,
-        Dtype::F64 => ElementType::F64,
-    }
-}
 
 /// The checkpoint description of a device buffer called `name`.
 pub fn spec_of(name: &str, buffer: &Buffer) -> Result<TensorSpec> {
@@ -56,7 +18,7 @@ pub fn spec_of(name: &str, buffer: &Buffer) -> Result<TensorSpec> {
         .dims()
         .into_iter()
         .map(|d| {
-            u64::try_from(d).map_err(|_| Error::InvalidTensor {
+            usize::try_from(d).map_err(|_| Error::InvalidTensor {
                 tensor: name.to_string(),
                 reason: format!(
                     "device buffer has a negative dimension: {:?}",
@@ -64,12 +26,8 @@ pub fn spec_of(name: &str, buffer: &Buffer) -> Result<TensorSpec> {
                 ),
             })
         })
-        .collect::<Result<Vec<u64>>>()?;
-    Ok(TensorSpec::new(
-        name,
-        dtype_of(buffer.element_type()),
-        shape,
-    ))
+        .collect::<Result<Vec<usize>>>()?;
+    Ok(TensorSpec::new(name, buffer.element_type(), shape))
 }
 
 /// Named device buffers in declaration order. `B` is [`Buffer`] (owned) or `&Buffer` (borrowed).
@@ -117,7 +75,11 @@ impl<B: Borrow<Buffer>> DeviceTensors<B> {
 
     /// Total bytes of all tensors.
     pub fn byte_len(&self) -> u64 {
-        self.specs.iter().filter_map(TensorSpec::byte_len).sum()
+        self.specs
+            .iter()
+            .filter_map(TensorSpec::byte_len)
+            .map(|n| n as u64)
+            .sum()
     }
 
     pub fn buffers(&self) -> &[B] {
@@ -153,19 +115,5 @@ impl<B: Borrow<Buffer>> TensorSource for DeviceTensors<B> {
             });
         }
         buffer.copy_to_host(dst)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_element_type_maps_to_a_dtype_of_the_same_size_and_back() {
-        for ty in ElementType::ALL {
-            let dtype = dtype_of(ty);
-            assert_eq!(dtype.size() as usize, ty.byte_size(), "{ty}");
-            assert_eq!(element_type_of(dtype), ty);
-        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use super::layout::{parse_checkpoint_dir_name, Manifest};
 use super::load::{check_checkpoint, open_checkpoint, Verify};
 use super::state::TrainerState;
-use super::tensor::TensorSpec;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// One `checkpoint-<step>` directory and what checking it found.

@@ -25,7 +25,7 @@ use super::layout::*;
 use super::safetensors::parse_shard;
 use super::state::TrainerState;
 use super::stream::{return_windows, take_read_buffers};
-use super::tensor::TensorSpec;
+use crate::TensorSpec;
 use crate::{mmap, Error, Result};
 
 /// Bytes of a shard the one-pass reader asks the kernel to read ahead of the tensor it reads.

@@ -28,11 +28,12 @@ mod source;
 mod standalone;
 mod state;
 mod stream;
-mod tensor;
 
+pub use crate::dtype::DType;
+pub use crate::tensor_spec::TensorSpec;
 pub use async_save::{CheckpointWriter, SaveJob, SaveReport, WriterOptions};
 pub use consistency::check_consistency;
-pub use device::{dtype_of, element_type_of, spec_of, DeviceTensors};
+pub use device::{spec_of, DeviceTensors};
 pub use discover::{
     inspect, list_checkpoints, newest_valid, verify, CheckpointEntry, InspectedTensor, Inspection,
     NewestValid,
@@ -57,4 +58,3 @@ pub use source::{HostTensors, TensorSource};
 pub use standalone::write_safetensors_file;
 pub use state::{ResumeState, TrainerState};
 pub use stream::{create_for_streaming, window_memory, DEFAULT_WINDOW_BYTES};
-pub use tensor::{Dtype, TensorSpec};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::layout::shard_file_name;
 use super::safetensors::{build_header, ShardHeader};
-use super::tensor::TensorSpec;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// One planned shard file.
@@ -38,7 +38,7 @@ pub fn plan_shards(
         let len = spec.byte_len().ok_or_else(|| Error::InvalidTensor {
             tensor: spec.name.clone(),
             reason: format!("shape {:?} overflows", spec.shape),
-        })?;
+        })? as u64;
         let last = groups.len() - 1;
         if !groups[last].is_empty() && current.saturating_add(len) > max_shard_size {
             groups.push(Vec::new());

@@ -6,12 +6,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::device::element_type_of;
 use super::discover::{list_checkpoints, CheckpointEntry};
 use super::load::{open_checkpoint, Checkpoint, TensorSet, Verify};
-use super::tensor::TensorSpec;
 use crate::models::ModelConfig;
 use crate::pjrt::{Buffer, Client};
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// Which checkpoint a resume used, what restoring it produced, and the newer ones it passed
@@ -178,7 +177,7 @@ pub fn upload_verified(
                 })
             })
             .collect::<Result<Vec<i64>>>()?;
-        let buffer = client.buffer_from_bytes(bytes, element_type_of(spec.dtype), &dims, device)?;
+        let buffer = client.buffer_from_bytes(bytes, spec.dtype, &dims, device)?;
         if let Some(slot) = position.get(spec.name.as_str()) {
             buffers[*slot] = Some(buffer);
         }

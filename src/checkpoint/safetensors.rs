@@ -11,7 +11,8 @@ use std::path::Path;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::tensor::{Dtype, TensorSpec};
+use crate::DType;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// Largest header the reference readers accept.
@@ -65,7 +66,7 @@ pub fn build_header(
         let len = spec.byte_len().ok_or_else(|| Error::InvalidTensor {
             tensor: spec.name.clone(),
             reason: format!("shape {:?} overflows", spec.shape),
-        })?;
+        })? as u64;
         let end = offset
             .checked_add(len)
             .ok_or_else(|| Error::InvalidTensor {
@@ -77,10 +78,10 @@ pub fn build_header(
         }
         first = false;
         let name = serde_json::Value::String(spec.name.clone()).to_string();
-        let shape: Vec<String> = spec.shape.iter().map(u64::to_string).collect();
+        let shape: Vec<String> = spec.shape.iter().map(usize::to_string).collect();
         json.push_str(&format!(
             "{name}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
-            spec.dtype,
+            spec.dtype.safetensors_name(),
             shape.join(",")
         ));
         offset = end;
@@ -266,9 +267,14 @@ fn parse_tensor_entry(
         .get("dtype")
         .and_then(Value::as_str)
         .ok_or("missing or non-string dtype")?;
-    let dtype =
-        Dtype::from_name(dtype_name).ok_or_else(|| format!("unknown dtype {dtype_name:?}"))?;
-    let shape = u64_array(map.get("shape"), "shape")?;
+    let dtype = DType::from_safetensors_name(dtype_name)
+        .ok_or_else(|| format!("unknown dtype {dtype_name:?}"))?;
+    let shape = u64_array(map.get("shape"), "shape")?
+        .into_iter()
+        .map(|d| {
+            usize::try_from(d).map_err(|_| format!("shape dimension {d} does not fit in memory"))
+        })
+        .collect::<std::result::Result<Vec<usize>, String>>()?;
     let offsets = u64_array(map.get("data_offsets"), "data_offsets")?;
     let [begin, end] = offsets[..] else {
         return Err(format!(
@@ -284,7 +290,7 @@ fn parse_tensor_entry(
     let spec = TensorSpec::new(name, dtype, shape);
     let expected = spec
         .byte_len()
-        .ok_or_else(|| format!("shape {:?} overflows", spec.shape))?;
+        .ok_or_else(|| format!("shape {:?} overflows", spec.shape))? as u64;
     if end - begin != expected {
         return Err(format!(
             "data_offsets [{begin}, {end}] hold {} bytes but {} needs {expected}",

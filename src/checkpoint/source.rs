@@ -4,7 +4,7 @@
 //! host copy. [`HostTensors`] is the
 //! plain in-memory implementation used by tests, examples and small states.
 
-use super::tensor::TensorSpec;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// Something that can write tensors, one at a time, into caller-provided buffers.
@@ -42,7 +42,7 @@ impl HostTensors {
         let expected = spec.byte_len().ok_or_else(|| Error::InvalidTensor {
             tensor: spec.name.clone(),
             reason: format!("shape {:?} overflows", spec.shape),
-        })?;
+        })? as u64;
         if expected != bytes.len() as u64 {
             return Err(Error::TensorByteCount {
                 tensor: spec.name,

@@ -10,7 +10,7 @@ use super::fsutil::{ensure_free_space, fsync_dir};
 use super::safetensors::build_header;
 use super::source::TensorSource;
 use super::stream::{write_shards, ShardWrite, DEFAULT_WINDOW_BYTES};
-use super::tensor::TensorSpec;
+use crate::TensorSpec;
 use crate::{Error, Result};
 
 /// Writes every tensor of `source`, in order, into the safetensors file `path` with

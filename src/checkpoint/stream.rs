@@ -337,7 +337,7 @@ impl Producer {
             let len = spec.byte_len().ok_or_else(|| Error::InvalidTensor {
                 tensor: spec.name.clone(),
                 reason: format!("shape {:?} overflows", spec.shape),
-            })? as usize;
+            })?;
             self.push_tensor(shard.source, tensor, len)?;
         }
         let length = self.offset + self.filled as u64;
@@ -482,18 +482,15 @@ impl Producer {
 mod tests {
     use super::*;
     use crate::checkpoint::safetensors::{build_header, parse_shard, DATA_ALIGN};
-    use crate::checkpoint::{Dtype, HostTensors, TensorSpec};
+    use crate::checkpoint::{DType, HostTensors, TensorSpec};
 
     /// Tensors of 0, 3, 5000, 9000 (> one 8 KiB window) and 40000 bytes, distinct bytes each.
     fn tensors() -> HostTensors {
         let mut host = HostTensors::new();
         for (i, n) in [0usize, 3, 5000, 9000, 40000].into_iter().enumerate() {
             let bytes = (0..n).map(|b| (b * 7 + i * 31) as u8).collect();
-            host.push(
-                TensorSpec::new(format!("t{i}"), Dtype::U8, [n as u64]),
-                bytes,
-            )
-            .unwrap();
+            host.push(TensorSpec::new(format!("t{i}"), DType::U8, [n]), bytes)
+                .unwrap();
         }
         host
     }
@@ -543,7 +540,7 @@ mod tests {
     fn tensors_bytes(source: &dyn TensorSource) -> Vec<Vec<u8>> {
         (0..source.specs().len())
             .map(|i| {
-                let mut v = vec![0; source.specs()[i].byte_len().unwrap() as usize];
+                let mut v = vec![0; source.specs()[i].byte_len().unwrap()];
                 source.copy_tensor(i, &mut v).unwrap();
                 v
             })

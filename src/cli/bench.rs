@@ -129,7 +129,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
         async_save: !args.no_async_save,
     };
     let client = Client::open(&global.client_options())?;
-    let mut progress = |line: &str| eprintln!("bench: {line}");
+    let mut progress = |line: &str| log::info!("bench: {line}");
     let outcome = bench::run(&client, &config, &mut progress);
     if remove_dir {
         let _ = std::fs::remove_dir_all(&dir);

@@ -131,7 +131,7 @@ fn verify_command(path: &Path) -> Result<()> {
             path.display(),
             manifest.step,
             manifest.files.len() + 1,
-            human_bytes(bytes)
+            human_bytes(bytes as u64)
         );
         return Ok(());
     }
@@ -202,12 +202,12 @@ fn inspect_command(path: &Path) -> Result<()> {
             say!("{set} tensors: none");
             continue;
         }
-        let bytes: u64 = tensors.iter().filter_map(|t| t.spec.byte_len()).sum();
-        let elements: u64 = tensors.iter().filter_map(|t| t.spec.numel()).sum();
+        let bytes: usize = tensors.iter().filter_map(|t| t.spec.byte_len()).sum();
+        let elements: usize = tensors.iter().filter_map(|t| t.spec.numel()).sum();
         say!(
             "{set} tensors: {} ({elements} elements, {})",
             tensors.len(),
-            human_bytes(bytes)
+            human_bytes(bytes as u64)
         );
         for t in tensors {
             say!("  {:<40} {:<20} {}", t.spec.name, t.spec.describe(), t.file);

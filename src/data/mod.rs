@@ -12,7 +12,7 @@ pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
 pub use synthetic::{GptSynthetic, MlpSynthetic};
 pub use tokens::{TokenDataset, TokenFileOptions, TokenFormat};
 
@@ -20,14 +20,6 @@ pub use tokens::{TokenDataset, TokenFileOptions, TokenFormat};
 pub const SYNTHETIC_EVAL_FIRST_STEP: u64 = 1_000_000;
 /// Number of synthetic eval batches (the JAX reference evaluates batches 1000000..=1000003).
 pub const SYNTHETIC_EVAL_BATCHES: u64 = 4;
-
-/// Element type of a batch tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ElementType {
-    F32,
-    I32,
-}
 
 /// The model input of a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +41,7 @@ pub struct Batch {
 /// The shapes and element types of every batch of a dataset (targets are always i32).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchLayout {
-    pub x_type: ElementType,
+    pub x_type: DType,
     pub x_shape: Vec<usize>,
     pub y_shape: Vec<usize>,
 }
@@ -191,13 +183,13 @@ impl Dataset {
 
     pub fn batch_layout(&self) -> BatchLayout {
         let tokens = |b: usize, t: usize| BatchLayout {
-            x_type: ElementType::I32,
+            x_type: DType::S32,
             x_shape: vec![b, t],
             y_shape: vec![b, t],
         };
         match self {
             Dataset::MlpSynthetic(d) => BatchLayout {
-                x_type: ElementType::F32,
+                x_type: DType::F32,
                 x_shape: vec![d.batch_size(), d.input_dim()],
                 y_shape: vec![d.batch_size()],
             },

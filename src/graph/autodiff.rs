@@ -81,7 +81,7 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
 /// a mixed-precision policy; the sum keeps the more precise one).
 fn add_widest(g: &mut Graph, a: Tensor, b: Tensor) -> Result<Tensor> {
     let (da, db) = (g.dtype(a)?, g.dtype(b)?);
-    let wide = if da.size_bytes() >= db.size_bytes() {
+    let wide = if da.byte_size() >= db.byte_size() {
         da
     } else {
         db

@@ -4,62 +4,7 @@
 //! deliberately close to StableHLO so that lowering is a one-node-to-one-op print, and so that each
 //! op has exactly one gradient rule in `autodiff.rs`.
 
-use std::fmt;
-
-/// Element type of a tensor. Names follow StableHLO/PJRT, not Rust.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DType {
-    Pred,
-    S32,
-    U32,
-    U64,
-    BF16,
-    F32,
-    F64,
-}
-
-impl DType {
-    /// The element type as spelled inside a StableHLO `tensor<...>` type.
-    pub fn mlir_name(self) -> &'static str {
-        match self {
-            DType::Pred => "i1",
-            DType::S32 => "i32",
-            DType::U32 => "ui32",
-            DType::U64 => "ui64",
-            DType::BF16 => "bf16",
-            DType::F32 => "f32",
-            DType::F64 => "f64",
-        }
-    }
-
-    pub fn is_float(self) -> bool {
-        matches!(self, DType::BF16 | DType::F32 | DType::F64)
-    }
-
-    pub fn is_integer(self) -> bool {
-        matches!(self, DType::S32 | DType::U32 | DType::U64)
-    }
-
-    pub fn is_unsigned(self) -> bool {
-        matches!(self, DType::U32 | DType::U64 | DType::Pred)
-    }
-
-    /// Size of one element in bytes (Pred is stored as one byte by PJRT).
-    pub fn size_bytes(self) -> usize {
-        match self {
-            DType::Pred => 1,
-            DType::BF16 => 2,
-            DType::S32 | DType::U32 | DType::F32 => 4,
-            DType::U64 | DType::F64 => 8,
-        }
-    }
-}
-
-impl fmt::Display for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.mlir_name())
-    }
-}
+pub use crate::dtype::DType;
 
 /// A handle to a node of one [`super::Graph`]. Cheap to copy. It carries its graph's id, so
 /// using it with another graph is a [`crate::Error::ForeignTensor`], not a silent wrong node.

@@ -16,7 +16,7 @@ pub use config::{Family, HfConfig};
 pub use family::{tensor_table, Alias, HfTensor, LlamaLayer, TensorTable};
 pub use weights::{HostTensor, SafetensorsFiles, WeightSource, INDEX_FILE, WEIGHTS_FILE};
 
-use crate::pjrt::{Buffer, Client, ElementType};
+use crate::pjrt::{Buffer, Client, DType};
 use crate::{Error, Result};
 
 /// The config file of a model directory.
@@ -149,7 +149,7 @@ impl HfModel {
         let mut buffers = Vec::new();
         self.for_each_param(|shape, bytes| {
             let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-            buffers.push(client.buffer_from_bytes(bytes, ElementType::F32, &dims, device)?);
+            buffers.push(client.buffer_from_bytes(bytes, DType::F32, &dims, device)?);
             Ok(())
         })?;
         Ok(buffers)

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::family::TensorTable;
-use crate::checkpoint::{parse_index_bytes, parse_shard, Dtype, TensorSpec};
+use crate::checkpoint::{parse_index_bytes, parse_shard, DType, TensorSpec};
 use crate::{Error, Result};
 
 /// The single-file weights name.
@@ -125,12 +125,11 @@ impl WeightSource {
         scratch: &'a mut Vec<u8>,
     ) -> Result<&'a [u8]> {
         let origin = self.describe();
-        let want: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        let shape_error = |found: &[u64]| {
+        let shape_error = |found: &[usize]| {
             weights_error(
                 &origin,
                 name,
-                format!("shape {found:?} in the file, the config needs {want:?}"),
+                format!("shape {found:?} in the file, the config needs {shape:?}"),
             )
         };
         match self {
@@ -146,7 +145,7 @@ impl WeightSource {
                         "missing from the weight files",
                     ));
                 };
-                if spec.shape != want {
+                if spec.shape != shape {
                     return Err(shape_error(&spec.shape));
                 }
                 let (path, map) = &files.files[*file];
@@ -154,13 +153,13 @@ impl WeightSource {
                     .get(range.clone())
                     .ok_or_else(|| weights_error(path, name, "byte range outside the file"))?;
                 match spec.dtype {
-                    Dtype::F32 => Ok(raw),
-                    Dtype::BF16 | Dtype::F16 => {
+                    DType::F32 => Ok(raw),
+                    DType::BF16 | DType::F16 => {
                         scratch.clear();
                         scratch.reserve(raw.len() * 2);
                         for pair in raw.chunks_exact(2) {
                             let bits = u16::from_le_bytes([pair[0], pair[1]]);
-                            let value = if spec.dtype == Dtype::BF16 {
+                            let value = if spec.dtype == DType::BF16 {
                                 half::bf16::from_bits(bits).to_f32()
                             } else {
                                 half::f16::from_bits(bits).to_f32()
@@ -173,7 +172,8 @@ impl WeightSource {
                         path,
                         name,
                         format!(
-                            "dtype {other} is not a float type xlatrain loads (F32, BF16, F16)"
+                            "dtype {} is not a float type xlatrain loads (F32, BF16, F16)",
+                            other.safetensors_name()
                         ),
                     )),
                 }
@@ -185,8 +185,7 @@ impl WeightSource {
                     .ok_or_else(|| weights_error(&origin, name, "missing from the GGUF file"))?;
                 let tensor = file.tensor(index)?;
                 if tensor.shape != shape {
-                    let found: Vec<u64> = tensor.shape.iter().map(|&d| d as u64).collect();
-                    return Err(shape_error(&found));
+                    return Err(shape_error(&tensor.shape));
                 }
                 scratch.clear();
                 scratch.reserve(tensor.data.len() * 4);
@@ -200,8 +199,7 @@ impl WeightSource {
                     return Err(weights_error(&origin, name, "missing from the model"));
                 };
                 if found != shape {
-                    let found: Vec<u64> = found.iter().map(|&d| d as u64).collect();
-                    return Err(shape_error(&found));
+                    return Err(shape_error(found));
                 }
                 scratch.clear();
                 for v in values {

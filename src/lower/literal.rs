@@ -25,7 +25,7 @@ fn dotted(shortest: &str) -> String {
     format!("{mantissa}{dot}e{exponent:+03}")
 }
 
-/// One float value as the literal of `dtype` (bf16, f32 or f64).
+/// One float value as the literal of `dtype` (f16, bf16, f32 or f64).
 pub fn float_literal(value: f64, dtype: DType) -> String {
     let special = !value.is_finite() || (value == 0.0 && value.is_sign_negative());
     match dtype {
@@ -36,6 +36,15 @@ pub fn float_literal(value: f64, dtype: DType) -> String {
             let rounded = f32::from_bits(u32::from(bits) << 16);
             if !rounded.is_finite() || (rounded == 0.0 && rounded.is_sign_negative()) {
                 format!("0x{bits:04X}")
+            } else {
+                dotted(&format!("{rounded:e}"))
+            }
+        }
+        DType::F16 => {
+            let half = half::f16::from_f64(value);
+            let rounded = f32::from(half);
+            if !rounded.is_finite() || (rounded == 0.0 && rounded.is_sign_negative()) {
+                format!("0x{:04X}", half.to_bits())
             } else {
                 dotted(&format!("{rounded:e}"))
             }
@@ -128,6 +137,10 @@ mod tests {
         );
         assert_eq!(float_literal(f64::NEG_INFINITY, DType::BF16), "0xFF80");
         assert_eq!(float_literal(f64::NAN, DType::BF16), "0x7FC0");
+        assert_eq!(float_literal(f64::INFINITY, DType::F16), "0x7C00");
+        assert_eq!(float_literal(-0.0, DType::F16), "0x8000");
+        // 1 + 2^-11 is halfway between f16 neighbours: ties to even, 1.0
+        assert_eq!(float_literal(1.0 + 1.0 / 2048.0, DType::F16), "1.0e+00");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use attention::KvCache;
 
 pub use spec::{
     describe_mismatch, init_params, Architecture, GptConfig, Init, MlpConfig, ModelConfig,
-    ParamSignature, ParamSpec,
+    ParamSpec,
 };
 
 use crate::graph::{Graph, Tensor};

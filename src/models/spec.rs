@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::hf::HfConfig;
 use crate::rng;
-use crate::{Error, Result};
+use crate::{DType, Error, Result, TensorSpec};
 
 /// How a tensor's initial values are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -389,11 +389,7 @@ impl ModelConfig {
         let params = self
             .param_specs()?
             .into_iter()
-            .map(|p| ParamSignature {
-                name: p.name,
-                dtype: "f32".into(),
-                shape: p.shape,
-            })
+            .map(|p| TensorSpec::new(p.name, DType::F32, p.shape))
             .collect();
         Ok(Architecture {
             model: self.kind_name().into(),
@@ -412,21 +408,14 @@ pub fn init_params(specs: &[ParamSpec], init_seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// A parameter's name, element type and shape: what a checkpoint must match to be loadable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParamSignature {
-    pub name: String,
-    pub dtype: String,
-    pub shape: Vec<usize>,
-}
-
 /// What identifies a model's architecture; stored with checkpoints and compared on resume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Architecture {
     pub model: String,
     /// Architecture-defining config values, `(field, value)` in a fixed order.
     pub hyper: Vec<(String, String)>,
-    pub params: Vec<ParamSignature>,
+    /// Each parameter's name, element type and shape: what a checkpoint must match.
+    pub params: Vec<TensorSpec>,
 }
 
 /// At most this many parameter differences are listed one by one.

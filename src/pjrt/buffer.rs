@@ -5,15 +5,16 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use super::client::ClientInner;
-use super::dtype::{ElementType, NativeType};
+use super::dtype::NativeType;
 use super::ffi;
+use crate::DType;
 use crate::{Error, Result};
 
 /// An array on one device. Owns its PJRT handle and destroys it on drop.
 pub struct Buffer {
     pub(crate) client: Arc<ClientInner>,
     pub(crate) raw: *mut ffi::PJRT_Buffer,
-    element_type: ElementType,
+    element_type: DType,
     dims: Vec<i64>,
 }
 
@@ -44,7 +45,7 @@ impl Drop for Buffer {
             )
         };
         if let Err(e) = result {
-            eprintln!("warning: {e}");
+            log::warn!("{e}");
         }
     }
 }
@@ -94,7 +95,7 @@ impl Buffer {
         let mut buffer = Buffer {
             client,
             raw,
-            element_type: ElementType::F32,
+            element_type: DType::F32,
             dims: Vec::new(),
         };
         let plugin = buffer.client.plugin;
@@ -108,7 +109,7 @@ impl Buffer {
                 &mut ty,
             )
         }?;
-        buffer.element_type = ElementType::from_pjrt(ty.type_).ok_or_else(|| {
+        buffer.element_type = DType::from_pjrt(ty.type_).ok_or_else(|| {
             Error::BufferShape(format!("unsupported PJRT element type {}", ty.type_))
         })?;
         let mut dims = ffi::PJRT_Buffer_Dimensions_Args::new();
@@ -131,7 +132,7 @@ impl Buffer {
     pub(crate) fn from_host(
         client: &Arc<ClientInner>,
         bytes: &[u8],
-        ty: ElementType,
+        ty: DType,
         dims: &[i64],
         device: usize,
     ) -> Result<Buffer> {
@@ -144,7 +145,7 @@ impl Buffer {
                 bytes.len()
             )));
         }
-        if ty == ElementType::Pred && bytes.iter().any(|&b| b > 1) {
+        if ty == DType::Pred && bytes.iter().any(|&b| b > 1) {
             return Err(Error::BufferShape("pred data must be bytes 0 or 1".into()));
         }
         let Some(&device_handle) = client.addressable.get(device) else {
@@ -183,7 +184,7 @@ impl Buffer {
         Ok(buffer)
     }
 
-    pub fn element_type(&self) -> ElementType {
+    pub fn element_type(&self) -> DType {
         self.element_type
     }
 
@@ -298,7 +299,7 @@ impl Buffer {
         }
         let mut bytes = vec![0u8; self.byte_size()];
         self.copy_to_host(&mut bytes)?;
-        if T::TYPE == ElementType::Pred && bytes.iter().any(|&b| b > 1) {
+        if T::TYPE == DType::Pred && bytes.iter().any(|&b| b > 1) {
             return Err(Error::BufferShape(
                 "pred buffer holds bytes other than 0 and 1".into(),
             ));

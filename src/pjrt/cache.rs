@@ -82,8 +82,8 @@ impl ExecutableCache {
         match verified_payload(&bytes) {
             Some(payload) => Some(payload.to_vec()),
             None => {
-                eprintln!(
-                    "warning: executable cache entry {} is corrupt; compiling again",
+                log::warn!(
+                    "executable cache entry {} is corrupt; compiling again",
                     path.display()
                 );
                 self.discard(&path);
@@ -103,8 +103,8 @@ impl ExecutableCache {
     /// An entry passed its checksum but the plugin would not load it (e.g. another build).
     pub(crate) fn record_unloadable(&self, key: &str, error: &crate::Error) {
         let path = self.entry_path(key);
-        eprintln!(
-            "warning: cannot load cached executable {} ({error}); compiling again",
+        log::warn!(
+            "cannot load cached executable {} ({error}); compiling again",
             path.display()
         );
         self.discard(&path);
@@ -121,8 +121,8 @@ impl ExecutableCache {
             Ok(()) => {
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => eprintln!(
-                "warning: cannot write executable cache in {}: {e}",
+            Err(e) => log::warn!(
+                "cannot write executable cache in {}: {e}",
                 self.dir.display()
             ),
         }

@@ -10,9 +10,10 @@ use super::api::{self, Plugin};
 use super::buffer::Buffer;
 use super::cache::{CacheStats, ExecutableCache};
 use super::compile_options::CompileOptions;
-use super::dtype::{ElementType, NativeType};
+use super::dtype::NativeType;
 use super::executable::Executable;
 use super::{ffi, provision};
+use crate::DType;
 use crate::{Error, Result};
 
 /// Which kind of accelerator plugin to use.
@@ -90,7 +91,7 @@ impl Drop for ClientInner {
             )
         };
         if let Err(e) = result {
-            eprintln!("warning: {e}");
+            log::warn!("{e}");
         }
     }
 }
@@ -122,6 +123,7 @@ impl Client {
             api::prefer_deterministic_gpu_ops();
         }
         let plugin = api::load(&plugin_path)?;
+        log::debug!("PJRT plugin {}", plugin_path.display());
         let cache_dir = match &opts.cache_dir {
             Some(dir) => dir.clone(),
             None => provision::cache_root()?.join("executables"),
@@ -269,6 +271,7 @@ impl Client {
         if let Some(serialized) = self.inner.cache.lookup(&key) {
             match self.deserialize(&serialized) {
                 Ok(executable) => {
+                    log::debug!("executable cache hit {key}");
                     self.inner.cache.record_hit();
                     return Ok(executable);
                 }
@@ -276,10 +279,11 @@ impl Client {
             }
         }
         self.inner.cache.record_miss();
+        log::debug!("executable cache miss {key}: compiling");
         let executable = self.compile_encoded(mlir, &options_bytes)?;
         match executable.serialize() {
             Ok(bytes) => self.inner.cache.store(&key, &bytes),
-            Err(e) => eprintln!("warning: not caching the executable: {e}"),
+            Err(e) => log::warn!("not caching the executable: {e}"),
         }
         Ok(executable)
     }
@@ -344,7 +348,7 @@ impl Client {
     pub fn buffer_from_bytes(
         &self,
         bytes: &[u8],
-        ty: ElementType,
+        ty: DType,
         dims: &[i64],
         device: usize,
     ) -> Result<Buffer> {

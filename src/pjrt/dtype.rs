@@ -1,110 +1,32 @@
-//! Element types of device buffers: the PJRT enum values, byte sizes, StableHLO spellings, and
-//! the host Rust types that map onto them one to one.
+//! The PJRT side of [`DType`]: its `PJRT_Buffer_Type` enum values, and the host Rust types whose
+//! memory is exactly a device element type (uploads and downloads copy them as raw bytes).
 
 use super::ffi::PJRT_Buffer_Type;
+use crate::dtype::DType;
 
-/// The element type of an array on the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ElementType {
-    Pred,
-    S8,
-    S16,
-    S32,
-    S64,
-    U8,
-    U16,
-    U32,
-    U64,
-    F16,
-    BF16,
-    F32,
-    F64,
-}
-
-impl ElementType {
-    /// Every supported element type.
-    pub const ALL: [ElementType; 13] = [
-        ElementType::Pred,
-        ElementType::S8,
-        ElementType::S16,
-        ElementType::S32,
-        ElementType::S64,
-        ElementType::U8,
-        ElementType::U16,
-        ElementType::U32,
-        ElementType::U64,
-        ElementType::F16,
-        ElementType::BF16,
-        ElementType::F32,
-        ElementType::F64,
-    ];
-
-    /// Bytes per element in host memory (a `pred` is one byte, 0 or 1).
-    pub fn byte_size(self) -> usize {
-        match self {
-            ElementType::Pred | ElementType::S8 | ElementType::U8 => 1,
-            ElementType::S16 | ElementType::U16 | ElementType::F16 | ElementType::BF16 => 2,
-            ElementType::S32 | ElementType::U32 | ElementType::F32 => 4,
-            ElementType::S64 | ElementType::U64 | ElementType::F64 => 8,
-        }
-    }
-
-    /// The StableHLO spelling inside `tensor<...>`.
-    pub fn mlir_name(self) -> &'static str {
-        match self {
-            ElementType::Pred => "i1",
-            ElementType::S8 => "i8",
-            ElementType::S16 => "i16",
-            ElementType::S32 => "i32",
-            ElementType::S64 => "i64",
-            ElementType::U8 => "ui8",
-            ElementType::U16 => "ui16",
-            ElementType::U32 => "ui32",
-            ElementType::U64 => "ui64",
-            ElementType::F16 => "f16",
-            ElementType::BF16 => "bf16",
-            ElementType::F32 => "f32",
-            ElementType::F64 => "f64",
-        }
-    }
-
-    /// Parses a StableHLO element type spelling (`f32`, `i1`, `ui64`, ...).
-    pub fn from_mlir_name(name: &str) -> Option<ElementType> {
-        ElementType::ALL
-            .into_iter()
-            .find(|ty| ty.mlir_name() == name)
-    }
-
+impl DType {
     /// The value of `PJRT_Buffer_Type` for this type.
     pub(crate) fn to_pjrt(self) -> PJRT_Buffer_Type {
         match self {
-            ElementType::Pred => 1,
-            ElementType::S8 => 2,
-            ElementType::S16 => 3,
-            ElementType::S32 => 4,
-            ElementType::S64 => 5,
-            ElementType::U8 => 6,
-            ElementType::U16 => 7,
-            ElementType::U32 => 8,
-            ElementType::U64 => 9,
-            ElementType::F16 => 10,
-            ElementType::F32 => 11,
-            ElementType::F64 => 12,
-            ElementType::BF16 => 13,
+            DType::Pred => 1,
+            DType::S8 => 2,
+            DType::S16 => 3,
+            DType::S32 => 4,
+            DType::S64 => 5,
+            DType::U8 => 6,
+            DType::U16 => 7,
+            DType::U32 => 8,
+            DType::U64 => 9,
+            DType::F16 => 10,
+            DType::F32 => 11,
+            DType::F64 => 12,
+            DType::BF16 => 13,
         }
     }
 
     /// The type for a `PJRT_Buffer_Type` value, if xlatrain supports it.
-    pub(crate) fn from_pjrt(value: PJRT_Buffer_Type) -> Option<ElementType> {
-        ElementType::ALL
-            .into_iter()
-            .find(|ty| ty.to_pjrt() == value)
-    }
-}
-
-impl std::fmt::Display for ElementType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.mlir_name())
+    pub(crate) fn from_pjrt(value: PJRT_Buffer_Type) -> Option<DType> {
+        DType::ALL.into_iter().find(|ty| ty.to_pjrt() == value)
     }
 }
 
@@ -112,7 +34,7 @@ impl std::fmt::Display for ElementType {
 /// it can be uploaded or downloaded as raw bytes. Sealed: the byte reinterpretation in
 /// `Buffer::to_vec` relies on the list below being exactly the plain-data types.
 pub trait NativeType: Copy + sealed::Sealed + 'static {
-    const TYPE: ElementType;
+    const TYPE: DType;
 }
 
 mod sealed {
@@ -124,7 +46,7 @@ macro_rules! native {
         $(
             impl sealed::Sealed for $rust {}
             impl NativeType for $rust {
-                const TYPE: ElementType = ElementType::$element;
+                const TYPE: DType = DType::$element;
             }
         )*
     };
@@ -151,15 +73,14 @@ mod tests {
 
     #[test]
     fn pjrt_values_round_trip_and_match_the_header_order() {
-        for ty in ElementType::ALL {
-            assert_eq!(ElementType::from_pjrt(ty.to_pjrt()), Some(ty));
-            assert_eq!(ElementType::from_mlir_name(ty.mlir_name()), Some(ty));
+        for ty in DType::ALL {
+            assert_eq!(DType::from_pjrt(ty.to_pjrt()), Some(ty));
         }
-        assert_eq!(ElementType::Pred.to_pjrt(), 1);
-        assert_eq!(ElementType::S32.to_pjrt(), 4);
-        assert_eq!(ElementType::U32.to_pjrt(), 8);
-        assert_eq!(ElementType::U64.to_pjrt(), 9);
-        assert_eq!(ElementType::F32.to_pjrt(), 11);
-        assert_eq!(ElementType::BF16.to_pjrt(), 13);
+        assert_eq!(DType::Pred.to_pjrt(), 1);
+        assert_eq!(DType::S32.to_pjrt(), 4);
+        assert_eq!(DType::U32.to_pjrt(), 8);
+        assert_eq!(DType::U64.to_pjrt(), 9);
+        assert_eq!(DType::F32.to_pjrt(), 11);
+        assert_eq!(DType::BF16.to_pjrt(), 13);
     }
 }

@@ -81,7 +81,7 @@ impl Drop for Executable {
                 )
             };
             if let Err(e) = result {
-                eprintln!("warning: {e}");
+                log::warn!("{e}");
             }
         }
         let mut args = ffi::PJRT_LoadedExecutable_Destroy_Args::new();
@@ -95,7 +95,7 @@ impl Drop for Executable {
             )
         };
         if let Err(e) = result {
-            eprintln!("warning: {e}");
+            log::warn!("{e}");
         }
     }
 }

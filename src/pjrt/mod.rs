@@ -17,12 +17,13 @@ mod ffi;
 pub mod provision;
 pub mod signature;
 
+pub use crate::dtype::DType;
 pub use api::{with_deterministic_gpu_ops, Plugin, DETERMINISTIC_GPU_OPS};
 pub use buffer::Buffer;
 pub use cache::CacheStats;
 pub use client::{Client, ClientOptions, DeviceInfo, DeviceKind};
 pub use compile_options::CompileOptions;
-pub use dtype::{ElementType, NativeType};
+pub use dtype::NativeType;
 pub use executable::{Arg, Executable, ExecuteOutcome};
 pub use provision::WheelPin;
 

@@ -82,8 +82,8 @@ pub fn provision_cpu(root: &Path) -> Result<PathBuf> {
         Ok(path) => Ok(path),
         Err(primary_error) => {
             let fallback = WheelPin::fastatomstruct_cpu();
-            eprintln!(
-                "xlatrain: {primary_error}\nxlatrain: trying the fallback CPU plugin {}",
+            log::warn!(
+                "{primary_error}; trying the fallback CPU plugin {}",
                 fallback.spec()
             );
             provision(&fallback, root).map_err(|fallback_error| Error::PluginNotFound {

@@ -2,14 +2,14 @@
 //! tool (`xlatrain run-hlo`) can feed inputs of the declared shapes. This is a small scanner for
 //! the `func.func @main(%x: tensor<2x3xf32> {attrs}, ...)` header, not an MLIR parser.
 
-use super::dtype::ElementType;
+use crate::DType;
 use crate::{Error, Result};
 
 /// One ranked, static tensor type such as `tensor<2x3xf32>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorType {
     pub dims: Vec<i64>,
-    pub element_type: ElementType,
+    pub element_type: DType,
 }
 
 impl std::fmt::Display for TensorType {
@@ -33,7 +33,7 @@ pub fn parse_tensor_type(inner: &str) -> Result<TensorType> {
     let (element, dims) = parts
         .split_last()
         .ok_or_else(|| bad(format!("empty tensor type tensor<{inner}>")))?;
-    let element_type = ElementType::from_mlir_name(element.trim()).ok_or_else(|| {
+    let element_type = DType::from_mlir_name(element.trim()).ok_or_else(|| {
         bad(format!(
             "unsupported element type `{element}` in tensor<{inner}>"
         ))

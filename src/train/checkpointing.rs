@@ -25,9 +25,9 @@ use crate::checkpoint::{
 use crate::config::{ResumeFrom, SaveOnBusy, SaveStrategy, TrainingArgs};
 use crate::models::ModelConfig;
 use crate::pjrt::Client;
-use crate::{Error, Result};
+use crate::{Error, Result, TensorSpec};
 
-use super::program::{TensorDesc, RNG_KEY};
+use super::program::RNG_KEY;
 use super::state::StateSource;
 use super::{StepHook, TrainState, TrainSummary, Trainer, TrainerProgress};
 
@@ -112,7 +112,6 @@ impl Checkpointing {
             save,
             async_save: args.async_save,
             on_save: args.on_save.clone(),
-            verbose,
         });
         let identity = RunIdentity::new(&args, trainer.model(), trainer.client())?;
         Ok(Checkpointing {
@@ -500,8 +499,11 @@ pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> 
 
 /// Fails now, not at the first save hours into the run, when one checkpoint of a state with
 /// these tensors cannot fit in `output_dir`.
-pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorDesc]) -> Result<()> {
-    let needed: u64 = descs.iter().map(|d| d.byte_size() as u64).sum();
+pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorSpec]) -> Result<()> {
+    let needed = descs
+        .iter()
+        .map(|d| d.byte_len().map_or(u64::MAX, |n| n as u64))
+        .fold(0u64, u64::saturating_add);
     let available = free_space(output_dir)?;
     if needed > available {
         return Err(Error::InsufficientSpace {

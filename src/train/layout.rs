@@ -1,4 +1,4 @@
-//! The training state's tensors ([`state_layout`], each a [`TensorDesc`]) and
+//! The training state's tensors ([`state_layout`], each a [`TensorSpec`]) and
 //! [`StateLayout`]: those tensors with the [`Sharding`] of
 //! each over the run's [`Mesh`] and the device of each mesh partition. It is the one place that
 //! decides where a tensor lives; the step program, the device state, checkpoint saves and
@@ -15,40 +15,9 @@
 
 use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
-use crate::pjrt::ElementType;
-use crate::Result;
+use crate::{DType, Result, TensorSpec};
 
 use super::mesh::{Mesh, MeshAxis, Sharding};
-
-/// Name, element type and shape of one tensor of the training state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TensorDesc {
-    pub name: String,
-    pub element_type: ElementType,
-    pub shape: Vec<usize>,
-}
-
-impl TensorDesc {
-    pub fn new(name: impl Into<String>, element_type: ElementType, shape: Vec<usize>) -> Self {
-        TensorDesc {
-            name: name.into(),
-            element_type,
-            shape,
-        }
-    }
-
-    pub fn numel(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    pub fn byte_size(&self) -> usize {
-        self.numel() * self.element_type.byte_size()
-    }
-
-    pub fn dims(&self) -> Vec<i64> {
-        self.shape.iter().map(|&d| d as i64).collect()
-    }
-}
 
 /// Name of the optimizer-step counter (S32 scalar: updates already done).
 pub const STEP: &str = "step";
@@ -58,27 +27,27 @@ pub const RNG_KEY: &str = "rng_key";
 /// The training state in its fixed order: parameters (spec names), then each optimizer slot
 /// prefix over all parameters (`exp_avg.fc0.w`, ..., `exp_avg_sq.fc0.w`, ...), then `step`
 /// and `rng_key`.
-pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Vec<TensorDesc>> {
+pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Vec<TensorSpec>> {
     let specs = model.param_specs()?;
-    let mut out: Vec<TensorDesc> = specs
+    let mut out: Vec<TensorSpec> = specs
         .iter()
-        .map(|s| TensorDesc::new(&s.name, ElementType::F32, s.shape.clone()))
+        .map(|s| TensorSpec::new(&s.name, DType::F32, s.shape.clone()))
         .collect();
     for prefix in optimizer.slot_prefixes() {
         for s in &specs {
             let name = format!("{prefix}.{}", s.name);
-            out.push(TensorDesc::new(name, ElementType::F32, s.shape.clone()));
+            out.push(TensorSpec::new(name, DType::F32, s.shape.clone()));
         }
     }
-    out.push(TensorDesc::new(STEP, ElementType::S32, vec![]));
-    out.push(TensorDesc::new(RNG_KEY, ElementType::U64, vec![2]));
+    out.push(TensorSpec::new(STEP, DType::S32, vec![]));
+    out.push(TensorSpec::new(RNG_KEY, DType::U64, vec![2]));
     Ok(out)
 }
 
 /// The state's tensors, their shardings and the devices of the mesh's partitions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateLayout {
-    pub descs: Vec<TensorDesc>,
+    pub descs: Vec<TensorSpec>,
     pub shardings: Vec<Sharding>,
     pub mesh: Mesh,
     /// Device index of each partition (`[0]` on one device).
@@ -114,7 +83,7 @@ impl StateLayout {
     }
 
     /// One device, every tensor whole.
-    pub fn single(descs: Vec<TensorDesc>) -> StateLayout {
+    pub fn single(descs: Vec<TensorSpec>) -> StateLayout {
         let shardings = descs
             .iter()
             .map(|d| Sharding::replicated(d.shape.len()))
@@ -123,7 +92,7 @@ impl StateLayout {
     }
 
     fn from_parts(
-        descs: Vec<TensorDesc>,
+        descs: Vec<TensorSpec>,
         shardings: Vec<Sharding>,
         mesh: Mesh,
         devices: Vec<usize>,

@@ -30,7 +30,7 @@ pub use mesh::{block_bytes, scatter, Mesh, MeshAxis, Sharding};
 pub use precision::{saved_precision, MIXED_PRECISION_KEY};
 pub use program::{
     batch_sharding, eval_program, eval_program_on, state_layout, train_step_program,
-    train_step_program_on, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,
+    train_step_program_on, Program, RNG_KEY, STEP, STEP_METRICS,
 };
 pub use progress::TrainerProgress;
 pub use report::{Console, ReportTo};

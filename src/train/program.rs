@@ -13,16 +13,15 @@
 //! price is that activations of all micro-batches may be live at once, which is fine for the
 //! reference models (a separate accumulate program is the way out when memory binds).
 
-use crate::data::{BatchLayout, ElementType as DataType};
+use crate::data::BatchLayout;
 use crate::graph::{grad, DType, Graph, Precision, Tensor};
 use crate::lower::{to_stablehlo, LowerOptions};
 use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
-use crate::pjrt::ElementType;
-use crate::Result;
+use crate::{Result, TensorSpec};
 
 use super::layout::StateLayout;
-pub use super::layout::{state_layout, TensorDesc, RNG_KEY, STEP};
+pub use super::layout::{state_layout, RNG_KEY, STEP};
 use super::mesh::{Mesh, MeshAxis, Sharding};
 
 /// The metric results of the train step, after the state.
@@ -33,39 +32,27 @@ pub const STEP_METRICS: [&str; 3] = ["loss", "grad_norm", "learning_rate"];
 pub struct Program {
     pub mlir: String,
     /// Shapes of `x` and `y` as fed (train step: with the leading micro-batch axis).
-    pub x: TensorDesc,
-    pub y: TensorDesc,
+    pub x: TensorSpec,
+    pub y: TensorSpec,
 }
 
-fn graph_dtype(t: ElementType) -> DType {
-    match t {
-        ElementType::S32 => DType::S32,
-        ElementType::U64 => DType::U64,
-        _ => DType::F32,
-    }
-}
-
-fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorDesc, TensorDesc) {
+fn batch_descs(layout: &BatchLayout, micro_batches: Option<usize>) -> (TensorSpec, TensorSpec) {
     let lead = |shape: &[usize]| {
         let mut s = Vec::new();
         s.extend(micro_batches);
         s.extend_from_slice(shape);
         s
     };
-    let xt = match layout.x_type {
-        DataType::F32 => ElementType::F32,
-        DataType::I32 => ElementType::S32,
-    };
     (
-        TensorDesc::new("x", xt, lead(&layout.x_shape)),
-        TensorDesc::new("y", ElementType::S32, lead(&layout.y_shape)),
+        TensorSpec::new("x", layout.x_type, lead(&layout.x_shape)),
+        TensorSpec::new("y", DType::S32, lead(&layout.y_shape)),
     )
 }
 
-fn parameters(g: &mut Graph, descs: &[TensorDesc]) -> Result<Vec<Tensor>> {
+fn parameters(g: &mut Graph, descs: &[TensorSpec]) -> Result<Vec<Tensor>> {
     descs
         .iter()
-        .map(|d| g.parameter(&d.name, &d.shape, graph_dtype(d.element_type)))
+        .map(|d| g.parameter(&d.name, &d.shape, d.dtype))
         .collect()
 }
 
@@ -108,7 +95,7 @@ pub fn train_step_program_on(
     g.set_precision(precision);
     let inputs = parameters(&mut g, descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
-    let x = g.parameter("x", &xd.shape, graph_dtype(xd.element_type))?;
+    let x = g.parameter("x", &xd.shape, xd.dtype)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
     let params = &inputs[..n_params];
     let slots = &inputs[n_params..inputs.len() - 2];
@@ -212,7 +199,7 @@ pub fn eval_program_on(
         .map(|s| g.parameter(&s.name, &s.shape, DType::F32))
         .collect::<Result<_>>()?;
     let (xd, yd) = batch_descs(layout, None);
-    let x = g.parameter("x", &xd.shape, graph_dtype(xd.element_type))?;
+    let x = g.parameter("x", &xd.shape, xd.dtype)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
     let logits = models::logits(model, &mut g, &params, x, None)?;
     let loss = g.cross_entropy(logits, y)?;

@@ -212,7 +212,7 @@ impl Reporter {
             };
             let events = EventWriter::create(&dir)?;
             if self.console != Console::Quiet {
-                eprintln!(
+                log::info!(
                     "TensorBoard events: {} (tensorboard --logdir {})",
                     events.path().display(),
                     logdir.display()

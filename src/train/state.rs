@@ -8,13 +8,14 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::checkpoint::{dtype_of, Checkpoint, TensorSource, TensorSpec};
+use crate::checkpoint::{Checkpoint, TensorSource};
 use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
-use super::layout::{StateLayout, TensorDesc, RNG_KEY, STEP};
+use super::layout::{StateLayout, RNG_KEY, STEP};
+use crate::TensorSpec;
 use super::mesh::{block_bytes, contiguous, scatter};
 
 /// The device-resident training state: parameters, optimizer slots, `step`, `rng_key`.
@@ -99,8 +100,8 @@ impl TrainState {
     /// descriptor.
     pub fn from_host<'a>(
         client: &Client,
-        descs: Vec<TensorDesc>,
-        bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
+        descs: Vec<TensorSpec>,
+        bytes_of: impl FnMut(&TensorSpec) -> Result<&'a [u8]>,
     ) -> Result<TrainState> {
         TrainState::from_host_on(client, Arc::new(StateLayout::single(descs)), bytes_of)
     }
@@ -110,7 +111,7 @@ impl TrainState {
     pub fn from_host_on<'a>(
         client: &Client,
         layout: Arc<StateLayout>,
-        mut bytes_of: impl FnMut(&TensorDesc) -> Result<&'a [u8]>,
+        mut bytes_of: impl FnMut(&TensorSpec) -> Result<&'a [u8]>,
     ) -> Result<TrainState> {
         let tensors = (0..layout.descs.len())
             .map(|i| place(client, &layout, i, bytes_of(&layout.descs[i])?))
@@ -186,7 +187,7 @@ impl TrainState {
         checkpoint: &Checkpoint,
         n_params: usize,
     ) -> Result<()> {
-        let specs: Vec<TensorSpec> = layout.descs.iter().map(spec_of).collect();
+        let specs: Vec<TensorSpec> = layout.descs.clone();
         let n_params = n_params.min(specs.len());
         checkpoint
             .model
@@ -198,7 +199,7 @@ impl TrainState {
     }
 
     /// Pairs descriptors with the buffers of one device, checking element types and shapes.
-    pub fn from_parts(descs: Vec<TensorDesc>, buffers: Vec<Buffer>) -> Result<TrainState> {
+    pub fn from_parts(descs: Vec<TensorSpec>, buffers: Vec<Buffer>) -> Result<TrainState> {
         TrainState::from_partitions(Arc::new(StateLayout::single(descs)), vec![buffers])
     }
 
@@ -224,13 +225,13 @@ impl TrainState {
             }
             for (i, (d, b)) in layout.descs.iter().zip(list).enumerate() {
                 let dims = layout.block_dims(i, p);
-                if b.element_type() != d.element_type || b.dims() != dims {
+                if b.element_type() != d.dtype || b.dims() != dims {
                     return Err(Error::BufferShape(format!(
                         "tensor {}: buffer is {}{:?}, expected {}{:?}",
                         d.name,
                         b.element_type(),
                         b.dims(),
-                        d.element_type,
+                        d.dtype,
                         dims
                     )));
                 }
@@ -245,7 +246,7 @@ impl TrainState {
     }
 
     /// The descriptors (global shapes), in state order.
-    pub fn descriptors(&self) -> &[TensorDesc] {
+    pub fn descriptors(&self) -> &[TensorSpec] {
         &self.layout.descs
     }
 
@@ -275,7 +276,7 @@ impl TrainState {
     }
 
     /// Descriptors and one device's buffers, by value (a one-device state).
-    pub fn into_parts(self) -> (Vec<TensorDesc>, Vec<Buffer>) {
+    pub fn into_parts(self) -> (Vec<TensorSpec>, Vec<Buffer>) {
         let descs = self.layout.descs.clone();
         (descs, self.buffers.into_iter().next().unwrap_or_default())
     }
@@ -289,14 +290,14 @@ impl TrainState {
     /// partition that holds it, straight into its bytes where they are contiguous.
     pub fn copy_tensor(&self, i: usize, dst: &mut [u8]) -> Result<()> {
         let desc = &self.layout.descs[i];
-        if dst.len() != desc.byte_size() {
+        if Some(dst.len()) != desc.byte_len() {
             return Err(Error::TensorByteCount {
                 tensor: desc.name.clone(),
-                expected: desc.byte_size() as u64,
+                expected: desc.byte_len().unwrap_or(0) as u64,
                 found: dst.len() as u64,
             });
         }
-        let elem = desc.element_type.byte_size();
+        let elem = desc.dtype.byte_size();
         for p in self.layout.writers(i) {
             let block = self.layout.block(i, p);
             let buffer = &self.buffers[p][i];
@@ -316,7 +317,7 @@ impl TrainState {
     pub fn to_host(&self) -> Result<Vec<Vec<u8>>> {
         (0..self.layout.descs.len())
             .map(|i| {
-                let mut bytes = vec![0u8; self.layout.descs[i].byte_size()];
+                let mut bytes = vec![0u8; self.layout.descs[i].byte_len().unwrap_or(0)];
                 self.copy_tensor(i, &mut bytes)?;
                 Ok(bytes)
             })
@@ -328,7 +329,7 @@ impl TrainState {
         let i = self
             .index_of(name)
             .ok_or_else(|| Error::BufferShape(format!("no tensor {name} in the state")))?;
-        let mut bytes = vec![0u8; self.layout.descs[i].byte_size()];
+        let mut bytes = vec![0u8; self.layout.descs[i].byte_len().unwrap_or(0)];
         self.copy_tensor(i, &mut bytes)?;
         Ok(bytes
             .chunks_exact(4)
@@ -349,23 +350,23 @@ impl TrainState {
 /// Uploads tensor `i` of `layout` (all of it, `bytes`) as each partition's block.
 fn place(client: &Client, layout: &StateLayout, i: usize, bytes: &[u8]) -> Result<Vec<Buffer>> {
     let desc = &layout.descs[i];
-    if bytes.len() != desc.byte_size() {
+    if Some(bytes.len()) != desc.byte_len() {
         return Err(Error::BufferShape(format!(
             "tensor {} needs {} bytes ({} {:?}), got {}",
             desc.name,
-            desc.byte_size(),
-            desc.element_type,
+            desc.byte_len().unwrap_or(0),
+            desc.dtype,
             desc.shape,
             bytes.len()
         )));
     }
-    let elem = desc.element_type.byte_size();
+    let elem = desc.dtype.byte_size();
     (0..layout.partitions())
         .map(|p| {
             let block = layout.block(i, p);
             let part = block_bytes(bytes, &desc.shape, &block, elem)?;
             let dims: Vec<i64> = block.iter().map(|r| r.len() as i64).collect();
-            client.buffer_from_bytes(&part, desc.element_type, &dims, layout.devices[p])
+            client.buffer_from_bytes(&part, desc.dtype, &dims, layout.devices[p])
         })
         .collect()
 }
@@ -393,19 +394,10 @@ fn fresh_tensor(
     (0..layout.partitions())
         .map(|p| {
             let dims = layout.block_dims(i, p);
-            let len = dims.iter().product::<i64>() as usize * desc.element_type.byte_size();
-            client.buffer_from_bytes(&vec![0u8; len], desc.element_type, &dims, layout.devices[p])
+            let len = dims.iter().product::<i64>() as usize * desc.dtype.byte_size();
+            client.buffer_from_bytes(&vec![0u8; len], desc.dtype, &dims, layout.devices[p])
         })
         .collect()
-}
-
-/// The checkpoint description of a state tensor.
-pub(super) fn spec_of(d: &TensorDesc) -> TensorSpec {
-    TensorSpec::new(
-        d.name.clone(),
-        dtype_of(d.element_type),
-        d.shape.iter().map(|&s| s as u64).collect::<Vec<u64>>(),
-    )
 }
 
 /// A range of a [`TrainState`]'s tensors as a checkpoint [`TensorSource`]: each tensor is
@@ -423,7 +415,7 @@ impl<T: Borrow<TrainState> + Clone> StateSource<T> {
     pub fn split(state: T, n_params: usize) -> (StateSource<T>, StateSource<T>) {
         let descs = &state.borrow().layout.descs;
         let n = n_params.min(descs.len());
-        let specs: Vec<TensorSpec> = descs.iter().map(spec_of).collect();
+        let specs: Vec<TensorSpec> = descs.clone();
         let model = StateSource {
             state: state.clone(),
             first: 0,

@@ -25,7 +25,7 @@ use crate::config::{EvalStrategy, TrainingArgs};
 use crate::data::{Batch, Dataset, Inputs};
 use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
-use crate::pjrt::{Arg, Buffer, Client, CompileOptions, ElementType, Executable};
+use crate::pjrt::{Arg, Buffer, Client, CompileOptions, DType, Executable};
 use crate::{Error, Result};
 
 use super::callback::{TrainerCallback, TrainerControl};
@@ -158,7 +158,7 @@ impl Trainer {
             for &device in &state_layout.devices {
                 copies.push((
                     client.buffer_from_bytes(&x, x_type, &x_dims, device)?,
-                    client.buffer_from_bytes(&y, ElementType::S32, &y_dims, device)?,
+                    client.buffer_from_bytes(&y, DType::S32, &y_dims, device)?,
                 ));
             }
             eval_batches.push(copies);
@@ -461,10 +461,10 @@ impl Trainer {
         let y_sharding: Sharding = batch_sharding(y.shape.len(), mesh);
         let mut inputs = Vec::with_capacity(self.layout.partitions());
         for (p, &device) in self.layout.devices.iter().enumerate() {
-            let upload = |desc: &super::TensorDesc,
+            let upload = |desc: &crate::TensorSpec,
                           sharding: &Sharding,
                           bytes: &[u8],
-                          ty: ElementType|
+                          ty: DType|
              -> Result<Buffer> {
                 let block = sharding.block(&desc.shape, mesh, p);
                 let part = block_bytes(bytes, &desc.shape, &block, 4)?;
@@ -473,7 +473,7 @@ impl Trainer {
             };
             inputs.push((
                 upload(x, &sharding, &x_bytes, x_type)?,
-                upload(y, &y_sharding, &y_bytes, ElementType::S32)?,
+                upload(y, &y_sharding, &y_bytes, DType::S32)?,
             ));
         }
         Ok(inputs)
@@ -769,13 +769,13 @@ pub(super) fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64>
 
 /// The micro-batches stacked as little-endian bytes: their inputs (`x`) with their element
 /// type, or their labels.
-fn stacked_bytes(batches: &[Batch], inputs: bool) -> (Vec<u8>, ElementType) {
+fn stacked_bytes(batches: &[Batch], inputs: bool) -> (Vec<u8>, DType) {
     let mut bytes = Vec::new();
-    let mut ty = ElementType::S32;
+    let mut ty = DType::S32;
     for b in batches {
         match (&b.x, inputs) {
             (Inputs::F32(v), true) => {
-                ty = ElementType::F32;
+                ty = DType::F32;
                 bytes.extend(v.iter().flat_map(|f| f.to_le_bytes()));
             }
             (Inputs::I32(v), true) => bytes.extend(v.iter().flat_map(|i| i.to_le_bytes())),

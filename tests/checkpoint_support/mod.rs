@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use xlatrain::checkpoint::{
-    CheckpointContents, Dtype, HostTensors, SaveOptions, TensorSpec, TrainerState,
+    CheckpointContents, DType, HostTensors, SaveOptions, TensorSpec, TrainerState,
 };
 
 /// Deterministic bytes so a round trip can be compared byte for byte.
@@ -28,7 +28,7 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub fn host_tensors(specs: &[TensorSpec], seed: u64) -> HostTensors {
     let mut tensors = HostTensors::new();
     for (i, spec) in specs.iter().enumerate() {
-        let len = spec.byte_len().unwrap() as usize;
+        let len = spec.byte_len().unwrap();
         tensors
             .push(spec.clone(), pattern(len, seed + i as u64))
             .unwrap();
@@ -39,29 +39,29 @@ pub fn host_tensors(specs: &[TensorSpec], seed: u64) -> HostTensors {
 /// Every dtype, plus a rank-0 and an empty tensor.
 pub fn model_specs() -> Vec<TensorSpec> {
     vec![
-        TensorSpec::new("transformer.wte.weight", Dtype::F32, [16, 8]),
-        TensorSpec::new("transformer.h.0.ln_1.weight", Dtype::BF16, [8]),
-        TensorSpec::new("transformer.h.0.attn.c_attn.weight", Dtype::F16, [8, 24]),
-        TensorSpec::new("scale", Dtype::F64, []),
-        TensorSpec::new("empty", Dtype::F32, [0, 3]),
-        TensorSpec::new("mask", Dtype::Bool, [5]),
-        TensorSpec::new("bytes", Dtype::U8, [3]),
-        TensorSpec::new("small_ints", Dtype::I8, [2, 2]),
-        TensorSpec::new("i16", Dtype::I16, [3]),
-        TensorSpec::new("u16", Dtype::U16, [3]),
-        TensorSpec::new("i32", Dtype::I32, [2, 1, 3]),
-        TensorSpec::new("u32", Dtype::U32, [1]),
-        TensorSpec::new("i64", Dtype::I64, [2]),
-        TensorSpec::new("u64", Dtype::U64, [2]),
+        TensorSpec::new("transformer.wte.weight", DType::F32, [16, 8]),
+        TensorSpec::new("transformer.h.0.ln_1.weight", DType::BF16, [8]),
+        TensorSpec::new("transformer.h.0.attn.c_attn.weight", DType::F16, [8, 24]),
+        TensorSpec::new("scale", DType::F64, []),
+        TensorSpec::new("empty", DType::F32, [0, 3]),
+        TensorSpec::new("mask", DType::Pred, [5]),
+        TensorSpec::new("bytes", DType::U8, [3]),
+        TensorSpec::new("small_ints", DType::S8, [2, 2]),
+        TensorSpec::new("i16", DType::S16, [3]),
+        TensorSpec::new("u16", DType::U16, [3]),
+        TensorSpec::new("i32", DType::S32, [2, 1, 3]),
+        TensorSpec::new("u32", DType::U32, [1]),
+        TensorSpec::new("i64", DType::S64, [2]),
+        TensorSpec::new("u64", DType::U64, [2]),
     ]
 }
 
 pub fn optimizer_specs() -> Vec<TensorSpec> {
     vec![
-        TensorSpec::new("step", Dtype::I64, []),
-        TensorSpec::new("m.transformer.wte.weight", Dtype::F32, [16, 8]),
-        TensorSpec::new("v.transformer.wte.weight", Dtype::F32, [16, 8]),
-        TensorSpec::new("prng_key", Dtype::U32, [2]),
+        TensorSpec::new("step", DType::S64, []),
+        TensorSpec::new("m.transformer.wte.weight", DType::F32, [16, 8]),
+        TensorSpec::new("v.transformer.wte.weight", DType::F32, [16, 8]),
+        TensorSpec::new("prng_key", DType::U32, [2]),
     ]
 }
 
@@ -121,7 +121,7 @@ pub fn small_shards(max_shard_size: u64) -> SaveOptions {
 #[derive(Debug, PartialEq)]
 pub struct RawTensor {
     pub dtype: String,
-    pub shape: Vec<u64>,
+    pub shape: Vec<usize>,
     pub bytes: Vec<u8>,
 }
 
@@ -162,7 +162,7 @@ pub fn minimal_read(path: &Path) -> (BTreeMap<String, RawTensor>, BTreeMap<Strin
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|v| v.as_u64().unwrap())
+                    .map(|v| v.as_u64().unwrap() as usize)
                     .collect(),
                 bytes: data[offsets[0]..offsets[1]].to_vec(),
             },

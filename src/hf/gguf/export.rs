@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 
 use super::GgufModel;
 use crate::checkpoint::{fsync_dir, write_durable, write_safetensors_file};
-use crate::checkpoint::{Dtype, TensorSource, TensorSpec};
+use crate::checkpoint::{DType, TensorSource, TensorSpec};
 use crate::{Error, Result};
 
 /// What an export wrote.
@@ -33,13 +33,7 @@ impl<'a> Dequantized<'a> {
     fn new(model: &'a GgufModel) -> Self {
         let specs = model
             .tensor_specs()
-            .map(|(name, shape)| {
-                TensorSpec::new(
-                    name,
-                    Dtype::F32,
-                    shape.iter().map(|&d| d as u64).collect::<Vec<u64>>(),
-                )
-            })
+            .map(|(name, shape)| TensorSpec::new(name, DType::F32, shape.to_vec()))
             .collect();
         Dequantized { model, specs }
     }
