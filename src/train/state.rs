@@ -15,8 +15,8 @@ use crate::pjrt::{Buffer, Client};
 use crate::{Error, Result};
 
 use super::layout::{StateLayout, RNG_KEY, STEP};
-use crate::TensorSpec;
 use super::mesh::{block_bytes, contiguous, scatter};
+use crate::TensorSpec;
 
 /// The device-resident training state: parameters, optimizer slots, `step`, `rng_key`.
 pub struct TrainState {
