@@ -419,3 +419,61 @@ fn the_trainers_eval_on_eval_data_is_the_eval_contract_of_xlatrain_eval() {
         stderr(&refused)
     );
 }
+
+/// `(step, loss)` of each training log line of a run's metrics.jsonl.
+fn logged_losses(out: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get("loss")?.as_f64()?)))
+        .collect()
+}
+
+#[test]
+fn an_hf_model_fine_tunes_on_sharded_and_tensor_parallel_meshes_like_on_one_device() {
+    let dir = scratch("mesh");
+    let model = model_dir("llama_gqa_untied");
+    let data = token_file(&dir, 96);
+    let (model, data) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let run = |name: &str, per_device: &'static str, extra: &[&str]| -> PathBuf {
+        let out = dir.join(name);
+        let out_str = out.to_str().unwrap().to_string();
+        let mut args = vec!["--cpu-devices", "4"];
+        args.extend(train_args(model, data, &out_str, "4"));
+        let at = args
+            .iter()
+            .position(|a| *a == "--per-device-train-batch-size")
+            .unwrap();
+        args[at + 1] = per_device;
+        args.extend(extra);
+        succeed(&args);
+        out
+    };
+    let single = run("single", "4", &[]);
+    let reference = logged_losses(&single);
+    assert_eq!(reference.len(), 4);
+    for (name, per_device, extra) in [
+        ("shard", "1", &["--num-devices", "4", "--shard-state"][..]),
+        ("tp", "2", &["--mesh", "fsdp=2,tensor=2"][..]),
+    ] {
+        let out = run(name, per_device, extra);
+        let ours = logged_losses(&out);
+        assert_eq!(ours.len(), reference.len(), "{name}");
+        for ((step, a), (_, b)) in ours.iter().zip(&reference) {
+            assert!(
+                relative_error(&[*a], &[*b]) <= 1e-5,
+                "{name}, step {step}: {a} vs one device {b}"
+            );
+        }
+        // the checkpoint is still the HF model directory, each weight whole
+        let checkpoint = out.join("checkpoint-4");
+        let names = tensor_names(&checkpoint.join("model.safetensors"));
+        assert!(
+            names.iter().any(|n| n.ends_with("q_proj.weight")),
+            "{names:?}"
+        );
+        let single_names = tensor_names(&single.join("checkpoint-4/model.safetensors"));
+        assert_eq!(names, single_names, "{name}");
+    }
+}

@@ -2,21 +2,17 @@
 //! device), and restorable onto any device count at the same global batch, continuing with the
 //! results of an uninterrupted run.
 //!
-//! The trainer's own save/resume wiring lives on another branch; this test drives the
-//! host-side checkpoint API directly: `save_checkpoint` over a `DeviceSource` of replica 0's
-//! buffers, `open_checkpoint` + upload onto each device through `Trainer::restore`.
+//! This test drives the host-side checkpoint API directly: `save_checkpoint` over a
+//! `StateSource` of the state (each tensor once, from the first partition holding it),
+//! `open_checkpoint` + `Trainer::restore_checkpoint` onto each mesh.
 
 mod train_common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde_json::json;
-use train_common::trainer;
-use xlatrain::checkpoint::{
-    open_checkpoint, save_checkpoint, CheckpointContents, SaveOptions, TrainerState, Verify,
-};
+use train_common::{save_state_checkpoint, trainer};
+use xlatrain::checkpoint::{open_checkpoint, Verify};
 use xlatrain::data::DataCursor;
-use xlatrain::train::sharded::DeviceSource;
 use xlatrain::train::{TrainState, Trainer};
 
 const GLOBAL_BATCH: usize = 64;
@@ -40,25 +36,6 @@ fn losses(t: &mut Trainer, steps: usize) -> Vec<f64> {
             t.log_metrics().unwrap().unwrap()["loss"].as_f64().unwrap()
         })
         .collect()
-}
-
-fn save(t: &Trainer, output_dir: &Path) -> PathBuf {
-    let n_params = t.model().param_specs().unwrap().len();
-    let (model, optimizer) = DeviceSource::from_state(t.state().unwrap(), n_params).unwrap();
-    let step = t.progress().global_step;
-    let mut trainer_state = TrainerState::at_step(step);
-    trainer_state.xlatrain.data_cursor = serde_json::to_value(&t.progress().cursor).unwrap();
-    let contents = CheckpointContents {
-        step,
-        model: &model,
-        optimizer: Some(&optimizer),
-        trainer_state: &trainer_state,
-        training_args: &json!({}),
-        config: &json!({}),
-    };
-    save_checkpoint(output_dir, &contents, &SaveOptions::default())
-        .unwrap()
-        .path
 }
 
 fn resume(t: &mut Trainer, checkpoint: &Path) {
@@ -90,7 +67,7 @@ fn a_four_device_checkpoint_is_written_once_and_resumes_on_one_two_and_four_devi
     let dir = tempfile::tempdir().unwrap();
     let mut first = mlp(4);
     losses(&mut first, 5);
-    let checkpoint = save(&first, dir.path());
+    let checkpoint = save_state_checkpoint(&first, dir.path());
 
     // one copy of the state: exactly replica 0's tensors and bytes, whatever the device count
     let ck = open_checkpoint(&checkpoint, Verify::Full).unwrap();
@@ -116,8 +93,8 @@ fn a_four_device_checkpoint_is_written_once_and_resumes_on_one_two_and_four_devi
         let mut resumed = mlp(devices);
         resume(&mut resumed, &checkpoint);
         assert_eq!(resumed.num_devices(), devices);
-        for replica in resumed.replica_states().unwrap() {
-            assert_eq!(replica.step().unwrap(), 5);
+        for copy in resumed.state().unwrap().shards_of("step").unwrap() {
+            assert_eq!(copy.to_vec::<i32>().unwrap(), [5]);
         }
         let tail = losses(&mut resumed, 5);
         for (step, (ours, theirs)) in tail.iter().zip(&expected[5..]).enumerate() {

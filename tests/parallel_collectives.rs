@@ -7,7 +7,7 @@ use xlatrain::lower::{to_stablehlo, LowerOptions};
 use xlatrain::models::ModelConfig;
 use xlatrain::optim::OptimizerSpec;
 use xlatrain::pjrt::{Arg, Client, CompileOptions};
-use xlatrain::train::{train_step_program, train_step_program_replicated};
+use xlatrain::train::{train_step_program, train_step_program_on, Mesh, StateLayout};
 use xlatrain::Error;
 
 fn cpu() -> Client {
@@ -117,7 +117,7 @@ fn replica_groups_must_partition_the_replicas() {
 }
 
 #[test]
-fn the_replicated_step_all_reduces_every_gradient_and_the_loss_and_one_replica_is_unchanged() {
+fn the_mesh_step_is_the_global_program_annotated_and_one_device_is_unchanged() {
     let model = ModelConfig::Mlp(xlatrain::models::MlpConfig {
         layers: vec![8, 4, 2],
         init_seed: 1,
@@ -129,22 +129,30 @@ fn the_replicated_step_all_reduces_every_gradient_and_the_loss_and_one_replica_i
         x_shape: vec![4, 8],
         y_shape: vec![4],
     };
+    let on = |mesh: Mesh| {
+        let state = StateLayout::new(&model, &optimizer, mesh, Vec::new()).unwrap();
+        train_step_program_on(&model, &optimizer, &layout, 1, &state, Precision::F32).unwrap()
+    };
     let single = train_step_program(&model, &optimizer, &layout, 1).unwrap();
-    let one =
-        train_step_program_replicated(&model, &optimizer, &layout, 1, 1, Precision::F32).unwrap();
-    assert_eq!(single.mlir, one.mlir);
-    assert!(!single.mlir.contains("all_reduce"));
-    let four =
-        train_step_program_replicated(&model, &optimizer, &layout, 1, 4, Precision::F32).unwrap();
-    let params = model.param_specs().unwrap().len();
+    assert_eq!(single.mlir, on(Mesh::single()).mlir);
+    assert!(!single.mlir.contains("mhlo.sharding"));
+    // data=4: no collective is written by hand; the partitioner adds them from the annotations
+    let four = on(Mesh::data(4));
+    assert!(!four.mlir.contains("all_reduce"));
+    let replicated = four
+        .mlir
+        .matches("mhlo.sharding = \"{replicated}\"")
+        .count();
+    let state_tensors = xlatrain::train::state_layout(&model, &optimizer)
+        .unwrap()
+        .len();
     assert_eq!(
-        four.mlir.matches("\"stablehlo.all_reduce\"").count(),
-        params + 1,
-        "one all-reduce per gradient and one for the loss"
+        replicated,
+        2 * state_tensors + 3,
+        "state in and out, three metrics"
     );
-    // no dropout in the MLP: the per-replica dropout key is dead and not printed
-    assert!(!four.mlir.contains("stablehlo.replica_id"));
-    cpu()
-        .compile(&four.mlir, &CompileOptions::replicated(4))
-        .unwrap();
+    assert!(four
+        .mlir
+        .contains("mhlo.sharding = \"{devices=[1,4,1]0,1,2,3}\""));
+    cpu().compile(&four.mlir, &CompileOptions::spmd(4)).unwrap();
 }

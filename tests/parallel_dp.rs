@@ -1,6 +1,7 @@
-//! Data parallelism: a run over 1, 2 or 4 CPU devices at the same GLOBAL batch follows the
-//! single-device run's loss curve within float tolerance, and the replicated state stays
-//! bit-identical on every device (gradients are all-reduced before clipping and the optimizer).
+//! Data parallelism (`num_devices = N`, the mesh `data=N`): a run over 1, 2 or 4 CPU devices at
+//! the same GLOBAL batch follows the single-device run's loss curve within float tolerance, and
+//! the replicated state stays bit-identical on every device (the SPMD partitioner all-reduces the
+//! gradients before clipping and the optimizer).
 
 mod train_common;
 
@@ -41,14 +42,20 @@ fn curve(t: &mut Trainer, steps: usize) -> Vec<(f64, f64)> {
 }
 
 fn assert_replicas_identical(t: &Trainer) {
-    let states = t.replica_states().unwrap();
-    assert_eq!(states.len(), t.num_devices());
-    let first = states[0].to_host().unwrap();
-    for (replica, state) in states.iter().enumerate().skip(1) {
-        let bytes = state.to_host().unwrap();
-        for ((desc, a), b) in state.descriptors().iter().zip(&first).zip(&bytes) {
+    let state = t.state().unwrap();
+    for desc in state.descriptors() {
+        let copies = state.shards_of(&desc.name).unwrap();
+        assert_eq!(copies.len(), t.num_devices());
+        let bytes = |b: &xlatrain::pjrt::Buffer| {
+            assert_eq!(b.dims(), desc.dims(), "{} is not replicated", desc.name);
+            let mut out = vec![0u8; b.byte_size()];
+            b.copy_to_host(&mut out).unwrap();
+            out
+        };
+        let first = bytes(copies[0]);
+        for (replica, copy) in copies.iter().enumerate().skip(1) {
             assert!(
-                a == b,
+                bytes(copy) == first,
                 "replica {replica} differs from replica 0 in {}",
                 desc.name
             );
@@ -223,7 +230,11 @@ fn the_cli_trains_over_num_devices_and_rejects_counts_it_cannot_serve() {
     lower.extend(["--num-devices", "2"]);
     let printed = xlatrain(&lower);
     assert!(printed.status.success());
-    assert!(String::from_utf8_lossy(&printed.stdout).contains("\"stablehlo.all_reduce\""));
+    // the global program, the batch split over the data axis and the state replicated
+    let mlir = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert!(mlir.contains("mhlo.num_partitions = 2 : i32"), "{mlir}");
+    assert!(mlir.contains("mhlo.sharding = \"{devices=[1,2,1]0,1}\""));
+    assert!(mlir.contains("mhlo.sharding = \"{replicated}\""));
     lower.pop();
     lower.push("all");
     assert_eq!(xlatrain(&lower).status.code(), Some(2));

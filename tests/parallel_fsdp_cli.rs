@@ -1,8 +1,9 @@
 //! `xlatrain train --shard-state` as a user runs it, on the real CPU plugin with 4 devices: the
 //! sharded run follows a 1-device run at the same global batch, its checkpoints pass
 //! `checkpoints verify`, a step-6 checkpoint resumes onto 2 sharded devices and onto 1 plain
-//! device, settings the sharded path does not support are refused with exit code 2, and `lower`
-//! prints the sharded program.
+//! device, every feature (eval, gradient accumulation, async saves, `best`,
+//! `--load-best-model-at-end`, `--save-only-model`, interval saves, `--on-save`) works on a
+//! sharded mesh as on one device, and `lower` prints the sharded program.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -57,13 +58,18 @@ fn run(output_dir: &Path, devices: usize, shard_state: bool, extra: &[&str]) -> 
     succeed(&args)
 }
 
-/// `(step, loss)` of every training log line in metrics.jsonl.
-fn losses(output_dir: &Path) -> Vec<(u64, f64)> {
+/// `(step, value)` of every line of metrics.jsonl that has `key`.
+fn logged(output_dir: &Path, key: &str) -> Vec<(u64, f64)> {
     let text = std::fs::read_to_string(output_dir.join("metrics.jsonl")).unwrap();
     text.lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get("loss")?.as_f64()?)))
+        .filter_map(|e| Some((e.get("step")?.as_u64()?, e.get(key)?.as_f64()?)))
         .collect()
+}
+
+/// `(step, loss)` of every training log line in metrics.jsonl.
+fn losses(output_dir: &Path) -> Vec<(u64, f64)> {
+    logged(output_dir, "loss")
 }
 
 fn assert_close(got: &[(u64, f64)], want: &[(u64, f64)], what: &str) {
@@ -153,52 +159,154 @@ fn a_sharded_cli_run_trains_like_one_device_and_its_checkpoints_resume_sharded_a
     assert_close(&losses(&back), &expected[6..], "1 device -> 4 sharded");
 }
 
+fn checkpoints(output_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(output_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("checkpoint-"))
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
-fn settings_a_sharded_run_does_not_support_exit_2_naming_the_flag() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let out = out.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--eval-strategy", "steps"], "--eval-strategy"),
-        (
-            vec!["--gradient-accumulation-steps", "2"],
-            "--gradient-accumulation-steps",
-        ),
-        (vec!["--async-save"], "--async-save"),
-        // (refused by the config check already: it needs eval, which a sharded run refuses)
-        (vec!["--load-best-model-at-end"], "load_best_model_at_end"),
-        (
-            vec!["--save-interval-minutes", "5"],
-            "--save-interval-minutes",
-        ),
-        (vec!["--save-only-model"], "--save-only-model"),
-        (vec!["--on-save", "true"], "--on-save"),
-        (vec!["--num-devices", "1"], "--num-devices"),
-    ];
-    for (extra, named) in cases {
+fn eval_accumulation_async_best_and_on_save_work_on_a_sharded_mesh_as_on_one_device() {
+    let root = tempfile::tempdir().unwrap();
+    let features = |dir: &Path, mesh: Option<&str>, per_device: &str| -> Output {
+        let log = dir.with_extension("on_save.log");
+        let on_save = format!("echo \"$1\" >> {}", log.display());
         let mut args = vec![
             "--cpu-devices",
             "4",
             "train",
             "--layers",
             "64,32,10",
-            "--max-steps",
+            "--per-device-train-batch-size",
+            per_device,
+            "--gradient-accumulation-steps",
             "2",
+            "--max-steps",
+            "8",
+            "--logging-steps",
+            "1",
+            "--eval-strategy",
+            "steps",
+            "--eval-steps",
+            "2",
+            "--save-strategy",
+            "best",
+            "--load-best-model-at-end",
+            "--async-save",
+            "--on-save",
+            &on_save,
             "--output-dir",
-            out,
-            "--shard-state",
+            dir.to_str().unwrap(),
         ];
-        if !extra.contains(&"--num-devices") {
-            args.extend(["--num-devices", "4"]);
+        if let Some(mesh) = mesh {
+            args.extend(["--mesh", mesh]);
         }
-        args.extend(&extra);
-        let result = xlatrain(&args);
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert_eq!(result.status.code(), Some(2), "{extra:?}: {stderr}");
-        assert!(stderr.contains(named), "{extra:?}: {stderr}");
+        succeed(&args)
+    };
+    let single = root.path().join("single");
+    features(&single, None, "16");
+    for mesh in ["data=2,fsdp=2", "fsdp=4"] {
+        let dir = root.path().join(mesh.replace([',', '='], "_"));
+        let out = features(&dir, Some(mesh), "4");
+        let what = format!("mesh {mesh}");
+        assert_close(&losses(&dir), &losses(&single), &what);
+        let (ours, theirs) = (logged(&dir, "eval_loss"), logged(&single, "eval_loss"));
+        assert_eq!(ours.len(), 4, "{what}: an eval every 2 of 8 steps");
+        assert_close(&ours, &theirs, &format!("{what}, eval_loss"));
+        // the same best checkpoints, each announced to --on-save once it was committed
+        assert_eq!(checkpoints(&dir), checkpoints(&single), "{what}");
+        let announced = std::fs::read_to_string(dir.with_extension("on_save.log")).unwrap();
+        for name in checkpoints(&dir) {
+            assert!(announced.contains(&name), "{what}: --on-save missed {name}");
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("loaded the best model"), "{what}: {stderr}");
+        assert!(
+            stderr.contains("state sharded over 4 devices"),
+            "{what}: {stderr}"
+        );
     }
-    // refused before anything ran: no checkpoint, no metrics
-    assert!(!Path::new(out).join("metrics.jsonl").exists());
+}
+
+#[test]
+fn model_only_and_interval_saves_work_on_a_sharded_mesh_and_resume_onto_another() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("fsdp");
+    let d = dir.to_str().unwrap();
+    succeed(&[
+        "--cpu-devices",
+        "4",
+        "train",
+        "--layers",
+        "64,32,10",
+        "--per-device-train-batch-size",
+        "4",
+        "--max-steps",
+        "3",
+        "--mesh",
+        "fsdp=4",
+        "--save-strategy",
+        "no",
+        "--save-interval-minutes",
+        "0.000001",
+        "--save-only-model",
+        "--no-async-save",
+        "--output-dir",
+        d,
+    ]);
+    // every step is past the interval: a checkpoint per step, parameters only
+    assert_eq!(
+        checkpoints(&dir),
+        ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
+    );
+    for name in checkpoints(&dir) {
+        let files: Vec<String> = std::fs::read_dir(dir.join(&name))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            files.iter().any(|f| f.starts_with("model")),
+            "{name}: {files:?}"
+        );
+        assert!(
+            !files.iter().any(|f| f.starts_with("optimizer")),
+            "{name}: {files:?}"
+        );
+    }
+    // a model-only checkpoint resumes onto another mesh (optimizer from zero, said so)
+    let again = root.path().join("again");
+    let checkpoint = dir.join("checkpoint-2");
+    let out = succeed(&[
+        "--cpu-devices",
+        "4",
+        "train",
+        "--layers",
+        "64,32,10",
+        "--per-device-train-batch-size",
+        "8",
+        "--max-steps",
+        "4",
+        "--mesh",
+        "data=2",
+        "--save-strategy",
+        "no",
+        "--logging-steps",
+        "1",
+        "--output-dir",
+        again.to_str().unwrap(),
+        "--resume-from-checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--save-only-model"), "{stderr}");
+    assert_eq!(
+        losses(&again).iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [3, 4]
+    );
 }
 
 #[test]
@@ -210,5 +318,8 @@ fn lower_with_shard_state_prints_the_sharded_program() {
     };
     let sharded = lowered(&["--shard-state"]);
     assert!(sharded.contains("mhlo.sharding = \"{devices=[4,1]0,1,2,3}\""));
-    assert!(!lowered(&[]).contains("mhlo.sharding"));
+    // data parallel: the state replicated, only the batch split
+    let replicated = lowered(&[]);
+    assert!(!replicated.contains("{devices=[4,1]0,1,2,3}"));
+    assert!(replicated.contains("mhlo.sharding = \"{devices=[1,4,1]0,1,2,3}\""));
 }

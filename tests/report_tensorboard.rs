@@ -193,7 +193,7 @@ fn events_are_flushed_at_each_log_event_so_a_live_tensorboard_sees_the_run() {
         }
         Ok(())
     };
-    trainer.train(&mut hook).unwrap();
+    trainer.run_loop(&mut hook).unwrap();
     assert_eq!(seen, [(4, vec![2, 4]), (6, vec![2, 4, 6])]);
     // tensorboard only: no metrics.jsonl
     assert!(!out.join("metrics.jsonl").exists());

@@ -103,7 +103,7 @@ fn the_stop_flag_ends_training_after_the_current_step() {
     let out = format!("output_dir=\"{}\"", dir.path().display());
     let mut t = trainer(&["model=\"mlp\"", "layers=[784,16,10]", "max_steps=50", &out]);
     let summary = t
-        .train(&mut |t: &mut xlatrain::train::Trainer| {
+        .run_loop(&mut |t: &mut xlatrain::train::Trainer| {
             if t.progress().global_step == 7 {
                 t.stop_flag().store(true, Ordering::Relaxed);
             }
@@ -145,6 +145,6 @@ fn a_step_hook_can_ask_for_the_previous_state_of_chosen_steps() {
     let out = format!("output_dir=\"{}\"", dir.path().display());
     let mut t = trainer(&["model=\"mlp\"", "layers=[784,16,10]", "max_steps=7", &out]);
     let mut hook = KeepEveryThird { kept: Vec::new() };
-    t.train(&mut hook).unwrap();
+    t.run_loop(&mut hook).unwrap();
     assert_eq!(hook.kept, [3, 6]);
 }

@@ -9,7 +9,6 @@
 //! never lost: its error is returned by the next [`CheckpointWriter::save`] or by
 //! [`CheckpointWriter::finish`], which the trainer calls before it exits.
 
-use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::JoinHandle;
@@ -22,17 +21,16 @@ use super::retention::{apply_retention, RetentionPolicy};
 use super::save::{save_checkpoint, CheckpointContents, SaveOptions, SavedCheckpoint};
 use super::source::TensorSource;
 use super::state::TrainerState;
-use crate::pjrt::Buffer;
 use crate::{Error, Result};
 
-/// Everything one checkpoint holds. With owned buffers (the default) it can move to the writer
-/// thread; with borrowed ones (`SaveJob<&Buffer>`) it is written by
+/// Everything one checkpoint holds. A source that owns its buffers (the default, device buffers
+/// by move) can go to the writer thread; one that borrows them is written by
 /// [`CheckpointWriter::save_blocking`].
-pub struct SaveJob<B: Borrow<Buffer> = Buffer> {
+pub struct SaveJob<S: TensorSource = DeviceTensors> {
     pub step: u64,
-    pub model: DeviceTensors<B>,
+    pub model: S,
     /// `None` with `--save-only-model`.
-    pub optimizer: Option<DeviceTensors<B>>,
+    pub optimizer: Option<S>,
     pub trainer_state: TrainerState,
     pub training_args: Value,
     pub config: Value,
@@ -157,7 +155,10 @@ impl CheckpointWriter {
     /// right here when not async). Returns the reports of the saves that completed during this
     /// call (the previous one and, when synchronous, this one). If the previous save failed, its
     /// error is returned and `job` is not written.
-    pub fn save(&mut self, job: SaveJob) -> Result<Vec<SaveReport>> {
+    pub fn save<S: TensorSource + Send + 'static>(
+        &mut self,
+        job: SaveJob<S>,
+    ) -> Result<Vec<SaveReport>> {
         let requested = Instant::now();
         let busy = self.in_flight_step().filter(|_| self.is_busy());
         let mut reports: Vec<SaveReport> = self.wait()?.into_iter().collect();
@@ -198,16 +199,16 @@ impl CheckpointWriter {
 
     /// Waits for the previous save, then writes `job` in the calling thread (e.g. the final save,
     /// with the buffers borrowed from the live state). Returns the reports of both.
-    pub fn save_blocking<B: Borrow<Buffer>>(&mut self, job: SaveJob<B>) -> Result<Vec<SaveReport>> {
+    pub fn save_blocking<S: TensorSource>(&mut self, job: SaveJob<S>) -> Result<Vec<SaveReport>> {
         let requested = Instant::now();
         let mut reports: Vec<SaveReport> = self.wait()?.into_iter().collect();
         reports.push(self.write_now(job, requested)?);
         Ok(reports)
     }
 
-    fn write_now<B: Borrow<Buffer>>(
+    fn write_now<S: TensorSource>(
         &mut self,
-        job: SaveJob<B>,
+        job: SaveJob<S>,
         requested: Instant,
     ) -> Result<SaveReport> {
         let prepare_time = job.prepare_time;
@@ -248,9 +249,9 @@ impl Drop for CheckpointWriter {
     }
 }
 
-fn write_job<B: Borrow<Buffer>>(
+fn write_job<S: TensorSource>(
     options: &WriterOptions,
-    job: SaveJob<B>,
+    job: SaveJob<S>,
     stall: Duration,
 ) -> Result<SaveReport> {
     let failed = |source: Error| Error::SaveFailed {
@@ -258,8 +259,14 @@ fn write_job<B: Borrow<Buffer>>(
         output_dir: options.output_dir.clone(),
         source: Box::new(source),
     };
-    let tensor_bytes =
-        job.model.byte_len() + job.optimizer.as_ref().map_or(0, DeviceTensors::byte_len);
+    let bytes_of = |source: &S| -> u64 {
+        source
+            .specs()
+            .iter()
+            .filter_map(|s| s.byte_len().map(|n| n as u64))
+            .sum()
+    };
+    let tensor_bytes = bytes_of(&job.model) + job.optimizer.as_ref().map_or(0, bytes_of);
     let contents = CheckpointContents {
         step: job.step,
         model: &job.model,

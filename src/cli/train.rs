@@ -3,8 +3,6 @@
 //! train-step program.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use clap::Args;
 
@@ -15,10 +13,7 @@ use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Client, DeviceKind};
 use crate::signals::StopSignal;
-use crate::train::{
-    check_sharded_args, train_sharded, train_step_program_replicated, train_step_program_spmd,
-    train_with_checkpoints, Checkpointing, Console, ReportTo, Trainer,
-};
+use crate::train::{train_step_program_on, Console, Mesh, ReportTo, StateLayout, Trainer};
 use crate::{Error, Result};
 
 /// Declares the flags that map one to one onto `TrainingArgs` keys: each is passed on as a
@@ -93,8 +88,13 @@ setting_flags! {
     /// Seeds the data (default: the reference data seed).
     data_seed,
     /// Data-parallel devices: a count or `all`; the global batch is the per-device batch times
-    /// this (on the CPU plugin, --cpu-devices sets how many devices exist).
+    /// this (on the CPU plugin, --cpu-devices sets how many devices exist). Shorthand for
+    /// --mesh data=N (fsdp=N with --shard-state).
     num_devices,
+    /// The device mesh in MaxText's axis names, e.g. `data=2,fsdp=2` or `tensor=2,data=2`:
+    /// `data` splits the batch, `fsdp` the batch and the state, `tensor` attention heads and
+    /// MLP columns. Global batch = per-device batch x data x fsdp.
+    mesh,
     /// A token corpus (GPT): text as bytes, or u16/u32 tokens (see --data-format).
     data,
     /// `bytes`, `u16` or `u32`.
@@ -182,8 +182,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub greater_is_better: bool,
     /// With --num-devices N: shard the state ZeRO/FSDP-style (each tensor whose dim 0 divides by
-    /// N lives as one row block per device) instead of replicating it. No eval, gradient
-    /// accumulation, async saves or best-model tracking in this mode.
+    /// N lives as one row block per device) instead of replicating it (= --mesh fsdp=N).
     #[arg(long)]
     pub shard_state: bool,
     /// Resume from the newest valid checkpoint in output_dir (no value, or `true`: none is an
@@ -281,52 +280,43 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let mut settings = args.resolve()?;
     let global = device_from_settings(global, &mut settings);
     check_paths(&settings)?;
-    if settings.shard_state {
-        if settings.model_name_or_path.is_some() {
-            return Err(Error::InvalidArgument {
-                key: "shard_state".into(),
-                value: "true".into(),
-                reason: "does not start from a Hugging Face model's weights yet; drop \
-                         --shard-state or --model-name-or-path"
-                    .into(),
-            });
-        }
-        let async_save_requested = args.patch()?.async_save == Some(true);
-        check_sharded_args(&settings, async_save_requested)?;
-        let client = Client::open(&global.client_options())?;
-        return train_with_sharded_state(client, settings);
-    }
     let client = Client::open(&global.client_options())?;
     let mut trainer = Trainer::new(client, settings)?;
     trainer.set_console(Console::auto());
     // SIGTERM/SIGINT end the run after the current step, with a checkpoint, and exit 0.
     let stop = StopSignal::install_on(trainer.stop_flag())?;
-    let output_dir = trainer.args.output_dir.clone();
-    std::fs::create_dir_all(&output_dir)
-        .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
-    let json_path = output_dir.join("training_args.json");
-    std::fs::write(&json_path, trainer.args.to_json())
-        .map_err(|e| Error::io("cannot write", &json_path, e))?;
-    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), true)?;
-    let outcome = train_with_checkpoints(&mut trainer, &mut checkpointing)?;
+    let mesh = trainer.mesh();
+    if mesh.devices() > 1 {
+        let state = if mesh.shards_state() {
+            format!("state sharded over {} devices", mesh.devices())
+        } else {
+            "state replicated".into()
+        };
+        log::info!(
+            "training on {} devices, mesh {mesh} ({state}), global batch {}",
+            mesh.devices(),
+            trainer.args.per_device_train_batch_size * mesh.batch_ways()
+        );
+    }
+    let outcome = trainer.train(None)?;
     if let Some(signal) = stop.signal_name() {
-        let saved = checkpointing
-            .reports()
+        let saved = outcome
+            .reports
             .last()
             .map(|r| format!("; last checkpoint {}", r.saved.path.display()))
             .unwrap_or_default();
-        eprintln!(
+        log::info!(
             "stopped by {signal} after step {}{saved}",
             outcome.summary.steps
         );
     }
-    let reports = checkpointing.reports();
+    let reports = &outcome.reports;
     if !reports.is_empty() {
         let median = |mut values: Vec<f64>| {
             values.sort_by(f64::total_cmp);
             values[values.len() / 2]
         };
-        eprintln!(
+        log::info!(
             "checkpoints: {} saved; per save: training loop stalled {:.1} ms, durable after \
              {:.3} s (medians)",
             reports.len(),
@@ -340,36 +330,11 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
         );
     }
     if let Some(best) = &outcome.best {
-        eprintln!(
+        log::info!(
             "loaded the best model: {} (step {}, eval_loss {:.6})",
             best.path.display(),
             best.step,
             best.metric
-        );
-    }
-    Ok(())
-}
-
-/// `--shard-state`: the SPMD-sharded run, with the same output files as the replicated one.
-fn train_with_sharded_state(client: Client, settings: TrainingArgs) -> Result<()> {
-    let output_dir = settings.output_dir.clone();
-    std::fs::create_dir_all(&output_dir)
-        .map_err(|e| Error::io("cannot create the output directory", &output_dir, e))?;
-    let json_path = output_dir.join("training_args.json");
-    std::fs::write(&json_path, settings.to_json())
-        .map_err(|e| Error::io("cannot write", &json_path, e))?;
-    // SIGTERM/SIGINT end the run after the current step, with a checkpoint, and exit 0.
-    let stop = StopSignal::install_on(Arc::new(AtomicBool::new(false)))?;
-    let outcome = train_sharded(client, settings, Console::auto(), stop.flag(), true)?;
-    if let Some(signal) = stop.signal_name() {
-        let saved = outcome
-            .saved
-            .last()
-            .map(|s| format!("; last checkpoint {}", s.path.display()))
-            .unwrap_or_default();
-        eprintln!(
-            "stopped by {signal} after step {}{saved}",
-            outcome.summary.steps
         );
     }
     Ok(())
@@ -421,31 +386,27 @@ fn check_paths(settings: &TrainingArgs) -> Result<()> {
 pub fn lower(args: &TrainArgs) -> Result<()> {
     let settings = args.resolve()?;
     let model = settings.model_config()?;
-    let replicas = match settings.num_devices {
-        None => 1,
-        Some(NumDevices::Count(n)) => n,
-        Some(NumDevices::All) => {
-            return Err(Error::Usage(
-                "lower prints the program of a device count; give --num-devices N".into(),
-            ))
-        }
-    };
-    // the per-device batch: what one replica's program sees
-    let dataset = Dataset::open(&settings.data_spec()?)?;
+    if settings.num_devices == Some(NumDevices::All) {
+        return Err(Error::Usage(
+            "lower prints the program of a device count; give --num-devices N or --mesh".into(),
+        ));
+    }
+    let mesh: Mesh = settings.resolve_mesh(usize::MAX)?;
+    // the global batch, partitioned by XLA along the sharding annotations
+    let dataset = Dataset::open(&settings.data_spec_for_devices(mesh.batch_ways())?)?;
     let steps = settings.max_steps.unwrap_or(1);
     let optimizer = OptimizerSpec::from_args(&settings, steps);
     let micro = usize::try_from(settings.gradient_accumulation_steps)
         .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
-    let precision = settings.mixed_precision;
-    let program = if settings.shard_state {
-        // the whole global batch, partitioned by XLA along the sharding annotations
-        let global = Dataset::open(&settings.data_spec_for_devices(replicas)?)?;
-        let layout = global.batch_layout();
-        train_step_program_spmd(&model, &optimizer, &layout, micro, replicas, precision)?
-    } else {
-        let layout = dataset.batch_layout();
-        train_step_program_replicated(&model, &optimizer, &layout, micro, replicas, precision)?
-    };
+    let state = StateLayout::new(&model, &optimizer, mesh, Vec::new())?;
+    let program = train_step_program_on(
+        &model,
+        &optimizer,
+        &dataset.batch_layout(),
+        micro,
+        &state,
+        settings.mixed_precision,
+    )?;
     use std::io::Write as _;
     std::io::stdout()
         .lock()

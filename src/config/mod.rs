@@ -141,6 +141,57 @@ impl<'de> Deserialize<'de> for NumDevices {
     }
 }
 
+impl TrainingArgs {
+    /// The device mesh of this run on a client with `available` devices: `mesh`, or
+    /// `num_devices = N` as `data=N` (`fsdp=N` with `shard_state`), or one device.
+    pub fn resolve_mesh(&self, available: usize) -> Result<crate::train::Mesh> {
+        use crate::train::Mesh;
+        let shard_state = |why: &str| Err(bad("shard_state", &true, why));
+        let mesh = match (self.mesh, self.num_devices.map(|n| n.resolve(available))) {
+            (Some(mesh), Some(_)) => {
+                return Err(bad(
+                    "mesh",
+                    &mesh,
+                    "give either mesh or num_devices, not both",
+                ))
+            }
+            (Some(_), None) if self.shard_state => {
+                return shard_state("with mesh, shard the state with an fsdp axis instead")
+            }
+            (Some(mesh), None) => mesh,
+            (None, Some(n)) if self.shard_state => match n? {
+                n if n >= 2 => Mesh::fsdp(n),
+                _ => return shard_state("needs num_devices N with N >= 2 (or all)"),
+            },
+            (None, Some(n)) => Mesh::data(n?),
+            (None, None) if self.shard_state => {
+                return shard_state("needs num_devices N with N >= 2 (or all)")
+            }
+            (None, None) => Mesh::single(),
+        };
+        if mesh.devices() > available {
+            return Err(bad(
+                "mesh",
+                &mesh,
+                &format!(
+                    "needs {} devices, the client has {available} (the CPU plugin makes more \
+                     with --cpu-devices N)",
+                    mesh.devices()
+                ),
+            ));
+        }
+        Ok(mesh)
+    }
+
+    /// Whether this run starts from a checkpoint (or may, with `auto`).
+    pub fn resumes(&self) -> bool {
+        !matches!(
+            self.resume_from_checkpoint,
+            None | Some(ResumeFrom::Latest(false))
+        )
+    }
+}
+
 impl NumDevices {
     /// The device count for a client with `available` addressable devices.
     pub fn resolve(self, available: usize) -> Result<usize> {
@@ -279,8 +330,13 @@ training_args! {
     /// `per_device_train_batch_size` samples of every global batch.
     num_devices: Option<NumDevices>,
     /// With `num_devices = N`: shard the training state ZeRO/FSDP-style (each tensor whose dim 0
-    /// divides by N lives as one row block per device) instead of replicating it.
+    /// divides by N lives as one row block per device) instead of replicating it: `fsdp=N`.
     shard_state: bool,
+    /// The device mesh in MaxText's axis names, e.g. `"data=2,fsdp=2"` or `"tensor=2,data=2"`:
+    /// `data` splits the batch, `fsdp` the batch and the state, `tensor` attention heads and MLP
+    /// columns. The global batch is `per_device_train_batch_size x data x fsdp`. Absent: from
+    /// `num_devices` (`data=N`, or `fsdp=N` with `shard_state`), else one device.
+    mesh: Option<crate::train::Mesh>,
     /// `no` (f32) or `bf16`: bf16 matmul operands, f32 master state, moments and reductions
     /// (HF's `--bf16`); `fp16` is refused (no loss scaling).
     mixed_precision: Precision,
@@ -385,6 +441,7 @@ impl TrainingArgs {
             on_save: None,
             num_devices: None,
             shard_state: false,
+            mesh: None,
             mixed_precision: Precision::F32,
             allow_precision_change: false,
             peak_tflops: None,

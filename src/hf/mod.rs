@@ -164,23 +164,40 @@ impl HfModel {
         device: usize,
         config: &HfConfig,
     ) -> Result<Vec<Buffer>> {
+        let mut buffers = Vec::new();
+        self.for_each_param(config, |shape, bytes| {
+            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            buffers.push(client.buffer_from_bytes(bytes, DType::F32, &dims, device)?);
+            Ok(())
+        })?;
+        Ok(buffers)
+    }
+
+    /// Calls `visit(shape, f32 bytes)` for every parameter of `config` in declaration order, each
+    /// borrowed from the mapped files where it is stored as f32 (BF16/F16 through one
+    /// tensor-sized conversion buffer); a task head the files lack starts fresh (see
+    /// [`Self::upload_as`]). Tensors the files hold that are no parameter are refused first.
+    pub fn for_each_param(
+        &self,
+        config: &HfConfig,
+        mut visit: impl FnMut(&[usize], &[u8]) -> Result<()>,
+    ) -> Result<()> {
         let table = tensor_table(config);
         self.check_no_stray_tensors(&table)?;
         let fresh = self.fresh_head(&table, config)?;
         let mut scratch = Vec::new();
-        let mut buffers = Vec::with_capacity(table.params.len());
         for p in &table.params {
-            let dims: Vec<i64> = p.shape.iter().map(|&d| d as i64).collect();
             if let Some((_, values)) = fresh.iter().find(|(n, _)| *n == p.name) {
-                buffers.push(client.upload(values, &dims, device)?);
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                visit(&p.shape, &bytes)?;
                 continue;
             }
             let bytes = self
                 .weights
                 .tensor_bytes(&table, &p.name, &p.shape, &mut scratch)?;
-            buffers.push(client.buffer_from_bytes(bytes, DType::F32, &dims, device)?);
+            visit(&p.shape, bytes)?;
         }
-        Ok(buffers)
+        Ok(())
     }
 
     /// Fresh values of the head tensors the files do not hold: weights normal with standard

@@ -19,17 +19,16 @@ use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{
     check_architecture, checkpoint_dir_name, cleanup_stale, free_space, open_checkpoint,
-    resume_from, upload_verified, Checkpoint, CheckpointWriter, DeviceTensors, ResumeState,
-    RetentionPolicy, SaveJob, SaveOptions, SaveReport, TensorSpec, TrainerState, Verify,
-    WriterOptions, FORMAT_VERSION,
+    resume_from, Checkpoint, CheckpointWriter, ResumeState, RetentionPolicy, SaveJob, SaveOptions,
+    SaveReport, TensorSource, TrainerState, Verify, WriterOptions, FORMAT_VERSION,
 };
 use crate::config::{ResumeFrom, SaveOnBusy, SaveStrategy, TrainingArgs};
-use crate::data::DataCursor;
 use crate::models::ModelConfig;
-use crate::pjrt::{Buffer, Client};
-use crate::{Error, Result};
+use crate::pjrt::Client;
+use crate::{Error, Result, TensorSpec};
 
-use super::program::{RNG_KEY, STEP};
+use super::program::RNG_KEY;
+use super::state::StateSource;
 use super::{StepHook, TrainState, TrainSummary, Trainer, TrainerProgress};
 
 /// A save requested after step `step`, waiting for the state of that step to be released by the
@@ -77,6 +76,8 @@ pub struct Checkpointing {
     resumed_from_step: Option<u64>,
     identity: RunIdentity,
     reports: Vec<SaveReport>,
+    /// Reports already passed to the trainer's callbacks.
+    notified: usize,
     /// Steps whose save was skipped because the previous one was still being written.
     skipped_busy: Vec<u64>,
     verbose: bool,
@@ -95,7 +96,7 @@ impl Checkpointing {
         if saves {
             // A full disk is found now, not at the first save hours into the run: one
             // checkpoint of this state must fit.
-            ensure_room_for(&args.output_dir, trainer.state()?.descriptors())?;
+            ensure_room_for(&args.output_dir, &trainer.layout().descs)?;
         }
         let mut save = SaveOptions {
             max_shard_size: args.max_shard_size_bytes()?,
@@ -124,6 +125,7 @@ impl Checkpointing {
             resumed_from_step: None,
             identity,
             reports: Vec::new(),
+            notified: 0,
             skipped_busy: Vec::new(),
             verbose,
             n_params: trainer.model().param_specs()?.len(),
@@ -143,7 +145,7 @@ impl Checkpointing {
 
     /// Resumes `trainer` per `--resume-from-checkpoint` (nothing when it is unset or `false`, or
     /// with `auto` when `output_dir` holds no valid checkpoint). Each byte of the checkpoint is
-    /// read once: hashed while it is uploaded.
+    /// read once: hashed while each device's blocks of it are uploaded, onto any mesh.
     pub fn resume(&mut self, trainer: &mut Trainer) -> Result<Option<Resumed>> {
         let (path, auto) = match &self.args.resume_from_checkpoint {
             None | Some(ResumeFrom::Latest(false)) => {
@@ -165,7 +167,7 @@ impl Checkpointing {
             require_fingerprint(c)?;
             check_architecture(c, trainer.model())?;
             precision_change = super::precision::check_resume(c, &self.args)?;
-            restore_state(trainer, c)
+            trainer.restore_checkpoint(c, false)
         });
         let choice = match chosen {
             Err(Error::NoValidCheckpoint { skipped, .. }) if auto => {
@@ -185,12 +187,11 @@ impl Checkpointing {
         let skipped = choice.skipped_messages();
         if self.verbose {
             for message in &skipped {
-                eprintln!("warning: {message}");
+                log::warn!("{message}");
             }
         }
         let checkpoint = choice.checkpoint;
-        let (state, progress, model_only) = choice.restored;
-        trainer.restore(state, progress)?;
+        let model_only = choice.restored;
         let step = checkpoint.step();
         if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
             let what = if model_only {
@@ -198,7 +199,7 @@ impl Checkpointing {
             } else {
                 "parameters and optimizer state"
             };
-            eprintln!(
+            log::info!(
                 "{what} from checkpoint {} (step {step}), not from the weights of \
                  --model-name-or-path {}",
                 checkpoint.path.display(),
@@ -213,16 +214,17 @@ impl Checkpointing {
         }
         if self.verbose {
             if let Some(warning) = precision_change {
-                eprintln!("warning: {warning}");
+                log::warn!("{warning}");
             }
-            eprintln!(
-                "resumed from {} (step {step}) in {:.3} s",
+            log::info!(
+                "resumed from {} (step {step}) onto {} in {:.3} s",
                 checkpoint.path.display(),
+                describe_mesh(trainer),
                 started.elapsed().as_secs_f64()
             );
             if model_only {
-                eprintln!(
-                    "warning: {} was saved with --save-only-model: it holds no optimizer state, \
+                log::warn!(
+                    "{} was saved with --save-only-model: it holds no optimizer state, \
                      so the optimizer restarts from zero and the run is not a bit-exact \
                      continuation",
                     checkpoint.path.display()
@@ -240,7 +242,7 @@ impl Checkpointing {
 
     fn log_fresh_start(&self, why: &str) {
         if self.verbose {
-            eprintln!("--resume-from-checkpoint auto: {why}; starting a fresh run");
+            log::info!("--resume-from-checkpoint auto: {why}; starting a fresh run");
         }
         self.log_initial_weights();
     }
@@ -248,7 +250,7 @@ impl Checkpointing {
     /// Says that a run that starts fresh takes its parameters from `--model-name-or-path`.
     fn log_initial_weights(&self) {
         if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
-            eprintln!(
+            log::info!(
                 "initial parameters: the weights of --model-name-or-path {} (optimizer state zero)",
                 model.display()
             );
@@ -270,28 +272,33 @@ impl Checkpointing {
         let epoch = trainer.progress().cursor.epoch;
         let epoch_ended = epoch > self.last_epoch;
         self.last_epoch = epoch;
-        if !self.saving() {
-            return Ok(());
+        let requested = trainer.take_save_request();
+        if !self.saving() && !requested {
+            return self.notify(trainer);
         }
-        if trainer.finished() || self.stop.load(Ordering::SeqCst) {
-            return self.save_now(trainer);
+        let stopping = self.stop.load(Ordering::SeqCst) || trainer.control().should_training_stop;
+        if trainer.finished() || stopping {
+            self.save_now(trainer)?;
+            return self.notify(trainer);
         }
-        if self.save_due(trainer, epoch_ended) && !self.args.async_save {
+        let due = requested || self.save_due(trainer, epoch_ended);
+        if due && !self.args.async_save {
             // Written right here from the live buffers; nothing to keep for later.
             self.last_save_at = Instant::now();
-            return self.save_now(trainer);
+            self.save_now(trainer)?;
+            return self.notify(trainer);
         }
-        if self.save_due(trainer, epoch_ended) {
+        if due {
             if self.args.save_on_busy == SaveOnBusy::Skip && self.writer.is_busy() {
                 self.skipped_busy.push(step);
                 if self.verbose {
-                    eprintln!(
+                    log::info!(
                         "skipping the save of step {step}: checkpoint-{} is still being written \
                          (--save-on-busy skip)",
                         self.writer.in_flight_step().unwrap_or_default()
                     );
                 }
-                return Ok(());
+                return self.notify(trainer);
             }
             let snapshot_started = Instant::now();
             let trainer_state = self.trainer_state(trainer, step);
@@ -305,6 +312,15 @@ impl Checkpointing {
             });
             self.last_save_at = Instant::now();
         }
+        self.notify(trainer)
+    }
+
+    /// Tells the trainer's callbacks about every checkpoint committed since the last call.
+    fn notify(&mut self, trainer: &mut Trainer) -> Result<()> {
+        for report in &self.reports[self.notified..] {
+            trainer.notify_saved(&report.saved.path);
+        }
+        self.notified = self.reports.len();
         Ok(())
     }
 
@@ -336,7 +352,17 @@ impl Checkpointing {
         }
         let report = self.writer.wait()?;
         self.reports.extend(report);
-        Ok(())
+        self.notify(trainer)
+    }
+
+    /// Saves the live state now as `checkpoint-<step>/` (unless that step is saved already) and
+    /// waits until it is durable: [`Trainer::save_state`].
+    pub(super) fn save_once(&mut self, trainer: &mut Trainer) -> Result<PathBuf> {
+        self.save_now(trainer)?;
+        let report = self.writer.wait()?;
+        self.reports.extend(report);
+        self.notify(trainer)?;
+        Ok(self.checkpoint_path(trainer.progress().global_step))
     }
 
     /// Saves the live state now, in this thread (borrowing the buffers), unless it is saved.
@@ -350,8 +376,7 @@ impl Checkpointing {
         let trainer_state = self.trainer_state(trainer, step);
         let retention = self.retention(trainer, step);
         let state = trainer.state()?;
-        let n_params = trainer.model().param_specs()?.len();
-        let (model, optimizer) = split(state.descriptors(), state.buffers().iter(), n_params)?;
+        let (model, optimizer) = StateSource::split(state, self.n_params);
         let mut job = self.job(step, model, optimizer, trainer_state, retention);
         job.requested_at = requested_at;
         job.prepare_time = requested_at.elapsed();
@@ -361,9 +386,7 @@ impl Checkpointing {
     }
 
     fn submit(&mut self, pending: PendingSave, state: TrainState, entered: Instant) -> Result<()> {
-        let n_params = self.n_params;
-        let (descs, buffers) = state.into_parts();
-        let (model, optimizer) = split(&descs, buffers.into_iter(), n_params)?;
+        let (model, optimizer) = StateSource::split(Arc::new(state), self.n_params);
         let step = pending.step;
         let mut job = self.job(
             step,
@@ -380,14 +403,14 @@ impl Checkpointing {
         Ok(())
     }
 
-    fn job<B: std::borrow::Borrow<Buffer>>(
+    fn job<S: TensorSource>(
         &self,
         step: u64,
-        model: DeviceTensors<B>,
-        optimizer: DeviceTensors<B>,
+        model: S,
+        optimizer: S,
         trainer_state: TrainerState,
         retention: RetentionPolicy,
-    ) -> SaveJob<B> {
+    ) -> SaveJob<S> {
         SaveJob {
             step,
             model,
@@ -438,7 +461,7 @@ impl Checkpointing {
         if !self.args.load_best_model_at_end {
             return Ok(None);
         }
-        let progress = trainer.progress().clone();
+        let progress = trainer.progress();
         let (Some(step), Some(metric)) = (progress.best_global_step, progress.best_metric) else {
             return Ok(None);
         };
@@ -447,8 +470,7 @@ impl Checkpointing {
         checkpoint.verify_documents()?;
         check_architecture(&checkpoint, trainer.model())?;
         // The whole saved state of that step; the run's progress (log history) stays.
-        let (state, _, _) = restore_state(trainer, &checkpoint)?;
-        trainer.restore(state, progress)?;
+        trainer.restore_checkpoint(&checkpoint, true)?;
         Ok(Some(LoadedBest { path, step, metric }))
     }
 }
@@ -465,12 +487,11 @@ impl StepHook for Checkpointing {
     }
 }
 
-/// Checkpoint specs of state descriptors.
 /// Removes staging directories a crashed run left in `output_dir` (discovery ignores them anyway).
 pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> {
     for path in cleanup_stale(output_dir)? {
         if verbose {
-            eprintln!("removed unfinished checkpoint {}", path.display());
+            log::info!("removed unfinished checkpoint {}", path.display());
         }
     }
     Ok(())
@@ -494,20 +515,6 @@ pub(super) fn ensure_room_for(output_dir: &Path, descs: &[TensorSpec]) -> Result
     Ok(())
 }
 
-/// Splits a state into the model set (the first `n_params`) and the rest.
-fn split<B: std::borrow::Borrow<Buffer>>(
-    descs: &[TensorSpec],
-    buffers: impl Iterator<Item = B>,
-    n_params: usize,
-) -> Result<(DeviceTensors<B>, DeviceTensors<B>)> {
-    let mut buffers: Vec<B> = buffers.collect();
-    let rest = buffers.split_off(n_params.min(buffers.len()));
-    let names = |range: &[TensorSpec]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
-    let model = DeviceTensors::new(names(&descs[..n_params.min(descs.len())]), buffers)?;
-    let optimizer = DeviceTensors::new(names(&descs[n_params.min(descs.len())..]), rest)?;
-    Ok((model, optimizer))
-}
-
 /// Refuses (as invalid, so auto-resume skips it) a checkpoint that records no architecture
 /// fingerprint: the trainer never writes one, and without it nothing holds the tensors to a model.
 pub(super) fn require_fingerprint(checkpoint: &Checkpoint) -> Result<()> {
@@ -527,56 +534,12 @@ pub(super) fn require_fingerprint(checkpoint: &Checkpoint) -> Result<()> {
     Ok(())
 }
 
-/// The device state and host progress a checkpoint describes, in `trainer`'s layout.
-fn restore_state(
-    trainer: &Trainer,
-    checkpoint: &Checkpoint,
-) -> Result<(TrainState, TrainerProgress, bool)> {
-    let descs = trainer.state()?.descriptors().to_vec();
-    let n_params = trainer.model().param_specs()?.len();
-    let client = trainer.client();
-    let path = &checkpoint.path;
-    let saved = &checkpoint.trainer_state;
-    // Hashed while uploaded; `open_checkpoint` already checked that the step tensor equals
-    // global_step and that the tensors are the checkpoint's own model's.
-    let mut buffers =
-        upload_verified(client, checkpoint, &checkpoint.model, &descs[..n_params], 0)?;
-    let model_only = checkpoint.optimizer.is_none();
-    match &checkpoint.optimizer {
-        Some(set) => {
-            buffers.extend(upload_verified(
-                client,
-                checkpoint,
-                set,
-                &descs[n_params..],
-                0,
-            )?);
-        }
-        None => {
-            // Fresh optimizer slots, the step counter from trainer_state.json and the run's seed
-            // key: the parameters continue, the optimizer does not (not bit-exact).
-            let key = crate::rng::root_key(trainer.args.seed);
-            for d in &descs[n_params..] {
-                let dims = d.dims();
-                let buffer = if d.name == STEP {
-                    let step =
-                        i32::try_from(saved.global_step).map_err(|_| Error::CheckpointInvalid {
-                            path: path.clone(),
-                            reason: "global_step does not fit the step counter".into(),
-                        })?;
-                    client.upload(&[step], &dims, 0)?
-                } else if d.name == RNG_KEY {
-                    client.upload(&key, &dims, 0)?
-                } else {
-                    client.upload(&vec![0f32; d.numel().unwrap_or_default()], &dims, 0)?
-                };
-                buffers.push(buffer);
-            }
-        }
+/// `"4 devices (data=1,fsdp=4,tensor=1)"`, or `"1 device"`.
+pub(super) fn describe_mesh(trainer: &Trainer) -> String {
+    match trainer.num_devices() {
+        1 => "1 device".into(),
+        n => format!("{n} devices ({})", trainer.mesh()),
     }
-    let state = TrainState::from_parts(descs, buffers)?;
-    let progress = progress_of(checkpoint, trainer.progress().max_steps)?;
-    Ok((state, progress, model_only))
 }
 
 /// What every checkpoint of a run records about the run besides its state: the model config,
@@ -669,34 +632,6 @@ pub(crate) fn trainer_state_of(
     state
 }
 
-/// The host progress a checkpoint's `trainer_state.json` describes, for a run of `max_steps`.
-pub(crate) fn progress_of(checkpoint: &Checkpoint, max_steps: u64) -> Result<TrainerProgress> {
-    let path = &checkpoint.path;
-    let saved = &checkpoint.trainer_state;
-    let cursor: DataCursor =
-        serde_json::from_value(saved.xlatrain.data_cursor.clone()).map_err(|e| {
-            Error::CheckpointInvalid {
-                path: path.clone(),
-                reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
-            }
-        })?;
-    Ok(TrainerProgress {
-        global_step: saved.global_step,
-        epoch: saved.epoch,
-        cursor,
-        log_history: saved
-            .log_history
-            .iter()
-            .cloned()
-            .map(Value::Object)
-            .collect(),
-        best_metric: saved.best_metric,
-        best_global_step: saved.best_global_step,
-        num_input_tokens_seen: saved.num_input_tokens_seen,
-        max_steps,
-    })
-}
-
 /// What [`train_with_checkpoints`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
@@ -705,6 +640,8 @@ pub struct RunOutcome {
     pub best: Option<LoadedBest>,
     /// Steps of the checkpoints this run saved, in order.
     pub saved_steps: Vec<u64>,
+    /// What each save of this run did and cost.
+    pub reports: Vec<SaveReport>,
 }
 
 /// A whole run with checkpointing: resume (per the args), train with saves at the cadence (and
@@ -716,12 +653,13 @@ pub fn train_with_checkpoints(
 ) -> Result<RunOutcome> {
     let resumed = checkpointing.resume(trainer)?;
     let first_saved = checkpointing.saved_steps.len();
-    let summary = match trainer.train(checkpointing) {
+    let first_report = checkpointing.reports.len();
+    let summary = match trainer.run_loop(checkpointing) {
         Ok(summary) => summary,
         Err(e) => {
             // The save in flight still completes (or is reported); the failed state is not saved.
             if let Err(save) = checkpointing.writer.wait() {
-                eprintln!("error: {save}");
+                log::error!("{save}");
             }
             return Err(e);
         }
@@ -733,5 +671,6 @@ pub fn train_with_checkpoints(
         resumed,
         best,
         saved_steps: checkpointing.saved_steps[first_saved..].to_vec(),
+        reports: checkpointing.reports[first_report..].to_vec(),
     })
 }

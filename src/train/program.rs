@@ -20,32 +20,12 @@ use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
 use crate::{Result, TensorSpec};
 
-/// Name of the optimizer-step counter (S32 scalar: updates already done).
-pub const STEP: &str = "step";
-/// Name of the device PRNG state (u64[2], THREE_FRY).
-pub const RNG_KEY: &str = "rng_key";
+use super::layout::StateLayout;
+pub use super::layout::{state_layout, RNG_KEY, STEP};
+use super::mesh::{Mesh, MeshAxis, Sharding};
+
 /// The metric results of the train step, after the state.
 pub const STEP_METRICS: [&str; 3] = ["loss", "grad_norm", "learning_rate"];
-
-/// The training state in its fixed order: parameters (spec names), then each optimizer slot
-/// prefix over all parameters (`exp_avg.fc0.w`, ..., `exp_avg_sq.fc0.w`, ...), then `step`
-/// and `rng_key`.
-pub fn state_layout(model: &ModelConfig, optimizer: &OptimizerSpec) -> Result<Vec<TensorSpec>> {
-    let specs = model.param_specs()?;
-    let mut out: Vec<TensorSpec> = specs
-        .iter()
-        .map(|s| TensorSpec::new(&s.name, DType::F32, s.shape.clone()))
-        .collect();
-    for prefix in optimizer.slot_prefixes() {
-        for s in &specs {
-            let name = format!("{prefix}.{}", s.name);
-            out.push(TensorSpec::new(name, DType::F32, s.shape.clone()));
-        }
-    }
-    out.push(TensorSpec::new(STEP, DType::S32, vec![]));
-    out.push(TensorSpec::new(RNG_KEY, DType::U64, vec![2]));
-    Ok(out)
-}
 
 /// A lowered program with the argument layout the trainer feeds it.
 #[derive(Debug, Clone)]
@@ -76,85 +56,52 @@ fn parameters(g: &mut Graph, descs: &[TensorSpec]) -> Result<Vec<Tensor>> {
         .collect()
 }
 
-/// The train-step program (see the module docs) for `micro_batches` micro-batches per step.
+/// The train-step program (see the module docs) for `micro_batches` micro-batches per step on
+/// one device.
 pub fn train_step_program(
     model: &ModelConfig,
     optimizer: &OptimizerSpec,
     layout: &BatchLayout,
     micro_batches: usize,
 ) -> Result<Program> {
-    train_step_program_replicated(model, optimizer, layout, micro_batches, 1, Precision::F32)
-}
-
-/// The train step of one replica of a data-parallel run over `replicas` devices (see
-/// [`super::parallel`]); `layout` is the per-device batch. With one replica this is exactly
-/// [`train_step_program`]. `precision` is the matmul policy (see [`Precision`]); the state is
-/// f32 under every policy.
-pub fn train_step_program_replicated(
-    model: &ModelConfig,
-    optimizer: &OptimizerSpec,
-    layout: &BatchLayout,
-    micro_batches: usize,
-    replicas: usize,
-    precision: Precision,
-) -> Result<Program> {
-    build_train_step(
+    let state = StateLayout::new(model, optimizer, Mesh::single(), Vec::new())?;
+    train_step_program_on(
         model,
         optimizer,
         layout,
         micro_batches,
-        (replicas, 1),
-        precision,
+        &state,
+        Precision::F32,
     )
 }
 
-/// The train step for the SPMD partitioner over `partitions` devices (see [`super::spmd`]):
-/// the program of the global batch `layout`, with `mhlo.sharding` annotations that split every
-/// state tensor whose dim 0 divides evenly into row blocks (the rest replicated) and the batch
-/// along its batch axis.
-pub fn train_step_program_spmd(
+/// The train step of the GLOBAL batch `layout` over `state`'s mesh: with more than one device,
+/// every state argument and result carries its [`Sharding`] as an `mhlo.sharding` annotation,
+/// the batch is split along its batch axis over `data x fsdp`, and XLA's SPMD partitioner turns
+/// the one program into the per-device ones (all-reduces of replicated gradients,
+/// all-gathers/reduce-scatters of sharded state, tensor-parallel collectives). `precision` is the
+/// matmul policy (see [`Precision`]); the state is f32 under every policy.
+pub fn train_step_program_on(
     model: &ModelConfig,
     optimizer: &OptimizerSpec,
     layout: &BatchLayout,
     micro_batches: usize,
-    partitions: usize,
+    state: &StateLayout,
     precision: Precision,
 ) -> Result<Program> {
-    build_train_step(
-        model,
-        optimizer,
-        layout,
-        micro_batches,
-        (1, partitions),
-        precision,
-    )
-}
-
-fn build_train_step(
-    model: &ModelConfig,
-    optimizer: &OptimizerSpec,
-    layout: &BatchLayout,
-    micro_batches: usize,
-    (replicas, partitions): (usize, usize),
-    precision: Precision,
-) -> Result<Program> {
-    let descs = state_layout(model, optimizer)?;
+    let descs = &state.descs;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
     g.set_precision(precision);
-    let state = parameters(&mut g, &descs)?;
+    let inputs = parameters(&mut g, descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
     let x = g.parameter("x", &xd.shape, xd.dtype)?;
     let y = g.parameter("y", &yd.shape, DType::S32)?;
-    let params = &state[..n_params];
-    let slots = &state[n_params..state.len() - 2];
-    let (step, key) = (state[state.len() - 2], state[state.len() - 1]);
+    let params = &inputs[..n_params];
+    let slots = &inputs[n_params..inputs.len() - 2];
+    let (step, key) = (inputs[inputs.len() - 2], inputs[inputs.len() - 1]);
     // every step moves the key on, whether or not dropout draws from it
     let (mut key, _) = g.rng_bit_generator(key, &[2], DType::U32)?;
-    let next_key = key;
-    if replicas > 1 {
-        key = super::parallel::replica_dropout_key(&mut g, key)?;
-    }
     let mut total = None;
     for i in 0..micro_batches {
         let xi = g.slice_axis(x, 0, i, 1)?;
@@ -176,13 +123,6 @@ fn build_train_step(
     let loss = g.scale(total, 1.0 / micro_batches as f64)?;
     g.set_name(loss, "loss")?;
     let grads = grad(&mut g, loss, params)?;
-    let (loss, grads) = if replicas > 1 {
-        // replicated state keeps the dropout key's advance independent of the replica
-        key = next_key;
-        super::parallel::average_over_replicas(&mut g, loss, &grads, replicas)?
-    } else {
-        (loss, grads)
-    };
     let update = optim::apply(&mut g, optimizer, params, &grads, slots, step)?;
     let one = g.scalar(1.0, DType::S32)?;
     let next_step = g.add(step, one)?;
@@ -198,28 +138,26 @@ fn build_train_step(
     for i in 0..descs.len() {
         options = options.donate(i, i);
     }
-    if partitions > 1 {
-        use super::sharded::sharding_annotation;
-        let batch_axis = |shape: &[usize]| {
-            let mut tiles = vec!["1".to_string(); shape.len()];
-            tiles[1] = partitions.to_string();
-            let ids: Vec<String> = (0..partitions).map(|d| d.to_string()).collect();
-            format!("{{devices=[{}]{}}}", tiles.join(","), ids.join(","))
-        };
-        let state_shardings: Vec<Option<String>> = descs
+    let mesh = &state.mesh;
+    if mesh.devices() > 1 {
+        let state_shardings: Vec<Option<String>> = state
+            .shardings
             .iter()
-            .map(|d| Some(sharding_annotation(&d.shape, partitions)))
+            .map(|s| Some(s.annotation(mesh)))
             .collect();
         options.argument_shardings = state_shardings.clone();
-        options.argument_shardings.push(Some(batch_axis(&xd.shape)));
-        options.argument_shardings.push(Some(batch_axis(&yd.shape)));
+        for d in [&xd, &yd] {
+            options
+                .argument_shardings
+                .push(Some(batch_sharding(d.shape.len(), mesh).annotation(mesh)));
+        }
         options.result_shardings = state_shardings;
         options.result_shardings.extend(
             STEP_METRICS
                 .iter()
                 .map(|_| Some("{replicated}".to_string())),
         );
-        options.num_partitions = Some(partitions);
+        options.num_partitions = Some(mesh.devices());
     }
     Ok(Program {
         mlir: to_stablehlo(&g, &outputs, &options)?,
@@ -228,11 +166,29 @@ fn build_train_step(
     })
 }
 
+/// How a stacked batch `[micro, batch, ..]` lies on the mesh: split along the batch axis over
+/// `data x fsdp`, replicated over `tensor`.
+pub fn batch_sharding(rank: usize, mesh: &Mesh) -> Sharding {
+    Sharding::split(rank, 1, &[MeshAxis::Data, MeshAxis::Fsdp], mesh)
+}
+
 /// The eval program: `params..., x, y` -> mean loss and accuracy (fraction of positions whose
 /// label has the largest logit) of one batch, with the run's matmul `precision`.
 pub fn eval_program(
     model: &ModelConfig,
     layout: &BatchLayout,
+    precision: Precision,
+) -> Result<Program> {
+    eval_program_on(model, layout, &Mesh::single(), &[], precision)
+}
+
+/// [`eval_program`] over `mesh`: the parameters lie as `param_shardings` say (as the train step
+/// holds them), the held-out batch is replicated on every device.
+pub fn eval_program_on(
+    model: &ModelConfig,
+    layout: &BatchLayout,
+    mesh: &Mesh,
+    param_shardings: &[Sharding],
     precision: Precision,
 ) -> Result<Program> {
     let specs = model.param_specs()?;
@@ -256,12 +212,24 @@ pub fn eval_program(
     let hit = g.compare(crate::graph::CompareDir::Ge, picked, best)?;
     let hit = g.convert(hit, DType::F32)?;
     let accuracy = g.mean_all(hit)?;
-    let options = LowerOptions {
+    let mut options = LowerOptions {
         module_name: format!("eval_step_{}", model.kind_name()),
         ..LowerOptions::default()
     };
     let mut outputs = vec![loss, accuracy];
     outputs.extend(super::metrics::eval_outputs(model, logits));
+    if mesh.devices() > 1 {
+        options.argument_shardings = param_shardings
+            .iter()
+            .map(|s| Some(s.annotation(mesh)))
+            .collect();
+        options.argument_shardings.extend([
+            Some("{replicated}".to_string()),
+            Some("{replicated}".to_string()),
+        ]);
+        options.result_shardings = vec![Some("{replicated}".to_string()); outputs.len()];
+        options.num_partitions = Some(mesh.devices());
+    }
     Ok(Program {
         mlir: to_stablehlo(&g, &outputs, &options)?,
         x: xd,

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use serde_json::{Map, Value};
 
+use crate::checkpoint::Checkpoint;
 use crate::data::{DataCursor, Dataset};
+use crate::{Error, Result};
 
 /// Where a run stands on the host side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,4 +62,32 @@ pub(crate) fn log_event(step: u64, epoch: Option<f64>, fields: Value) -> Value {
         event.insert("epoch".into(), epoch.into());
     }
     Value::Object(event)
+}
+
+/// The host progress a checkpoint's `trainer_state.json` describes, for a run of `max_steps`.
+pub(crate) fn progress_of(checkpoint: &Checkpoint, max_steps: u64) -> Result<TrainerProgress> {
+    let path = &checkpoint.path;
+    let saved = &checkpoint.trainer_state;
+    let cursor: DataCursor =
+        serde_json::from_value(saved.xlatrain.data_cursor.clone()).map_err(|e| {
+            Error::CheckpointInvalid {
+                path: path.clone(),
+                reason: format!("trainer_state.json has no usable xlatrain.data_cursor: {e}"),
+            }
+        })?;
+    Ok(TrainerProgress {
+        global_step: saved.global_step,
+        epoch: saved.epoch,
+        cursor,
+        log_history: saved
+            .log_history
+            .iter()
+            .cloned()
+            .map(Value::Object)
+            .collect(),
+        best_metric: saved.best_metric,
+        best_global_step: saved.best_global_step,
+        num_input_tokens_seen: saved.num_input_tokens_seen,
+        max_steps,
+    })
 }

@@ -17,8 +17,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::summary::TrainSummary;
 use super::tensorboard::{default_run_dir, EventWriter};
-use super::trainer::TrainSummary;
 use crate::config::TrainingArgs;
 use crate::{Error, Result};
 /// Console output of a run.

@@ -8,10 +8,12 @@
 //! pre-step state then stays valid and is handed to the hook (e.g. for a background writer).
 //! [`Trainer::stop_flag`] ends the loop cleanly after the current step (e.g. on SIGTERM).
 //!
-//! With `num_devices = N > 1` the step is compiled for `N` replicas (see [`super::parallel`]):
-//! every device keeps a full copy of the state, gets its slice of each global batch, and the
-//! program averages gradients across devices. [`Trainer::state`] is device 0's copy (what a
-//! checkpoint writes); [`Trainer::restore`] copies a restored state onto every device.
+//! Every run has a device [`Mesh`] (one device is the trivial one): the step is the program of
+//! the global batch with each state tensor's sharding annotated (see [`super::layout`]), compiled
+//! once for all partitions by XLA's SPMD partitioner. The [`TrainState`] holds each partition's
+//! blocks; data parallelism (`--num-devices`, `data=N`), sharded state (`--shard-state`,
+//! `fsdp=N`) and tensor parallelism (`tensor=N`) are configurations of the same loop, so eval,
+//! gradient accumulation, saves of every kind and resume work the same in all of them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,40 +25,23 @@ use crate::config::{EvalStrategy, TrainingArgs};
 use crate::data::{Batch, Dataset, Inputs};
 use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
-use crate::pjrt::{Arg, Buffer, Client, CompileOptions, Executable};
+use crate::pjrt::{Arg, Buffer, Client, CompileOptions, DType, Executable};
 use crate::{Error, Result};
 
-use super::parallel::{batch_slice, replicate_state};
+use super::callback::{TrainerCallback, TrainerControl};
+use super::layout::StateLayout;
+use super::mesh::{block_bytes, Mesh, Sharding};
 use super::plot::{run_title, LossCurves};
-use super::program::{eval_program, train_step_program_replicated, Program, STEP_METRICS};
+use super::program::{
+    batch_sharding, eval_program_on, train_step_program_on, Program, STEP_METRICS,
+};
 use super::progress::{epoch_of, log_event};
 use super::report::{Console, Reporter};
+use super::state::InitialParams;
+use super::summary::{EvalMetrics, TrainSummary};
 use super::{TrainState, TrainerProgress};
 
-/// Results of one evaluation over the held-out batches.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EvalMetrics {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub perplexity: f64,
-}
-
-/// What a finished (or stopped) run reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainSummary {
-    pub steps: u64,
-    pub stopped_early: bool,
-    pub compile_time: Duration,
-    pub train_time: Duration,
-    /// Median wall time of one step, excluding the first `WARMUP_STEPS` steps.
-    pub median_step_time: Duration,
-    /// Samples (MLP) or tokens (GPT) per second over the median step.
-    pub items_per_second: f64,
-    pub final_loss: Option<f64>,
-    pub final_eval: Option<EvalMetrics>,
-}
-
-/// Called by [`Trainer::train`] around every optimizer step. Any
+/// Called by [`Trainer::run_loop`] around every optimizer step. Any
 /// `FnMut(&mut Trainer) -> Result<()>` closure is a hook that never keeps the previous state.
 pub trait StepHook {
     /// Whether step `next_step` (1-based) should run with its input state borrowed, so that the
@@ -76,9 +61,6 @@ impl<F: FnMut(&mut Trainer) -> Result<()>> StepHook for F {
     }
 }
 
-/// Steps left out of the median step time (compilation warm-up, caches).
-pub const WARMUP_STEPS: usize = 10;
-
 pub struct Trainer {
     pub args: TrainingArgs,
     client: Client,
@@ -88,17 +70,19 @@ pub struct Trainer {
     train_program: Program,
     train_exe: Executable,
     eval_exe: Option<Executable>,
-    eval_batches: Vec<(Buffer, Buffer)>,
+    /// `[batch][partition]`: each held-out batch, whole on every device.
+    eval_batches: Vec<Vec<(Buffer, Buffer)>>,
+    /// Tensors, shardings, mesh and the device of each partition.
+    layout: Arc<StateLayout>,
+    /// `None` only before the first step of a run that resumes (the checkpoint's state is the
+    /// first one built) or after a failed step.
     state: Option<TrainState>,
-    /// Data parallelism: the state of devices `1..num_devices` (identical to `state`, which is
-    /// device 0's); empty on one device.
-    replicas: Vec<TrainState>,
-    /// Device index of each replica's argument list, as the executable wants them.
-    replica_devices: Vec<usize>,
     progress: TrainerProgress,
     /// Metric buffers of the steps since the last log: `[loss, grad_norm, learning_rate]`.
     pending: Vec<Vec<Buffer>>,
     stop: Arc<AtomicBool>,
+    callbacks: Vec<Box<dyn TrainerCallback>>,
+    control: TrainerControl,
     reporter: Reporter,
     compile_time: Duration,
     step_times: Vec<Duration>,
@@ -112,36 +96,33 @@ impl Trainer {
     pub fn new(client: Client, args: TrainingArgs) -> Result<Trainer> {
         let model = args.model_config()?;
         super::metrics::check_best_metric_applies(args.metric_for_best_model.as_deref(), &model)?;
-        let num_devices = match args.num_devices {
-            Some(requested) => requested.resolve(client.device_count())?,
-            None => 1,
-        };
-        let dataset = Dataset::open(&args.data_spec_for_devices(num_devices)?)?;
+        let mesh = args.resolve_mesh(client.device_count())?;
+        let dataset = Dataset::open(&args.data_spec_for_devices(mesh.batch_ways())?)?;
         let micro_batches = usize::try_from(args.gradient_accumulation_steps)
             .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
         let max_steps = total_steps(&args, &dataset)?;
         let optimizer = OptimizerSpec::from_args(&args, max_steps);
         let layout = dataset.batch_layout();
-        let mut device_layout = layout.clone();
-        for shape in [&mut device_layout.x_shape, &mut device_layout.y_shape] {
-            if let Some(batch) = shape.first_mut() {
-                *batch /= num_devices;
-            }
-        }
         let started = Instant::now();
-        let train_program = train_step_program_replicated(
+        let planned = StateLayout::new(&model, &optimizer, mesh, Vec::new())?;
+        let train_program = train_step_program_on(
             &model,
             &optimizer,
-            &device_layout,
+            &layout,
             micro_batches,
-            num_devices,
+            &planned,
             args.mixed_precision,
         )?;
-        let train_exe = client.compile(
-            &train_program.mlir,
-            &CompileOptions::replicated(num_devices),
-        )?;
-        let replica_devices = train_exe.device_indices();
+        let compile_options = if mesh.devices() > 1 {
+            CompileOptions::spmd(mesh.devices())
+        } else {
+            CompileOptions::default()
+        };
+        let train_exe = client.compile(&train_program.mlir, &compile_options)?;
+        let state_layout = Arc::new(StateLayout {
+            devices: train_exe.device_indices(),
+            ..planned
+        });
         let eval_data = match args.eval_data_spec()? {
             _ if args.eval_strategy == EvalStrategy::No => Vec::new(),
             Some(spec) => Dataset::open(&spec)?.contract_eval_batches(layout.x_shape[0])?,
@@ -157,29 +138,32 @@ impl Trainer {
         let eval_exe = if eval_data.is_empty() {
             None
         } else {
-            let program = eval_program(&model, &eval_layout, args.mixed_precision)?;
-            Some(client.compile(&program.mlir, &CompileOptions::default())?)
+            let n_params = model.param_specs()?.len();
+            let program = eval_program_on(
+                &model,
+                &eval_layout,
+                &mesh,
+                &state_layout.shardings[..n_params],
+                args.mixed_precision,
+            )?;
+            Some(client.compile(&program.mlir, &compile_options)?)
         };
         let compile_time = started.elapsed();
         let mut eval_batches = Vec::with_capacity(eval_data.len());
         for batch in &eval_data {
-            eval_batches.push(upload_batch(
-                &client,
-                std::slice::from_ref(batch),
-                &eval_layout.x_shape,
-                &eval_layout.y_shape,
-                false,
-                0,
-            )?);
-        }
-        let state = match &args.model_name_or_path {
-            Some(path) => {
-                let weights = crate::hf::HfModel::open(path)?;
-                TrainState::pretrained(&client, &model, &optimizer, args.seed, &weights)?
+            let batch = std::slice::from_ref(batch);
+            let ((x, x_type), (y, _)) = (stacked_bytes(batch, true), stacked_bytes(batch, false));
+            let dims = |shape: &[usize]| shape.iter().map(|&d| d as i64).collect::<Vec<i64>>();
+            let (x_dims, y_dims) = (dims(&eval_layout.x_shape), dims(&eval_layout.y_shape));
+            let mut copies = Vec::with_capacity(state_layout.partitions());
+            for &device in &state_layout.devices {
+                copies.push((
+                    client.buffer_from_bytes(&x, x_type, &x_dims, device)?,
+                    client.buffer_from_bytes(&y, DType::S32, &y_dims, device)?,
+                ));
             }
-            None => TrainState::initial(&client, &model, &optimizer, args.seed)?,
-        };
-        let replicas = replicate_state(&client, &state, replica_devices.get(1..).unwrap_or(&[]))?;
+            eval_batches.push(copies);
+        }
         let items_per_step = layout.y_shape.iter().product::<usize>() as u64 * micro_batches as u64;
         let progress = TrainerProgress::new(dataset.start_cursor(), max_steps);
         let mut reporter = Reporter::new(Console::Quiet, max_steps, items_unit(&model));
@@ -190,9 +174,9 @@ impl Trainer {
             &model,
             &layout,
             micro_batches,
-            num_devices,
+            mesh.devices(),
         ));
-        Ok(Trainer {
+        let mut trainer = Trainer {
             args,
             client,
             model,
@@ -202,17 +186,48 @@ impl Trainer {
             train_exe,
             eval_exe,
             eval_batches,
-            state: Some(state),
-            replicas,
-            replica_devices,
+            layout: state_layout,
+            state: None,
             progress,
             pending: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            callbacks: Vec::new(),
+            control: TrainerControl::default(),
             reporter,
             compile_time,
             step_times: Vec::new(),
             items_per_step,
-        })
+        };
+        // A run that resumes builds its first state from the checkpoint, never a throwaway one.
+        if !trainer.args.resumes() {
+            trainer.initialize_state()?;
+        }
+        Ok(trainer)
+    }
+
+    /// Puts the initial state on the devices (models.json init, or the weights of
+    /// `model_name_or_path`; zero optimizer slots, step 0, key from `seed`), unless a state is
+    /// there already.
+    pub fn initialize_state(&mut self) -> Result<()> {
+        if self.state.is_some() {
+            return Ok(());
+        }
+        let weights = match &self.args.model_name_or_path {
+            Some(path) => Some(crate::hf::HfModel::open(path)?),
+            None => None,
+        };
+        let params = match &weights {
+            Some(w) => InitialParams::Pretrained(w),
+            None => InitialParams::Spec,
+        };
+        self.state = Some(TrainState::fresh(
+            &self.client,
+            self.layout.clone(),
+            &self.model,
+            params,
+            self.args.seed,
+        )?);
+        Ok(())
     }
 
     /// Where console output goes (quiet by default; the CLI picks bar or lines).
@@ -245,23 +260,28 @@ impl Trainer {
         &self.train_program.mlir
     }
 
-    /// How many devices each step runs on (data parallelism; 1 = a single device).
+    /// How many devices each step runs on (1 = a single device).
     pub fn num_devices(&self) -> usize {
-        self.replica_devices.len().max(1)
+        self.layout.partitions()
     }
 
-    /// Every replica's state, device 0's first (they are identical after every step).
-    pub fn replica_states(&self) -> Result<Vec<&TrainState>> {
-        let mut states = vec![self.state()?];
-        states.extend(self.replicas.iter());
-        Ok(states)
+    /// The device mesh of this run.
+    pub fn mesh(&self) -> Mesh {
+        self.layout.mesh
     }
 
-    /// The device state (between steps it is always present). In a data-parallel run this is
-    /// device 0's copy, which is what a checkpoint writes.
+    /// The state's tensors, their shardings and the devices.
+    pub fn layout(&self) -> &Arc<StateLayout> {
+        &self.layout
+    }
+
+    /// The device state: every partition's blocks (present between steps, except before a
+    /// resuming run has restored).
     pub fn state(&self) -> Result<&TrainState> {
         self.state.as_ref().ok_or_else(|| {
-            Error::ExecuteArgs("the training state was lost by a failed step".into())
+            Error::ExecuteArgs(
+                "no training state: lost by a failed step, or not yet restored".into(),
+            )
         })
     }
 
@@ -269,25 +289,79 @@ impl Trainer {
         &self.progress
     }
 
-    /// Replaces the device state and the host progress (the resume path). The cursor must fit
-    /// this run's data.
+    /// Replaces the device state and the host progress. The cursor must fit this run's data
+    /// and the state this run's tensors; a state on another mesh (e.g. one built on one device
+    /// from host bytes) is laid out onto this run's through the host.
     pub fn restore(&mut self, state: TrainState, progress: TrainerProgress) -> Result<()> {
         self.dataset.check_cursor(&progress.cursor)?;
-        let expected = self.state()?.descriptors().to_vec();
-        if state.descriptors() != expected.as_slice() {
+        if state.descriptors() != self.layout.descs.as_slice() {
             return Err(Error::BufferShape(
                 "the restored state's tensors differ from this run's layout".into(),
             ));
         }
+        let state = if state.layout() == &self.layout {
+            state
+        } else {
+            let host = state.to_host()?;
+            drop(state);
+            let mut tensors = host.iter();
+            TrainState::from_host_on(&self.client, self.layout.clone(), |d| {
+                tensors
+                    .next()
+                    .map(Vec::as_slice)
+                    .ok_or_else(|| Error::BufferShape(format!("no host copy of {}", d.name)))
+            })?
+        };
         self.pending.clear();
-        let others = self.replica_devices.get(1..).unwrap_or(&[]);
-        self.replicas = replicate_state(&self.client, &state, others)?;
         self.state = Some(state);
         self.progress = progress;
         Ok(())
     }
 
-    /// A flag that, once set, makes [`Self::train`] return after the current step.
+    /// Replaces the device state with the one `checkpoint` holds, read once and verified on the
+    /// way, each partition uploading its blocks (no other state is on the devices meanwhile),
+    /// and the host progress with the checkpoint's `trainer_state.json` unless `keep_progress`.
+    /// Returns whether the checkpoint held parameters only (`--save-only-model`).
+    pub fn restore_checkpoint(
+        &mut self,
+        checkpoint: &crate::checkpoint::Checkpoint,
+        keep_progress: bool,
+    ) -> Result<bool> {
+        let progress = if keep_progress {
+            self.progress.clone()
+        } else {
+            super::progress::progress_of(checkpoint, self.progress.max_steps)?
+        };
+        self.dataset.check_cursor(&progress.cursor)?;
+        let n_params = self.model.param_specs()?.len();
+        TrainState::check_restorable(&self.layout, checkpoint, n_params)?;
+        // the old state's memory is free before the checkpoint's is uploaded
+        self.state = None;
+        let (state, model_only) = TrainState::restore(
+            &self.client,
+            self.layout.clone(),
+            checkpoint,
+            n_params,
+            self.args.seed,
+        )?;
+        self.pending.clear();
+        self.state = Some(state);
+        self.progress = progress;
+        Ok(model_only)
+    }
+
+    /// Creates `output_dir` and writes `training_args.json` into it: the one place a run's
+    /// output directory is made (the loop, `train`, `save_state` and the CLI all come here).
+    pub fn prepare_output_dir(&self) -> Result<()> {
+        let dir = &self.args.output_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the output directory", dir, e))?;
+        let json_path = dir.join("training_args.json");
+        std::fs::write(&json_path, self.args.to_json())
+            .map_err(|e| Error::io("cannot write", &json_path, e))
+    }
+
+    /// A flag that, once set, makes [`Self::run_loop`] return after the current step.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
     }
@@ -311,39 +385,18 @@ impl Trainer {
     }
 
     fn run_step(&mut self, donate: bool) -> Result<Option<TrainState>> {
+        self.initialize_state()?;
         let started = Instant::now();
         let micro = self.train_program.x.shape[0];
         let batches: Vec<Batch> = (0..micro)
             .map(|_| self.dataset.next_batch(&mut self.progress.cursor))
             .collect();
-        let x_shape = &self.train_program.x.shape[1..];
-        let y_shape = &self.train_program.y.shape[1..];
-        let devices = self.replica_devices.len().max(1);
-        let mut inputs = Vec::with_capacity(devices);
-        for (replica, &device) in self.replica_devices.iter().enumerate() {
-            inputs.push(if devices == 1 {
-                upload_batch(&self.client, &batches, x_shape, y_shape, true, device)?
-            } else {
-                let slices: Vec<Batch> = batches
-                    .iter()
-                    .map(|b| batch_slice(b, replica, devices))
-                    .collect::<Result<_>>()?;
-                upload_batch(&self.client, &slices, x_shape, y_shape, true, device)?
-            });
-        }
+        let inputs = self.upload_step_batch(&batches)?;
         let state = self.state.take().ok_or_else(|| {
             Error::ExecuteArgs("the training state was lost by a failed step".into())
         })?;
-        let mut states = vec![state];
-        states.append(&mut self.replicas);
-        let mut descs = Vec::new();
-        let mut held = Vec::with_capacity(devices);
-        for state in states {
-            let (d, buffers) = state.into_parts();
-            descs = d;
-            held.push(buffers);
-        }
-        let n = descs.len();
+        let (layout, held) = state.into_partitions();
+        let n = layout.descs.len();
         let (outputs, previous) = if donate {
             let args: Vec<Vec<Arg>> = held
                 .into_iter()
@@ -367,38 +420,64 @@ impl Trainer {
                     args
                 })
                 .collect();
-            let outputs = self.train_exe.execute_replicated(args)?;
-            // device 0's pre-step state is the one handed on; the other copies are dropped
-            (outputs, held.into_iter().next())
+            (self.train_exe.execute_replicated(args)?, Some(held))
         };
-        let mut next_states = Vec::with_capacity(devices);
+        let mut next = Vec::with_capacity(outputs.len());
         let mut metrics = None;
-        for mut replica_outputs in outputs {
-            if replica_outputs.len() != n + STEP_METRICS.len() {
+        for mut partition_outputs in outputs {
+            if partition_outputs.len() != n + STEP_METRICS.len() {
                 return Err(Error::ExecuteArgs(format!(
                     "train step returned {} results, expected {}",
-                    replica_outputs.len(),
+                    partition_outputs.len(),
                     n + STEP_METRICS.len()
                 )));
             }
-            // metrics are all-reduced in the program: device 0's stand for every replica
-            let replica_metrics = replica_outputs.split_off(n);
-            metrics.get_or_insert(replica_metrics);
-            next_states.push(TrainState::from_parts(descs.clone(), replica_outputs)?);
+            // metrics are replicated by the program: partition 0's stand for every device
+            let partition_metrics = partition_outputs.split_off(n);
+            metrics.get_or_insert(partition_metrics);
+            next.push(partition_outputs);
         }
         let previous = match previous {
-            Some(buffers) => Some(TrainState::from_parts(descs, buffers)?),
+            Some(buffers) => Some(TrainState::from_partitions(layout.clone(), buffers)?),
             None => None,
         };
-        let mut next_states = next_states.into_iter();
-        self.state = next_states.next();
-        self.replicas = next_states.collect();
+        self.state = Some(TrainState::from_partitions(layout, next)?);
         self.pending.push(metrics.unwrap_or_default());
         self.progress.global_step += 1;
         self.progress.num_input_tokens_seen += self.items_per_step;
         self.progress.epoch = self.epoch().unwrap_or(0.0);
         self.step_times.push(started.elapsed());
         Ok(previous)
+    }
+
+    /// Each partition's block of the stacked global batch `[micro, batch, ..]` (split along the
+    /// batch axis over `data x fsdp`), uploaded to its device.
+    fn upload_step_batch(&self, batches: &[Batch]) -> Result<Vec<(Buffer, Buffer)>> {
+        let x = &self.train_program.x;
+        let y = &self.train_program.y;
+        let (x_bytes, x_type) = stacked_bytes(batches, true);
+        let (y_bytes, _) = stacked_bytes(batches, false);
+        let mesh = &self.layout.mesh;
+        let sharding: Sharding = batch_sharding(x.shape.len(), mesh);
+        let y_sharding: Sharding = batch_sharding(y.shape.len(), mesh);
+        let mut inputs = Vec::with_capacity(self.layout.partitions());
+        for (p, &device) in self.layout.devices.iter().enumerate() {
+            let upload = |desc: &crate::TensorSpec,
+                          sharding: &Sharding,
+                          bytes: &[u8],
+                          ty: DType|
+             -> Result<Buffer> {
+                let block = sharding.block(&desc.shape, mesh, p);
+                let part = block_bytes(bytes, &desc.shape, &block, 4)?;
+                let dims: Vec<i64> = block.iter().map(|r| r.len() as i64).collect();
+                self.client.buffer_from_bytes(&part, ty, &dims, device)
+            };
+            inputs.push((
+                upload(x, &sharding, &x_bytes, x_type)?,
+                upload(y, &y_sharding, &y_bytes, DType::S32)?,
+            ));
+        }
+        Ok(inputs)
     }
 
     /// Fractional epochs so far; None on an endless stream.
@@ -433,8 +512,33 @@ impl Trainer {
 
     fn record(&mut self, entry: Value) -> Result<()> {
         self.reporter.log(&entry)?;
+        for callback in &mut self.callbacks {
+            callback.on_log(&self.progress, &entry, &mut self.control);
+        }
         self.progress.log_history.push(entry);
         Ok(())
+    }
+
+    /// Adds a callback; the loop calls every callback's hooks in the order they were added.
+    pub fn add_callback(&mut self, callback: impl TrainerCallback + 'static) {
+        self.callbacks.push(Box::new(callback));
+    }
+
+    /// What the callbacks have asked for and the loop has not done yet.
+    pub fn control(&self) -> TrainerControl {
+        self.control
+    }
+
+    /// Takes a callback's save request (the checkpointing hook acts on it).
+    pub(super) fn take_save_request(&mut self) -> bool {
+        std::mem::take(&mut self.control.should_save)
+    }
+
+    /// Tells the callbacks that `checkpoint` is committed.
+    pub(super) fn notify_saved(&mut self, checkpoint: &std::path::Path) {
+        for callback in &mut self.callbacks {
+            callback.on_save(&self.progress, checkpoint, &mut self.control);
+        }
     }
 
     /// Mean loss and accuracy over the held-out batches with the current parameters, logged as
@@ -449,14 +553,25 @@ impl Trainer {
         })?;
         let (mut loss, mut accuracy) = (0.0, 0.0);
         let mut confusion = super::metrics::Confusion::for_model(&self.model);
-        for (x, y) in &self.eval_batches {
-            let mut args: Vec<Arg> = state.buffers()[..n_params]
+        for copies in &self.eval_batches {
+            let args: Vec<Vec<Arg>> = copies
                 .iter()
-                .map(Arg::Borrowed)
+                .enumerate()
+                .map(|(p, (x, y))| {
+                    let mut args: Vec<Arg> = state.partition(p)[..n_params]
+                        .iter()
+                        .map(Arg::Borrowed)
+                        .collect();
+                    args.push(Arg::Borrowed(x));
+                    args.push(Arg::Borrowed(y));
+                    args
+                })
                 .collect();
-            args.push(Arg::Borrowed(x));
-            args.push(Arg::Borrowed(y));
-            let out = exe.execute(args)?;
+            let out = exe
+                .execute_replicated(args)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             let scalar = |i: usize| -> Result<f64> {
                 let b = out.get(i).ok_or_else(|| {
                     Error::ExecuteArgs("eval program returned too few results".into())
@@ -467,7 +582,10 @@ impl Trainer {
             };
             loss += scalar(0)?;
             accuracy += scalar(1)?;
-            if let (Some(c), Some(logits)) = (confusion.as_mut(), out.get(2)) {
+            // every partition holds the whole (replicated) eval batch: the labels of the first
+            if let (Some(c), Some(logits), Some((_, y))) =
+                (confusion.as_mut(), out.get(2), copies.first())
+            {
                 c.add(&logits.to_vec::<f32>()?, &y.to_vec::<i32>()?);
             }
         }
@@ -493,6 +611,9 @@ impl Trainer {
             super::metrics::best_metric_value(self.args.metric_for_best_model.as_deref(), &entry)
                 .unwrap_or(metrics.loss);
         self.record(entry)?;
+        for callback in &mut self.callbacks {
+            callback.on_evaluate(&self.progress, &metrics, &mut self.control);
+        }
         let greater_is_better = self.args.greater_is_better.unwrap_or_else(|| {
             super::metrics::greater_is_better_by_default(self.args.metric_for_best_model.as_deref())
         });
@@ -522,24 +643,22 @@ impl Trainer {
     }
 
     /// Runs the remaining steps, logging every `logging_steps`, evaluating at the eval cadence
-    /// and calling `hook` around each step (the checkpoint point). Writes `metrics.jsonl`
-    /// (as it goes) and `loss_curve.png` and `loss_curve.svg` (at the end) into
-    /// `output_dir`, and TensorBoard events when `report_to` asks for them.
-    pub fn train(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
-        std::fs::create_dir_all(&self.args.output_dir).map_err(|e| {
-            Error::io(
-                "cannot create the output directory",
-                &self.args.output_dir,
-                e,
-            )
-        })?;
+    /// (or when a callback asks), calling the callbacks and then `hook` after each step (the
+    /// checkpoint point), and ending early when the stop flag is set or a callback asks. Writes
+    /// `metrics.jsonl` (as it goes) and `loss_curve.png` and `loss_curve.svg` (at the end) into
+    /// `output_dir`, and TensorBoard events when `report_to` asks for them. [`Self::train`] is
+    /// the whole run with checkpoints around this loop.
+    pub fn run_loop(&mut self, hook: &mut dyn StepHook) -> Result<TrainSummary> {
+        self.initialize_state()?;
+        self.prepare_output_dir()?;
         self.reporter.open(&self.args, self.progress.global_step)?;
         let started = Instant::now();
         let logging = self.args.logging_steps.max(1);
         let mut final_eval = None;
         let mut stopped_early = false;
         while !self.finished() {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.load(Ordering::Relaxed) || self.control.should_training_stop {
+                self.control.should_training_stop = false;
                 stopped_early = true;
                 break;
             }
@@ -556,6 +675,12 @@ impl Trainer {
             }
             if self.eval_due(epoch_before) {
                 final_eval = self.evaluate()?;
+            }
+            for callback in &mut self.callbacks {
+                callback.on_step_end(&self.progress, &mut self.control);
+            }
+            if std::mem::take(&mut self.control.should_evaluate) {
+                final_eval = self.evaluate()?.or(final_eval);
             }
             self.reporter.tick(step, self.epoch());
             hook.after_step(self, previous)?;
@@ -580,7 +705,7 @@ impl Trainer {
             "train_samples_per_second":
                 steps * self.args.per_device_train_batch_size as f64
                     * self.args.gradient_accumulation_steps as f64
-                    * self.num_devices() as f64 / seconds,
+                    * self.layout.mesh.batch_ways() as f64 / seconds,
             "train_loss": final_loss,
         });
         let mut fields = fields;
@@ -658,93 +783,20 @@ pub(super) fn total_steps(args: &TrainingArgs, dataset: &Dataset) -> Result<u64>
         .max(1))
 }
 
-/// Uploads `batches` concatenated: with a leading micro-batch axis (`x: [N, ..x_shape]`) for
-/// the train step when `stacked`, as one plain batch (eval) otherwise.
-fn upload_batch(
-    client: &Client,
-    batches: &[Batch],
-    x_shape: &[usize],
-    y_shape: &[usize],
-    stacked: bool,
-    device: usize,
-) -> Result<(Buffer, Buffer)> {
-    let dims = |shape: &[usize]| -> Vec<i64> {
-        let mut dims = Vec::with_capacity(shape.len() + 1);
-        if stacked {
-            dims.push(batches.len() as i64);
-        }
-        dims.extend(shape.iter().map(|&d| d as i64));
-        dims
-    };
-    let y: Vec<i32> = batches.iter().flat_map(|b| b.y.iter().copied()).collect();
-    let x = match batches.first().map(|b| &b.x) {
-        Some(Inputs::F32(_)) => {
-            let mut all = Vec::new();
-            for b in batches {
-                if let Inputs::F32(v) = &b.x {
-                    all.extend_from_slice(v);
-                }
+/// The micro-batches stacked as little-endian bytes: their inputs (`x`) with their element
+/// type, or their labels.
+fn stacked_bytes(batches: &[Batch], inputs: bool) -> (Vec<u8>, DType) {
+    let mut bytes = Vec::new();
+    let mut ty = DType::S32;
+    for b in batches {
+        match (&b.x, inputs) {
+            (Inputs::F32(v), true) => {
+                ty = DType::F32;
+                bytes.extend(v.iter().flat_map(|f| f.to_le_bytes()));
             }
-            client.upload(&all, &dims(x_shape), device)?
-        }
-        _ => {
-            let mut all = Vec::new();
-            for b in batches {
-                if let Inputs::I32(v) = &b.x {
-                    all.extend_from_slice(v);
-                }
-            }
-            client.upload(&all, &dims(x_shape), device)?
-        }
-    };
-    Ok((x, client.upload(&y, &dims(y_shape), device)?))
-}
-
-impl TrainSummary {
-    /// The summary of a run from its progress and step times (the same for every trainer).
-    pub(super) fn of_run(
-        progress: &TrainerProgress,
-        step_times: &[Duration],
-        items_per_step: u64,
-        compile_time: Duration,
-        train_time: Duration,
-        stopped_early: bool,
-        final_eval: Option<EvalMetrics>,
-    ) -> TrainSummary {
-        let median_step_time = median(step_times);
-        let items_per_second = if median_step_time.is_zero() {
-            0.0
-        } else {
-            items_per_step as f64 / median_step_time.as_secs_f64()
-        };
-        let final_loss = progress
-            .log_history
-            .iter()
-            .rev()
-            .find_map(|e| e.get("loss").and_then(Value::as_f64));
-        TrainSummary {
-            steps: progress.global_step,
-            stopped_early,
-            compile_time,
-            train_time,
-            median_step_time,
-            items_per_second,
-            final_loss,
-            final_eval,
+            (Inputs::I32(v), true) => bytes.extend(v.iter().flat_map(|i| i.to_le_bytes())),
+            (_, false) => bytes.extend(b.y.iter().flat_map(|i| i.to_le_bytes())),
         }
     }
-}
-
-pub(super) fn median(times: &[Duration]) -> Duration {
-    let skip = if times.len() > WARMUP_STEPS {
-        WARMUP_STEPS
-    } else {
-        0
-    };
-    let mut steady: Vec<Duration> = times[skip..].to_vec();
-    if steady.is_empty() {
-        return Duration::ZERO;
-    }
-    steady.sort();
-    steady[steady.len() / 2]
+    (bytes, ty)
 }

@@ -6,6 +6,16 @@ use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
 use xlatrain::pjrt::Client;
 use xlatrain::train::Trainer;
 
+/// The shape of the small GPT the multi-device tests train (add batch, steps and the rest).
+pub const TINY_GPT: [&str; 6] = [
+    "model=\"gpt\"",
+    "d_model=32",
+    "n_layers=1",
+    "n_heads=2",
+    "d_ff=64",
+    "seq_len=16",
+];
+
 pub fn args(pairs: &[&str]) -> TrainingArgs {
     TrainingArgs::resolve(TrainingArgsPatch::from_overrides(pairs).unwrap()).unwrap()
 }
@@ -44,4 +54,26 @@ pub fn assert_close(ours: f64, reference: f64, rel: f64, what: &str) {
         err <= rel,
         "{what}: ours {ours} vs JAX {reference} (relative error {err:.2e} > {rel:.0e})"
     );
+}
+
+/// Saves `t`'s state straight through the checkpoint writer (no `Checkpointing`): each tensor
+/// whole from its device blocks, and a `trainer_state.json` holding the step and data cursor.
+pub fn save_state_checkpoint(t: &Trainer, output_dir: &std::path::Path) -> std::path::PathBuf {
+    use xlatrain::checkpoint::{save_checkpoint, CheckpointContents, SaveOptions, TrainerState};
+    let n_params = t.model().param_specs().unwrap().len();
+    let (model, optimizer) = xlatrain::train::StateSource::split(t.state().unwrap(), n_params);
+    let step = t.progress().global_step;
+    let mut trainer_state = TrainerState::at_step(step);
+    trainer_state.xlatrain.data_cursor = serde_json::to_value(&t.progress().cursor).unwrap();
+    let contents = CheckpointContents {
+        step,
+        model: &model,
+        optimizer: Some(&optimizer),
+        trainer_state: &trainer_state,
+        training_args: &serde_json::json!({}),
+        config: &serde_json::json!({}),
+    };
+    save_checkpoint(output_dir, &contents, &SaveOptions::default())
+        .unwrap()
+        .path
 }

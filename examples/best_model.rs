@@ -1,0 +1,40 @@
+//! Evaluate every few steps, keep the checkpoint with the best eval loss
+//! (`save_strategy = "best"`) and load it back at the end (`load_best_model_at_end`), on a
+//! sharded mesh of 4 CPU devices.
+//!
+//! Usage: cargo run --example best_model -- [OUTPUT_DIR]
+
+use anyhow::Result;
+use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
+use xlatrain::pjrt::Client;
+use xlatrain::train::Trainer;
+
+fn main() -> Result<()> {
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "runs/best_model".into());
+    let args = TrainingArgs::resolve(TrainingArgsPatch::from_overrides(&[
+        "model=\"mlp\"".to_string(),
+        "layers=[64,32,10]".into(),
+        "per_device_train_batch_size=8".into(),
+        "mesh=\"data=2,fsdp=2\"".into(),
+        "max_steps=40".into(),
+        "eval_strategy=\"steps\"".into(),
+        "eval_steps=10".into(),
+        "save_strategy=\"best\"".into(),
+        "load_best_model_at_end=true".into(),
+        format!("output_dir=\"{out}\""),
+    ])?)?;
+    let mut trainer = Trainer::new(Client::cpu()?, args)?;
+    let outcome = trainer.train(None)?;
+    match outcome.best {
+        Some(best) => println!(
+            "best: {} (step {}, eval_loss {:.6}), now loaded",
+            best.path.display(),
+            best.step,
+            best.metric
+        ),
+        None => println!("no evaluation ran"),
+    }
+    Ok(())
+}
