@@ -18,7 +18,7 @@ mod tensorboard;
 mod trainer;
 
 pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
-pub use precision::{saved_precision, MIXED_PRECISION_KEY};
+pub use precision::{compute_policy, saved_precision, MIXED_PRECISION_KEY};
 pub use program::{
     eval_program, state_layout, train_step_program, train_step_program_replicated,
     train_step_program_spmd, Program, TensorDesc, RNG_KEY, STEP, STEP_METRICS,

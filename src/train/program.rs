@@ -14,7 +14,7 @@
 //! reference models (a separate accumulate program is the way out when memory binds).
 
 use crate::data::{BatchLayout, ElementType as DataType};
-use crate::graph::{grad, DType, Graph, Precision, Tensor};
+use crate::graph::{grad, ComputePolicy, DType, Graph, Precision, Tensor};
 use crate::lower::{to_stablehlo, LowerOptions};
 use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
@@ -131,7 +131,8 @@ pub fn train_step_program(
 
 /// The train step of one replica of a data-parallel run over `replicas` devices (see
 /// [`super::parallel`]); `layout` is the per-device batch. With one replica this is exactly
-/// [`train_step_program`]. `precision` is the matmul policy (see [`Precision`]); the state is
+/// [`train_step_program`]. `precision` is the matmul policy (see [`Precision`]), optionally
+/// with gradient checkpointing (a [`ComputePolicy`]); the state is
 /// f32 under every policy.
 pub fn train_step_program_replicated(
     model: &ModelConfig,
@@ -139,7 +140,7 @@ pub fn train_step_program_replicated(
     layout: &BatchLayout,
     micro_batches: usize,
     replicas: usize,
-    precision: Precision,
+    precision: impl Into<ComputePolicy>,
 ) -> Result<Program> {
     build_train_step(
         model,
@@ -147,7 +148,7 @@ pub fn train_step_program_replicated(
         layout,
         micro_batches,
         (replicas, 1),
-        precision,
+        precision.into(),
     )
 }
 
@@ -161,7 +162,7 @@ pub fn train_step_program_spmd(
     layout: &BatchLayout,
     micro_batches: usize,
     partitions: usize,
-    precision: Precision,
+    precision: impl Into<ComputePolicy>,
 ) -> Result<Program> {
     build_train_step(
         model,
@@ -169,7 +170,7 @@ pub fn train_step_program_spmd(
         layout,
         micro_batches,
         (1, partitions),
-        precision,
+        precision.into(),
     )
 }
 
@@ -179,12 +180,12 @@ fn build_train_step(
     layout: &BatchLayout,
     micro_batches: usize,
     (replicas, partitions): (usize, usize),
-    precision: Precision,
+    policy: ComputePolicy,
 ) -> Result<Program> {
     let descs = state_layout(model, optimizer)?;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
-    g.set_precision(precision);
+    g.set_policy(policy);
     let state = parameters(&mut g, &descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
     let x = g.parameter("x", &xd.shape, graph_dtype(xd.element_type))?;

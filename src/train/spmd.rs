@@ -58,7 +58,7 @@ impl ShardedTrainer {
             &dataset.batch_layout(),
             micro,
             partitions,
-            args.mixed_precision,
+            super::precision::compute_policy(args),
         )?;
         let exe = client.compile(&program.mlir, &CompileOptions::spmd(partitions))?;
         let compile_time = started.elapsed();

@@ -134,7 +134,7 @@ impl Trainer {
             &device_layout,
             micro_batches,
             num_devices,
-            args.mixed_precision,
+            super::precision::compute_policy(&args),
         )?;
         let train_exe = client.compile(
             &train_program.mlir,
