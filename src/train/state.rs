@@ -55,7 +55,7 @@ impl TrainState {
 
     /// `params` (device 0, in spec order) followed by zero optimizer slots, step 0 and
     /// `rng::root_key(seed)`.
-    fn with_params(
+    pub fn with_params(
         client: &Client,
         model: &ModelConfig,
         optimizer: &OptimizerSpec,
