@@ -348,46 +348,21 @@ impl Op {
         }
     }
 
-    /// The operands of this op, in order.
+    /// The operands of this op, in order (the order [`Op::map_operands`] visits them in).
     pub fn operands(&self) -> Vec<Tensor> {
-        match self {
-            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } | Op::ReplicaId => vec![],
-            Op::Unary(_, x)
-            | Op::Convert(x)
-            | Op::StopGradient(x)
-            | Op::Reshape(x)
-            | Op::BroadcastInDim { input: x, .. }
-            | Op::Transpose { input: x, .. }
-            | Op::Slice { input: x, .. }
-            | Op::Reduce { input: x, .. }
-            | Op::RngBits { state: x }
-            | Op::RngNextState { rng: x }
-            | Op::AllReduceSum { input: x, .. } => vec![*x],
-            Op::Binary(_, a, b) | Op::Compare(_, a, b) => vec![*a, *b],
-            Op::Select {
-                pred,
-                on_true,
-                on_false,
-            } => vec![*pred, *on_true, *on_false],
-            Op::Pad { input, value, .. } => vec![*input, *value],
-            Op::Concatenate { inputs, .. } | Op::OptimizationBarrier { inputs, .. } => {
-                inputs.clone()
-            }
-            Op::DotGeneral { lhs, rhs, .. } => vec![*lhs, *rhs],
-            Op::GatherRows { table, indices } => vec![*table, *indices],
-            Op::ScatterAddRows {
-                indices, updates, ..
-            } => vec![*indices, *updates],
-            Op::DynamicUpdateSlice {
-                operand,
-                update,
-                starts,
-            } => {
-                let mut all = vec![*operand, *update];
-                all.extend(starts);
-                all
-            }
+        // (no clone of a constant's values for ops without operands)
+        if matches!(
+            self,
+            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } | Op::ReplicaId
+        ) {
+            return Vec::new();
         }
+        let mut operands = Vec::new();
+        let _ = self.map_operands(|t| {
+            operands.push(t);
+            t
+        });
+        operands
     }
 }
 
