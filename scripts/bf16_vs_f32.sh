@@ -27,7 +27,7 @@ if [ -z "${XLATRAIN:-}" ]; then
   XLATRAIN=$ROOT/target/debug/xlatrain
 fi
 rm -rf "$OUT_DIR"; mkdir -p "$OUT_DIR"
-EVERY=$(( STEPS >= 20 ? 10 : 1 ))
+EVERY=$(( STEPS >= 100 ? 10 : 1 ))
 for policy in f32 bf16; do
   extra=(); [ "$policy" = bf16 ] && extra=(--bf16)
   echo "== $policy: $STEPS steps"
