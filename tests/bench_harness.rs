@@ -131,7 +131,7 @@ fn the_training_benchmark_runs_the_reference_mlp_step_from_the_reference_start()
     let client = cpu();
     let report = xlatrain::bench::measure_training(
         &client,
-        xlatrain::config::ModelKind::Mlp,
+        xlatrain::bench::BenchModel::Mlp,
         3,
         1,
         Some(1e11),

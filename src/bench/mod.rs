@@ -14,6 +14,7 @@ mod checkpoint;
 mod disk;
 mod matmul;
 mod memory;
+mod models;
 mod report;
 mod state;
 mod stats;
@@ -24,12 +25,12 @@ pub use checkpoint::{save_and_resume, RoundSample};
 pub use disk::{drop_file_cache, drop_tree_cache, DiskSample, Pattern};
 pub use matmul::{matmul_program, MatmulReport};
 pub use memory::{measure_peak, MemoryPeak};
+pub use models::{BenchModel, BenchRun};
 pub use report::{render, BenchReport, CheckpointReport, DeviceReport, Machine, Rates, Ratios};
 pub use state::{DeviceState, StateSet};
 pub use stats::{gb_per_s, Summary};
 pub use train::{
-    measure as measure_training, reference_name, step_flops, warmup_steps, ReferenceRun,
-    TrainReport,
+    measure as measure_training, reference_name, step_flops, ReferenceRun, TrainReport,
 };
 
 use std::path::PathBuf;
@@ -53,7 +54,7 @@ pub struct BenchConfig {
     /// Save/resume rounds (and disk probes) per state size.
     pub ckpt_runs: usize,
     /// Models whose train step is timed, each with its timed step count.
-    pub training: Vec<(ModelKind, usize)>,
+    pub training: Vec<(BenchModel, usize)>,
     /// Also run each training model through the trainer with async saves and report the stall.
     pub async_save: bool,
 }
@@ -125,8 +126,8 @@ pub fn run(
         }
     }
     let matmul_flops = report.device.matmul.as_ref().map(|m| m.flops_per_s);
-    for &(kind, steps) in &config.training {
-        let measured = train::measure(client, kind, steps, warmup_steps(kind), matmul_flops)?;
+    for &(model, steps) in &config.training {
+        let measured = train::measure(client, model, steps, model.warmup_steps(), matmul_flops)?;
         progress(&format!(
             "train {}: median step {:.2} ms, {:.0} {}",
             measured.model,
@@ -140,7 +141,8 @@ pub fn run(
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| Error::io("cannot create benchmark directory", &config.dir, e))?;
     }
-    for &(kind, _) in config.training.iter().filter(|_| config.async_save) {
+    let stall_kinds = config.training.iter().filter_map(|(m, _)| m.kind());
+    for kind in stall_kinds.filter(|_| config.async_save) {
         let (steps, every) = match kind {
             ModelKind::Mlp => (60, 10),
             ModelKind::Gpt => (24, 6),

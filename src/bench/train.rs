@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::models::BenchModel;
 use super::stats::Summary;
 use crate::config::{ModelKind, TrainingArgs};
 use crate::data::{Dataset, Inputs};
@@ -107,58 +108,42 @@ impl ReferenceRun {
     }
 }
 
-/// Steps run before timing starts (as the JAX reference: 10 for the MLP, 5 for the GPT).
-pub fn warmup_steps(kind: ModelKind) -> usize {
-    match kind {
-        ModelKind::Mlp => 10,
-        ModelKind::Gpt => 5,
-    }
-}
-
 /// The reference name of a model kind, as the peers' results name it.
 pub fn reference_name(kind: ModelKind) -> &'static str {
     match kind {
-        ModelKind::Mlp => "mlp_784_512_512_10",
-        ModelKind::Gpt => "tiny_gpt_bytes",
+        ModelKind::Mlp => BenchModel::Mlp.reference_name(),
+        ModelKind::Gpt => BenchModel::Gpt.reference_name(),
     }
 }
 
-/// Times the reference train step of `kind` (models.json settings: init, data, optimizer, batch)
-/// as the JAX reference does: lowering, an uncached XLA compile, then `warmup + steps` steps with
-/// the state donated from step to step and each batch uploaded before its timer starts.
+/// Times the train step of `model` (its reference spec: init, data, optimizer, batch) as the
+/// JAX peer does: lowering, an uncached XLA compile, then `warmup + steps` steps with the state
+/// donated from step to step and each batch uploaded before its timer starts.
 pub fn measure(
     client: &Client,
-    kind: ModelKind,
+    model: BenchModel,
     steps: usize,
     warmup: usize,
     matmul_flops_per_s: Option<f64>,
 ) -> Result<TrainReport> {
-    let run = ReferenceRun::new(kind)?;
     let started = Instant::now();
+    let mut run = model.run()?;
     let program = run.step_program()?;
-    let ReferenceRun {
-        args,
-        model,
-        optimizer,
-        dataset,
-    } = run;
-    let layout = dataset.batch_layout();
     let lower_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let executable = client.compile_uncached(&program.mlir, &CompileOptions::default())?;
     let compile_s = started.elapsed().as_secs_f64();
-    let mut state = TrainState::initial(client, &model, &optimizer, args.seed)?;
-    let mut cursor = dataset.start_cursor();
+    let mut state = run.initial_state(client)?;
     let (x_dims, y_dims) = (program.x.dims(), program.y.dims());
     let mut times = Vec::with_capacity(steps);
     let (mut first_step_s, mut loss_first, mut loss_last) = (0.0, f64::NAN, f64::NAN);
     for step in 0..warmup + steps {
-        let batch = dataset.next_batch(&mut cursor);
-        let x = match &batch.x {
+        let (x, y) = run.next_batch();
+        let x = match &x {
             Inputs::F32(values) => client.upload(values, &x_dims, 0)?,
             Inputs::I32(values) => client.upload(values, &x_dims, 0)?,
         };
-        let y = client.upload(&batch.y, &y_dims, 0)?;
+        let y = client.upload(&y, &y_dims, 0)?;
         let (descs, buffers) = state.into_parts();
         let n = descs.len();
         let mut step_args: Vec<Arg> = buffers.into_iter().map(Arg::Donated).collect();
@@ -194,14 +179,14 @@ pub fn measure(
         check: "train step".into(),
         reason: "no timed steps".into(),
     })?;
-    let batch_size = args.per_device_train_batch_size;
-    let items_per_step = layout.y_shape.iter().product::<usize>();
-    let seq_len = layout.x_shape.get(1).copied().unwrap_or(1);
-    let flops_per_step = step_flops(&model, batch_size, seq_len)?;
+    let batch_size = run.batch_size;
+    let items_per_step = run.layout.y_shape.iter().product::<usize>();
+    let seq_len = run.layout.x_shape.get(1).copied().unwrap_or(1);
+    let flops_per_step = step_flops(&run.model, batch_size, seq_len)?;
     let achieved_flops_per_s = flops_per_step / step_s.median;
     Ok(TrainReport {
-        model: reference_name(kind).to_string(),
-        params: model.param_count()?,
+        model: model.reference_name().to_string(),
+        params: run.model.param_count()?,
         batch_size,
         items_per_step,
         steps_timed: steps,
@@ -210,10 +195,7 @@ pub fn measure(
         compile_s,
         first_step_s,
         throughput: items_per_step as f64 / step_s.median,
-        throughput_unit: match kind {
-            ModelKind::Mlp => "samples/s",
-            ModelKind::Gpt => "tokens/s",
-        },
+        throughput_unit: model.throughput_unit(),
         flops_per_step,
         achieved_flops_per_s,
         fraction_of_matmul: matmul_flops_per_s.map(|m| achieved_flops_per_s / m),

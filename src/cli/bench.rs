@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
-use crate::bench::{self, BenchConfig, MatmulConfig, StateSet};
-use crate::config::ModelKind;
+use crate::bench::{self, BenchConfig, BenchModel, MatmulConfig, StateSet};
 use crate::pjrt::Client;
 use crate::{Error, Result};
 
@@ -27,10 +26,12 @@ pub struct BenchArgs {
     /// Save/resume rounds (each next to a disk probe) per state size.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: usize,
-    /// Models to train: mlp, gpt (models.json); `none` skips training [default: mlp,gpt].
+    /// Models to train: mlp, gpt (models.json), gpt2 (GPT-2 124M's shape), llama (models.json's
+    /// SmolLM2-135M-width llama); `none` skips training [default: mlp,gpt].
     #[arg(long, value_name = "LIST")]
     pub models: Option<String>,
-    /// Timed training steps per model [default: 100 MLP / 30 GPT; --quick: 30 / 8].
+    /// Timed training steps per model [default: 100 MLP / 30 GPT / 6 gpt2, llama; --quick: 30 /
+    /// 8 / 3].
     #[arg(long, value_name = "N")]
     pub steps: Option<usize>,
     /// Size n of the n x n x n f32 matmul probe.
@@ -63,16 +64,17 @@ fn list(text: &str) -> Vec<String> {
 }
 
 /// The models `--models` names, checked.
-pub fn parse_models(text: &str) -> Result<Vec<String>> {
-    let models = list(text);
-    for model in &models {
-        if model != "mlp" && model != "gpt" {
-            return Err(Error::Usage(format!(
-                "--models: unknown model {model:?} (expected mlp, gpt or none)"
-            )));
-        }
-    }
-    Ok(models)
+pub fn parse_models(text: &str) -> Result<Vec<BenchModel>> {
+    list(text)
+        .iter()
+        .map(|name| {
+            BenchModel::parse(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--models: unknown model {name:?} (expected mlp, gpt, gpt2, llama or none)"
+                ))
+            })
+        })
+        .collect()
 }
 
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
@@ -111,20 +113,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
         ckpt_runs: args.runs,
         training: models
             .iter()
-            .map(|m| {
-                let kind = if m == "gpt" {
-                    ModelKind::Gpt
-                } else {
-                    ModelKind::Mlp
-                };
-                let steps = args.steps.unwrap_or(match (kind, args.quick) {
-                    (ModelKind::Mlp, false) => 100,
-                    (ModelKind::Mlp, true) => 30,
-                    (ModelKind::Gpt, false) => 30,
-                    (ModelKind::Gpt, true) => 8,
-                });
-                (kind, steps)
-            })
+            .map(|&m| (m, args.steps.unwrap_or(m.default_steps(args.quick))))
             .collect(),
         async_save: !args.no_async_save,
     };
@@ -158,7 +147,10 @@ mod tests {
 
     #[test]
     fn unknown_models_are_usage_errors() {
-        assert_eq!(parse_models("gpt,mlp").unwrap(), vec!["gpt", "mlp"]);
+        assert_eq!(
+            parse_models("gpt,mlp,llama").unwrap(),
+            vec![BenchModel::Gpt, BenchModel::Mlp, BenchModel::Llama]
+        );
         assert_eq!(parse_models("resnet").unwrap_err().exit_code(), 2);
     }
 }

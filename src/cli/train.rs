@@ -206,6 +206,10 @@ pub struct TrainArgs {
     /// Resume from a checkpoint trained under another --mixed-precision.
     #[arg(long)]
     pub allow_precision_change: bool,
+    /// Recompute each transformer block in the backward pass instead of keeping its
+    /// activations: less device memory for the same losses (HF's --gradient_checkpointing).
+    #[arg(long)]
+    pub gradient_checkpointing: bool,
     /// Any other setting as key=value (repeatable), e.g. `--set save_steps=100`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -227,6 +231,7 @@ impl TrainArgs {
             plot_log_scale: on(self.plot_log_scale),
             mixed_precision: self.bf16.then_some(crate::graph::Precision::Bf16),
             allow_precision_change: on(self.allow_precision_change),
+            gradient_checkpointing: on(self.gradient_checkpointing),
             greater_is_better: self.greater_is_better.then_some(Some(true)),
             resume_from_checkpoint: self.resume_from_checkpoint.as_deref().map(|value| {
                 Some(match value {
@@ -405,7 +410,7 @@ pub fn lower(args: &TrainArgs) -> Result<()> {
         &dataset.batch_layout(),
         micro,
         &state,
-        settings.mixed_precision,
+        crate::train::compute_policy(&settings),
     )?;
     use std::io::Write as _;
     std::io::stdout()

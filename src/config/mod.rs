@@ -342,6 +342,9 @@ training_args! {
     mixed_precision: Precision,
     /// Allow a resume whose checkpoint was trained under another `mixed_precision`.
     allow_precision_change: bool,
+    /// Recompute each transformer block's activations in the backward pass instead of keeping
+    /// them (HF's `gradient_checkpointing`): less device memory, same losses, more compute.
+    gradient_checkpointing: bool,
     /// Peak TFLOP/s of one device for MFU; absent = the known chip's table value.
     peak_tflops: Option<f64>,
     /// The PJRT device: `cpu`, `cuda`, ... or the path of a plugin library.
@@ -444,6 +447,7 @@ impl TrainingArgs {
             mesh: None,
             mixed_precision: Precision::F32,
             allow_precision_change: false,
+            gradient_checkpointing: false,
             peak_tflops: None,
             device: "cpu".into(),
             data: None,

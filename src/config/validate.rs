@@ -8,6 +8,17 @@ impl TrainingArgs {
     pub fn validate(&self) -> Result<()> {
         non_empty("output_dir", &self.output_dir.display().to_string())?;
         non_empty("device", &self.device)?;
+        if self.gradient_checkpointing
+            && self.model_name_or_path.is_none()
+            && self.model == ModelKind::Mlp
+        {
+            return Err(bad(
+                "gradient_checkpointing",
+                "true",
+                "applies to the transformer models (gpt, HF models); the mlp has no blocks to \
+                 recompute",
+            ));
+        }
         if let Some(peak) = self.peak_tflops {
             if !(peak.is_finite() && peak > 0.0) {
                 return Err(bad("peak_tflops", &peak, "must be a positive number"));

@@ -7,6 +7,7 @@
 //! outputs are constants; parameters the loss does not reach get zeros.
 
 use super::builder::Graph;
+use super::remat::Recompute;
 use super::types::{BinaryOp, CompareDir, DType, Op, ReduceKind, Tensor, UnaryOp};
 use crate::{Error, Result};
 
@@ -34,11 +35,15 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
     let mut grads: Vec<Option<Tensor>> = vec![None; end];
     let seed_shape = loss_node.shape.clone();
     grads[loss.index()] = Some(g.ones(&seed_shape, loss_node.dtype)?);
+    let mut recompute = Recompute::new(g, end);
     for i in (0..end).rev() {
-        let Some(mut gy) = grads[i] else { continue };
-        if !needs[i] {
+        if grads[i].is_none() || !needs[i] {
             continue;
         }
+        // Inside a checkpointed block the rule runs on the block's recomputed copy (which
+        // may also have replaced `grads[i]` by its barrier'd identity).
+        let rule_node = recompute.node_for_rule(g, i, &needs, &mut grads)?;
+        let Some(mut gy) = grads[i] else { continue };
         // A mixed-precision dot hands a bf16 operand an f32 cotangent; every rule but
         // `convert`'s (which casts to its input's type anyway) wants its output's own type.
         if !matches!(g.nodes[i].op, Op::Convert(_)) {
@@ -49,7 +54,7 @@ pub fn grad(g: &mut Graph, loss: Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>> 
         if !want.iter().any(|&w| w) {
             continue;
         }
-        let cotangents = vjp(g, g.handle(i), gy, &want)?;
+        let cotangents = vjp(g, rule_node, gy, &want)?;
         for ((operand, ct), wanted) in operands.iter().zip(cotangents).zip(&want) {
             if let (Some(ct), true) = (ct, wanted) {
                 let slot = &mut grads[operand.index()];
@@ -122,6 +127,10 @@ fn vjp(g: &mut Graph, y: Tensor, gy: Tensor, want: &[bool]) -> Result<Vec<Option
         | Op::ReplicaId => vec![None; want.len()],
         // y_r = sum_s x_s, so dL/dx_r = sum_s dL/dy_s: the same all-reduce of the cotangents.
         Op::AllReduceSum { groups, .. } => vec![Some(g.all_reduce_sum(gy, &groups)?)],
+        // Each result is the identity of its own input.
+        Op::OptimizationBarrier { index, .. } => (0..want.len())
+            .map(|k| (k == index).then_some(gy))
+            .collect(),
         Op::Unary(op, x) => vec![Some(match op {
             UnaryOp::Neg => g.neg(gy)?,
             UnaryOp::Exp => g.mul(gy, y)?,

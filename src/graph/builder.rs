@@ -19,6 +19,10 @@ pub struct Graph {
     pub(crate) params: Vec<Tensor>,
     /// The compute-dtype policy `dot_general` applies (see [`Precision`]).
     precision: Precision,
+    /// Whether [`Graph::checkpoint_block`] records blocks for recomputation (see `remat.rs`).
+    pub(crate) gradient_checkpointing: bool,
+    /// The recorded blocks: node ranges `start..end`, in order, not overlapping.
+    pub(crate) checkpoint_blocks: Vec<std::ops::Range<usize>>,
 }
 
 impl Default for Graph {
@@ -29,6 +33,8 @@ impl Default for Graph {
             nodes: Vec::new(),
             params: Vec::new(),
             precision: Precision::F32,
+            gradient_checkpointing: false,
+            checkpoint_blocks: Vec::new(),
         }
     }
 }

@@ -15,18 +15,19 @@
 //!
 //! Files: `types.rs` (dtypes, ops, nodes), `builder.rs` (arena, elementwise ops, broadcasting),
 //! `structural.rs` (shape-moving and contracting ops), `nn.rs` (helpers made of core ops),
-//! `autodiff.rs` (the gradient rules), `precision.rs` (the bf16 matmul policy), `collective.rs` (cross-replica ops for data parallelism).
+//! `autodiff.rs` (the gradient rules), `precision.rs` (the bf16 matmul policy), `remat.rs` (gradient checkpointing), `collective.rs` (cross-replica ops for data parallelism).
 
 mod autodiff;
 mod builder;
 mod collective;
 mod nn;
 mod precision;
+mod remat;
 mod structural;
 mod types;
 
 pub use autodiff::{grad, is_differentiable};
 pub use builder::Graph;
 pub use collective::all_replicas;
-pub use precision::Precision;
+pub use precision::{ComputePolicy, Precision};
 pub use types::{BinaryOp, CompareDir, DType, Literal, Node, Op, ReduceKind, Tensor, UnaryOp};

@@ -75,6 +75,32 @@ impl From<Precision> for String {
     }
 }
 
+/// How a train step computes: the matmul [`Precision`] and whether the transformer blocks are
+/// recomputed in the backward pass (gradient checkpointing, see `remat.rs`). A plain
+/// [`Precision`] converts into it with checkpointing off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ComputePolicy {
+    pub precision: Precision,
+    pub gradient_checkpointing: bool,
+}
+
+impl From<Precision> for ComputePolicy {
+    fn from(precision: Precision) -> Self {
+        ComputePolicy {
+            precision,
+            gradient_checkpointing: false,
+        }
+    }
+}
+
+impl super::Graph {
+    /// Applies both parts of `policy` to the nodes built from now on.
+    pub fn set_policy(&mut self, policy: ComputePolicy) {
+        self.set_precision(policy.precision);
+        self.set_gradient_checkpointing(policy.gradient_checkpointing);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

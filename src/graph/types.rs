@@ -251,6 +251,14 @@ pub enum Op {
         update: Tensor,
         starts: Vec<Tensor>,
     },
+    /// Result `index` of one `optimization_barrier` over `inputs` (the nodes of one barrier are
+    /// consecutive, one per input, each the identity of its input). XLA may not move, fuse or
+    /// CSE anything across it: gradient checkpointing uses it so that the recomputed block is
+    /// not merged back into the forward pass.
+    OptimizationBarrier {
+        inputs: Vec<Tensor>,
+        index: usize,
+    },
 }
 
 impl Op {
@@ -281,13 +289,35 @@ impl Op {
             Op::AllReduceSum { .. } => "all_reduce",
             Op::ReplicaId => "replica_id",
             Op::DynamicUpdateSlice { .. } => "dynamic_update_slice",
+            Op::OptimizationBarrier { .. } => "optimization_barrier",
         }
     }
 
-    /// The operands of this op, in order.
+    /// The operands of this op, in order (the order [`Op::map_operands`] visits them in).
     pub fn operands(&self) -> Vec<Tensor> {
-        match self {
-            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } | Op::ReplicaId => vec![],
+        // (no clone of a constant's values for ops without operands)
+        if matches!(
+            self,
+            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } | Op::ReplicaId
+        ) {
+            return Vec::new();
+        }
+        let mut operands = Vec::new();
+        let _ = self.map_operands(|t| {
+            operands.push(t);
+            t
+        });
+        operands
+    }
+}
+
+impl Op {
+    /// The same op with every operand replaced by `f(operand)` (in [`Op::operands`] order);
+    /// gradient checkpointing uses it to rebuild a block on barrier'd inputs.
+    pub fn map_operands(&self, mut f: impl FnMut(Tensor) -> Tensor) -> Op {
+        let mut op = self.clone();
+        match &mut op {
+            Op::Parameter { .. } | Op::Constant(_) | Op::Iota { .. } | Op::ReplicaId => {}
             Op::Unary(_, x)
             | Op::Convert(x)
             | Op::StopGradient(x)
@@ -298,30 +328,52 @@ impl Op {
             | Op::Reduce { input: x, .. }
             | Op::RngBits { state: x }
             | Op::RngNextState { rng: x }
-            | Op::AllReduceSum { input: x, .. } => vec![*x],
-            Op::Binary(_, a, b) | Op::Compare(_, a, b) => vec![*a, *b],
+            | Op::AllReduceSum { input: x, .. } => *x = f(*x),
+            Op::Binary(_, a, b) | Op::Compare(_, a, b) => {
+                *a = f(*a);
+                *b = f(*b);
+            }
             Op::Select {
                 pred,
                 on_true,
                 on_false,
-            } => vec![*pred, *on_true, *on_false],
-            Op::Pad { input, value, .. } => vec![*input, *value],
-            Op::Concatenate { inputs, .. } => inputs.clone(),
-            Op::DotGeneral { lhs, rhs, .. } => vec![*lhs, *rhs],
-            Op::GatherRows { table, indices } => vec![*table, *indices],
+            } => {
+                *pred = f(*pred);
+                *on_true = f(*on_true);
+                *on_false = f(*on_false);
+            }
+            Op::Pad { input, value, .. } => {
+                *input = f(*input);
+                *value = f(*value);
+            }
+            Op::Concatenate { inputs, .. } | Op::OptimizationBarrier { inputs, .. } => {
+                inputs.iter_mut().for_each(|x| *x = f(*x));
+            }
+            Op::DotGeneral { lhs, rhs, .. } => {
+                *lhs = f(*lhs);
+                *rhs = f(*rhs);
+            }
+            Op::GatherRows { table, indices } => {
+                *table = f(*table);
+                *indices = f(*indices);
+            }
             Op::ScatterAddRows {
                 indices, updates, ..
-            } => vec![*indices, *updates],
+            } => {
+                *indices = f(*indices);
+                *updates = f(*updates);
+            }
             Op::DynamicUpdateSlice {
                 operand,
                 update,
                 starts,
             } => {
-                let mut all = vec![*operand, *update];
-                all.extend(starts);
-                all
+                *operand = f(*operand);
+                *update = f(*update);
+                starts.iter_mut().for_each(|x| *x = f(*x));
             }
         }
+        op
     }
 }
 

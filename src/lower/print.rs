@@ -265,10 +265,17 @@ impl<'a> Printer<'a> {
                 self.refs[t.index()] = Some(format!("{base}#0"));
                 return Ok(());
             }
+            Op::OptimizationBarrier { inputs, index } => {
+                self.barrier(t.index() - index, inputs)?;
+                return Ok(());
+            }
             _ => {}
         }
         let text = match &node.op {
-            Op::Parameter { .. } | Op::StopGradient(_) | Op::RngNextState { .. } => {
+            Op::Parameter { .. }
+            | Op::StopGradient(_)
+            | Op::RngNextState { .. }
+            | Op::OptimizationBarrier { .. } => {
                 return Err(Error::Lower { reason: format!("node %{} has no printed form", t.index()) })
             }
             Op::Constant(lit) => format!("stablehlo.constant {} : {ty}", dense(lit, &node.shape, node.dtype)),
@@ -446,6 +453,29 @@ impl<'a> Printer<'a> {
         let name = self.fresh(node.name.as_deref());
         self.line(format!("{name} = {text}"));
         self.refs[t.index()] = Some(name);
+        Ok(())
+    }
+}
+
+impl Printer<'_> {
+    /// One `optimization_barrier` whose results are the nodes `first..first + inputs.len()`
+    /// (generic form: `%b:2 = "stablehlo.optimization_barrier"(%x, %y) : (...) -> (...)`).
+    fn barrier(&mut self, first: usize, inputs: &[Tensor]) -> Result<()> {
+        let refs: Vec<String> = inputs
+            .iter()
+            .map(|&x| self.r(x).map(str::to_string))
+            .collect::<Result<_>>()?;
+        let types: Vec<String> = inputs.iter().map(|&x| self.ty(x)).collect();
+        let name = self.fresh(None);
+        let types = types.join(", ");
+        self.line(format!(
+            "{name}:{} = \"stablehlo.optimization_barrier\"({}) : ({types}) -> ({types})",
+            inputs.len(),
+            refs.join(", ")
+        ));
+        for k in 0..inputs.len() {
+            self.refs[first + k] = Some(format!("{name}#{k}"));
+        }
         Ok(())
     }
 }

@@ -103,30 +103,34 @@ pub fn forward(
     x = dropout.apply(g, x)?;
     for layer in 0..config.n_layers {
         let p = &params[2 + layer * PER_BLOCK..2 + (layer + 1) * PER_BLOCK];
-        let a = g.layer_norm(x, p[LN1_SCALE], p[LN1_BIAS], eps)?;
-        let qkv = g.matmul(a, p[ATTN_W])?;
-        let qkv = g.add(qkv, p[ATTN_B])?;
-        let mut heads = Vec::with_capacity(3);
-        for k in 0..3 {
-            let part = g.slice_axis(qkv, 2, k * d, d)?;
-            let part = g.reshape(part, &[b, t, h, dh])?;
-            heads.push(g.transpose(part, &[0, 2, 1, 3])?);
-        }
         let layer_cache = KvCache::layer(cache.as_deref_mut(), layer)?;
-        let scale = 1.0 / (dh as f64).sqrt();
-        let att = causal_attention(g, heads[0], heads[1], heads[2], scale, layer_cache)?;
-        let att = g.matmul(att, p[PROJ_W])?;
-        let att = g.add(att, p[PROJ_B])?;
-        let att = dropout.apply(g, att)?;
-        x = g.add(x, att)?;
-        let m = g.layer_norm(x, p[LN2_SCALE], p[LN2_BIAS], eps)?;
-        let m = g.matmul(m, p[FC_W])?;
-        let m = g.add(m, p[FC_B])?;
-        let m = g.gelu_tanh(m)?;
-        let m = g.matmul(m, p[FC_PROJ_W])?;
-        let m = g.add(m, p[FC_PROJ_B])?;
-        let m = dropout.apply(g, m)?;
-        x = g.add(x, m)?;
+        // one checkpointed block per layer (recomputed in the backward pass when
+        // gradient checkpointing is on)
+        x = g.checkpoint_block(|g| {
+            let a = g.layer_norm(x, p[LN1_SCALE], p[LN1_BIAS], eps)?;
+            let qkv = g.matmul(a, p[ATTN_W])?;
+            let qkv = g.add(qkv, p[ATTN_B])?;
+            let mut heads = Vec::with_capacity(3);
+            for k in 0..3 {
+                let part = g.slice_axis(qkv, 2, k * d, d)?;
+                let part = g.reshape(part, &[b, t, h, dh])?;
+                heads.push(g.transpose(part, &[0, 2, 1, 3])?);
+            }
+            let scale = 1.0 / (dh as f64).sqrt();
+            let att = causal_attention(g, heads[0], heads[1], heads[2], scale, layer_cache)?;
+            let att = g.matmul(att, p[PROJ_W])?;
+            let att = g.add(att, p[PROJ_B])?;
+            let att = dropout.apply(g, att)?;
+            let x = g.add(x, att)?;
+            let m = g.layer_norm(x, p[LN2_SCALE], p[LN2_BIAS], eps)?;
+            let m = g.matmul(m, p[FC_W])?;
+            let m = g.add(m, p[FC_B])?;
+            let m = g.gelu_tanh(m)?;
+            let m = g.matmul(m, p[FC_PROJ_W])?;
+            let m = g.add(m, p[FC_PROJ_B])?;
+            let m = dropout.apply(g, m)?;
+            g.add(x, m)
+        })?;
     }
     let n = params.len();
     let f = g.layer_norm(x, params[n - 2], params[n - 1], eps)?;

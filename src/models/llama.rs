@@ -126,26 +126,30 @@ pub fn forward(
     for i in 0..c.num_hidden_layers {
         let p = &params[1 + i * layer.len..1 + (i + 1) * layer.len];
         let bias = |b: Option<usize>| b.map(|j| p[j]);
-        let a = rms_norm(g, x, p[layer.input_norm], c.norm_eps)?;
-        let q = linear(g, a, p[layer.q], bias(layer.q_bias))?;
-        let k = linear(g, a, p[layer.k], bias(layer.k_bias))?;
-        let v = linear(g, a, p[layer.v], bias(layer.v_bias))?;
-        let q = split_heads(g, q, h, dh)?;
-        let k = split_heads(g, k, hkv, dh)?;
-        let v = split_heads(g, v, hkv, dh)?;
-        let q = apply_rope(g, q, cos, sin)?;
-        let k = apply_rope(g, k, cos, sin)?;
         let layer_cache = KvCache::layer(cache.as_deref_mut(), i)?;
-        let att = causal_attention(g, q, k, v, scale, layer_cache)?;
-        let att = linear(g, att, p[layer.o], None)?;
-        x = g.add(x, att)?;
-        let m = rms_norm(g, x, p[layer.post_attention_norm], c.norm_eps)?;
-        let gate = linear(g, m, p[layer.gate], None)?;
-        let gate = silu(g, gate)?;
-        let up = linear(g, m, p[layer.up], None)?;
-        let m = g.mul(gate, up)?;
-        let m = linear(g, m, p[layer.down], None)?;
-        x = g.add(x, m)?;
+        // one checkpointed block per layer (recomputed in the backward pass when
+        // gradient checkpointing is on)
+        x = g.checkpoint_block(|g| {
+            let a = rms_norm(g, x, p[layer.input_norm], c.norm_eps)?;
+            let q = linear(g, a, p[layer.q], bias(layer.q_bias))?;
+            let k = linear(g, a, p[layer.k], bias(layer.k_bias))?;
+            let v = linear(g, a, p[layer.v], bias(layer.v_bias))?;
+            let q = split_heads(g, q, h, dh)?;
+            let k = split_heads(g, k, hkv, dh)?;
+            let v = split_heads(g, v, hkv, dh)?;
+            let q = apply_rope(g, q, cos, sin)?;
+            let k = apply_rope(g, k, cos, sin)?;
+            let att = causal_attention(g, q, k, v, scale, layer_cache)?;
+            let att = linear(g, att, p[layer.o], None)?;
+            let x = g.add(x, att)?;
+            let m = rms_norm(g, x, p[layer.post_attention_norm], c.norm_eps)?;
+            let gate = linear(g, m, p[layer.gate], None)?;
+            let gate = silu(g, gate)?;
+            let up = linear(g, m, p[layer.up], None)?;
+            let m = g.mul(gate, up)?;
+            let m = linear(g, m, p[layer.down], None)?;
+            g.add(x, m)
+        })?;
     }
     let n = 1 + layer.len * c.num_hidden_layers;
     let x = rms_norm(g, x, params[n], c.norm_eps)?;

@@ -360,6 +360,32 @@ impl Executable {
         Ok(ExecuteOutcome { outputs, donated })
     }
 
+    /// What the compiler planned for one execution: argument, output and temporary buffer
+    /// bytes on the device (XLA's buffer assignment; `temp` holds every intermediate that is
+    /// alive at once, e.g. the activations kept between forward and backward).
+    pub fn memory_stats(&self) -> Result<CompiledMemoryStats> {
+        let plugin = self.client.plugin;
+        let mut args = ffi::PJRT_Executable_GetCompiledMemoryStats_Args::new();
+        args.executable = self.executable;
+        // SAFETY: live executable; the call only fills the integer fields of `args`.
+        unsafe {
+            plugin.call(
+                "PJRT_Executable_GetCompiledMemoryStats",
+                plugin.raw().PJRT_Executable_GetCompiledMemoryStats,
+                &mut args,
+            )
+        }?;
+        let bytes = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(CompiledMemoryStats {
+            generated_code_bytes: bytes(args.generated_code_size_in_bytes),
+            argument_bytes: bytes(args.argument_size_in_bytes),
+            output_bytes: bytes(args.output_size_in_bytes),
+            alias_bytes: bytes(args.alias_size_in_bytes),
+            temp_bytes: bytes(args.temp_size_in_bytes),
+            peak_bytes: bytes(args.peak_memory_in_bytes),
+        })
+    }
+
     /// The plugin's serialization of the compiled program (same plugin build only).
     pub fn serialize(&self) -> Result<Vec<u8>> {
         let plugin = self.client.plugin;
@@ -392,4 +418,19 @@ impl Executable {
         }
         Ok(bytes)
     }
+}
+
+/// Device memory of one execution as the compiler planned it (see [`Executable::memory_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompiledMemoryStats {
+    pub generated_code_bytes: u64,
+    pub argument_bytes: u64,
+    pub output_bytes: u64,
+    /// Argument bytes reused for outputs (donation).
+    pub alias_bytes: u64,
+    /// Intermediates: the buffer space of the values that are not arguments or outputs.
+    pub temp_bytes: u64,
+    /// The peak of the bytes alive at once, as the plugin's heap simulation counts it (0 where
+    /// the plugin does not report it).
+    pub peak_bytes: u64,
 }

@@ -267,6 +267,21 @@ pjrt_args! {
         pub serialized_executable_deleter:
             Option<unsafe extern "C" fn(exec: *mut PJRT_SerializedExecutable)>,
     }
+    pub struct PJRT_Executable_GetCompiledMemoryStats_Args {
+        pub executable: *mut PJRT_Executable,
+        pub generated_code_size_in_bytes: i64,
+        pub argument_size_in_bytes: i64,
+        pub output_size_in_bytes: i64,
+        pub alias_size_in_bytes: i64,
+        pub temp_size_in_bytes: i64,
+        pub host_generated_code_size_in_bytes: i64,
+        pub host_argument_size_in_bytes: i64,
+        pub host_output_size_in_bytes: i64,
+        pub host_alias_size_in_bytes: i64,
+        pub host_temp_size_in_bytes: i64,
+        pub peak_memory_in_bytes: i64,
+        pub total_size_in_bytes: i64,
+    }
     pub struct PJRT_LoadedExecutable_Destroy_Args {
         pub executable: *mut PJRT_LoadedExecutable,
     }
@@ -352,7 +367,8 @@ pub type PjrtVoidFn<A> = unsafe extern "C" fn(args: *mut A);
 pub type Unused = Option<unsafe extern "C" fn()>;
 
 /// The `PJRT_Api` function table, declared up to the last slot xlatrain uses
-/// (`PJRT_Buffer_ReadyEvent`); the plugin's `struct_size` must reach at least that far.
+/// (`PJRT_Executable_GetCompiledMemoryStats`); the plugin's `struct_size` must reach at least
+/// that far.
 #[repr(C)]
 pub struct PJRT_Api {
     pub struct_size: usize,
@@ -443,6 +459,34 @@ pub struct PJRT_Api {
     pub PJRT_Buffer_ToHostBuffer: Option<PjrtFn<PJRT_Buffer_ToHostBuffer_Args>>,
     pub PJRT_Buffer_IsOnCpu: Unused,
     pub PJRT_Buffer_ReadyEvent: Unused,
+    pub PJRT_Buffer_UnsafePointer: Unused,
+    pub PJRT_Buffer_IncreaseExternalReferenceCount: Unused,
+    pub PJRT_Buffer_DecreaseExternalReferenceCount: Unused,
+    pub PJRT_Buffer_OpaqueDeviceMemoryDataPointer: Unused,
+
+    pub PJRT_CopyToDeviceStream_Destroy: Unused,
+    pub PJRT_CopyToDeviceStream_AddChunk: Unused,
+    pub PJRT_CopyToDeviceStream_TotalBytes: Unused,
+    pub PJRT_CopyToDeviceStream_GranuleSize: Unused,
+    pub PJRT_CopyToDeviceStream_CurrentBytes: Unused,
+
+    pub PJRT_TopologyDescription_Create: Unused,
+    pub PJRT_TopologyDescription_Destroy: Unused,
+    pub PJRT_TopologyDescription_PlatformName: Unused,
+    pub PJRT_TopologyDescription_PlatformVersion: Unused,
+    pub PJRT_TopologyDescription_GetDeviceDescriptions: Unused,
+    pub PJRT_TopologyDescription_Serialize: Unused,
+    pub PJRT_TopologyDescription_Attributes: Unused,
+
+    pub PJRT_Compile: Unused,
+    pub PJRT_Executable_OutputElementTypes: Unused,
+    pub PJRT_Executable_OutputDimensions: Unused,
+    pub PJRT_Buffer_CopyToMemory: Unused,
+    pub PJRT_Client_CreateViewOfDeviceBuffer: Unused,
+    pub PJRT_Executable_Fingerprint: Unused,
+    pub PJRT_Client_TopologyDescription: Unused,
+    pub PJRT_Executable_GetCompiledMemoryStats:
+        Option<PjrtFn<PJRT_Executable_GetCompiledMemoryStats_Args>>,
 }
 
 /// The one symbol a plugin exports.
@@ -465,6 +509,10 @@ mod tests {
         assert_eq!(PJRT_ExecuteOptions::STRUCT_SIZE, 112);
         assert_eq!(PJRT_Executable_Serialize_Args::STRUCT_SIZE, 56);
         assert_eq!(PJRT_Executable_DeserializeAndLoad_Args::STRUCT_SIZE, 64);
+        assert_eq!(
+            PJRT_Executable_GetCompiledMemoryStats_Args::STRUCT_SIZE,
+            120
+        );
         assert_eq!(PJRT_Buffer_ToHostBuffer_Args::STRUCT_SIZE, 56);
         assert_eq!(PJRT_Client_Compile_Args::STRUCT_SIZE, 56);
         assert_eq!(PJRT_Program::STRUCT_SIZE, 48);

@@ -24,7 +24,7 @@ pub use cache::CacheStats;
 pub use client::{Client, ClientOptions, DeviceInfo, DeviceKind};
 pub use compile_options::CompileOptions;
 pub use dtype::NativeType;
-pub use executable::{Arg, Executable, ExecuteOutcome};
+pub use executable::{Arg, CompiledMemoryStats, Executable, ExecuteOutcome};
 pub use provision::WheelPin;
 
 /// Loads (once per process) the plugin at `path` without creating a client.

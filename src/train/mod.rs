@@ -28,7 +28,7 @@ pub use callback::{TrainerCallback, TrainerControl};
 pub use checkpointing::{train_with_checkpoints, Checkpointing, LoadedBest, Resumed, RunOutcome};
 pub use layout::StateLayout;
 pub use mesh::{block_bytes, scatter, Mesh, MeshAxis, Sharding};
-pub use precision::{saved_precision, MIXED_PRECISION_KEY};
+pub use precision::{compute_policy, saved_precision, MIXED_PRECISION_KEY};
 pub use program::{
     batch_sharding, eval_program, eval_program_on, state_layout, train_step_program,
     train_step_program_on, Program, RNG_KEY, STEP, STEP_METRICS,

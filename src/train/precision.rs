@@ -8,11 +8,19 @@ use serde_json::Value;
 
 use crate::checkpoint::{Checkpoint, TrainerState};
 use crate::config::TrainingArgs;
-use crate::graph::Precision;
+use crate::graph::{ComputePolicy, Precision};
 use crate::{Error, Result};
 
 /// The `trainer_state.json` key.
 pub const MIXED_PRECISION_KEY: &str = "mixed_precision";
+
+/// How the run's train step computes: its `mixed_precision` and `gradient_checkpointing`.
+pub fn compute_policy(args: &TrainingArgs) -> ComputePolicy {
+    ComputePolicy {
+        precision: args.mixed_precision,
+        gradient_checkpointing: args.gradient_checkpointing,
+    }
+}
 
 /// Writes the run's policy into a checkpoint's trainer state.
 pub(crate) fn record(state: &mut TrainerState, precision: Precision) {

@@ -14,7 +14,7 @@
 //! reference models (a separate accumulate program is the way out when memory binds).
 
 use crate::data::BatchLayout;
-use crate::graph::{grad, DType, Graph, Precision, Tensor};
+use crate::graph::{grad, ComputePolicy, DType, Graph, Precision, Tensor};
 use crate::lower::{to_stablehlo, LowerOptions};
 use crate::models::{self, ModelConfig};
 use crate::optim::{self, OptimizerSpec};
@@ -87,12 +87,12 @@ pub fn train_step_program_on(
     layout: &BatchLayout,
     micro_batches: usize,
     state: &StateLayout,
-    precision: Precision,
+    precision: impl Into<ComputePolicy>,
 ) -> Result<Program> {
     let descs = &state.descs;
     let n_params = model.param_specs()?.len();
     let mut g = Graph::new();
-    g.set_precision(precision);
+    g.set_policy(precision.into());
     let inputs = parameters(&mut g, descs)?;
     let (xd, yd) = batch_descs(layout, Some(micro_batches));
     let x = g.parameter("x", &xd.shape, xd.dtype)?;

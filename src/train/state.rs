@@ -40,6 +40,8 @@ pub enum InitialParams<'a> {
     Spec,
     /// A Hugging Face model's weights.
     Pretrained(&'a crate::hf::HfModel),
+    /// Given f32 values, one per parameter in spec order (e.g. a peer's initial weights).
+    Values(&'a [Vec<f32>]),
 }
 
 impl TrainState {
@@ -65,13 +67,16 @@ impl TrainState {
         seed: u64,
     ) -> Result<TrainState> {
         let mut tensors = Vec::with_capacity(layout.descs.len());
-        match params {
-            InitialParams::Spec => {
-                for (i, values) in model.init_params()?.iter().enumerate() {
-                    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                    tensors.push(place(client, &layout, i, &bytes)?);
-                }
+        let place_values = |values: &[Vec<f32>], tensors: &mut Vec<Vec<Buffer>>| {
+            for (i, values) in values.iter().enumerate() {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                tensors.push(place(client, &layout, i, &bytes)?);
             }
+            Ok::<(), Error>(())
+        };
+        match params {
+            InitialParams::Spec => place_values(&model.init_params()?, &mut tensors)?,
+            InitialParams::Values(values) => place_values(values, &mut tensors)?,
             InitialParams::Pretrained(weights) => {
                 // the run's config: the files' model, or it with the data's label set
                 let config = match model {

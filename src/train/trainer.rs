@@ -111,7 +111,7 @@ impl Trainer {
             &layout,
             micro_batches,
             &planned,
-            args.mixed_precision,
+            super::precision::compute_policy(&args),
         )?;
         let compile_options = if mesh.devices() > 1 {
             CompileOptions::spmd(mesh.devices())
