@@ -271,7 +271,7 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("--model-name-or-path {path}: {reason}")]
+    #[error("model {path}: {reason}")]
     HfModelPath { path: PathBuf, reason: String },
 
     #[error("model weights {path}: tensor {tensor:?} {reason}")]
