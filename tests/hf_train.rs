@@ -484,13 +484,19 @@ fn a_pretrained_model_is_refused_by_arguments_that_name_another_model() {
     use xlatrain::train::{Model, Trainer};
     let dir = model_dir("gpt2");
     let other = model_dir("llama_gqa_untied");
+    let data = token_file(&scratch("mismatch"), 64);
     let args_for = |pairs: &[String]| {
         TrainingArgs::resolve(TrainingArgsPatch::from_overrides(pairs).unwrap()).unwrap()
     };
     let cases = [
         (args_for(&["model=\"mlp\"".into()]), "model = mlp"),
         (
-            args_for(&[format!("model_name_or_path={}", other.display())]),
+            args_for(&[
+                format!("model_name_or_path=\"{}\"", other.display()),
+                format!("data=\"{}\"", data.display()),
+                "data_format=\"u16\"".into(),
+                "seq_len=16".into(),
+            ]),
             "llama_gqa_untied",
         ),
     ];
