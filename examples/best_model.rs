@@ -6,8 +6,8 @@
 
 use anyhow::Result;
 use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
-use xlatrain::pjrt::Client;
-use xlatrain::train::Trainer;
+use xlatrain::models::{MlpConfig, ModelConfig};
+use xlatrain::train::{Model, Trainer};
 
 fn main() -> Result<()> {
     let out = std::env::args()
@@ -15,7 +15,6 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| "runs/best_model".into());
     let args = TrainingArgs::resolve(TrainingArgsPatch::from_overrides(&[
         "model=\"mlp\"".to_string(),
-        "layers=[64,32,10]".into(),
         "per_device_train_batch_size=8".into(),
         "mesh=\"data=2,fsdp=2\"".into(),
         "max_steps=40".into(),
@@ -25,7 +24,7 @@ fn main() -> Result<()> {
         "load_best_model_at_end=true".into(),
         format!("output_dir=\"{out}\""),
     ])?)?;
-    let mut trainer = Trainer::new(Client::cpu()?, args)?;
+    let mut trainer = Trainer::new(small_mlp(), args)?;
     let outcome = trainer.train(None)?;
     match outcome.best {
         Some(best) => println!(
@@ -37,4 +36,12 @@ fn main() -> Result<()> {
         None => println!("no evaluation ran"),
     }
     Ok(())
+}
+
+/// A 64-32-10 MLP (models.json's init); the arguments' size keys take its sizes.
+fn small_mlp() -> Model {
+    Model::from_config(ModelConfig::Mlp(MlpConfig {
+        layers: vec![64, 32, 10],
+        ..MlpConfig::default()
+    }))
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
-use xlatrain::pjrt::Client;
-use xlatrain::train::{Trainer, TrainerCallback, TrainerControl, TrainerProgress};
+use xlatrain::models::{MlpConfig, ModelConfig};
+use xlatrain::train::{Model, Trainer, TrainerCallback, TrainerControl, TrainerProgress};
 
 struct CopyCheckpoints {
     to: PathBuf,
@@ -52,14 +52,21 @@ fn main() -> Result<()> {
     let to = PathBuf::from(argv.next().unwrap_or_else(|| format!("{out}-copies")));
     let args = TrainingArgs::resolve(TrainingArgsPatch::from_overrides(&[
         "model=\"mlp\"".to_string(),
-        "layers=[64,32,10]".into(),
         "max_steps=30".into(),
         "save_steps=10".into(),
         format!("output_dir=\"{out}\""),
     ])?)?;
-    let mut trainer = Trainer::new(Client::cpu()?, args)?;
+    let mut trainer = Trainer::new(small_mlp(), args)?;
     trainer.add_callback(CopyCheckpoints { to });
     let outcome = trainer.train(None)?;
     println!("saved steps {:?}", outcome.saved_steps);
     Ok(())
+}
+
+/// A 64-32-10 MLP (models.json's init); the arguments' size keys take its sizes.
+fn small_mlp() -> Model {
+    Model::from_config(ModelConfig::Mlp(MlpConfig {
+        layers: vec![64, 32, 10],
+        ..MlpConfig::default()
+    }))
 }

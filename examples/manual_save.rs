@@ -5,8 +5,8 @@
 
 use anyhow::Result;
 use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
-use xlatrain::pjrt::Client;
-use xlatrain::train::Trainer;
+use xlatrain::models::{MlpConfig, ModelConfig};
+use xlatrain::train::{Model, Trainer};
 
 fn main() -> Result<()> {
     let out = std::env::args()
@@ -14,12 +14,11 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| "runs/manual_save".into());
     let args = TrainingArgs::resolve(TrainingArgsPatch::from_overrides(&[
         "model=\"mlp\"".to_string(),
-        "layers=[64,32,10]".into(),
         "max_steps=20".into(),
         "save_strategy=\"no\"".into(),
         format!("output_dir=\"{out}\""),
     ])?)?;
-    let mut trainer = Trainer::new(Client::cpu()?, args)?;
+    let mut trainer = Trainer::new(small_mlp(), args)?;
     for _ in 0..10 {
         trainer.step()?;
     }
@@ -33,4 +32,12 @@ fn main() -> Result<()> {
         model.display()
     );
     Ok(())
+}
+
+/// A 64-32-10 MLP (models.json's init); the arguments' size keys take its sizes.
+fn small_mlp() -> Model {
+    Model::from_config(ModelConfig::Mlp(MlpConfig {
+        layers: vec![64, 32, 10],
+        ..MlpConfig::default()
+    }))
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::Result;
 use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
 use xlatrain::pjrt::Client;
-use xlatrain::train::{Mesh, Trainer};
+use xlatrain::train::{Mesh, Model, Trainer};
 
 fn median_ms(mut times: Vec<f64>) -> f64 {
     let warm = times.split_off(times.len().min(10));
@@ -58,7 +58,7 @@ fn main() -> Result<()> {
             format!("max_steps={steps}"),
         ];
         let args = TrainingArgs::resolve(TrainingArgsPatch::from_overrides(&pairs)?)?;
-        let mut trainer = Trainer::new(client.clone(), args)?;
+        let mut trainer = Trainer::with_client(client.clone(), Model::from_args(&args)?, args)?;
         let mut times = Vec::with_capacity(steps);
         for _ in 0..steps {
             let started = Instant::now();

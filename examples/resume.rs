@@ -6,8 +6,9 @@
 
 use anyhow::Result;
 use xlatrain::config::{ResumeFrom, TrainingArgs, TrainingArgsPatch};
+use xlatrain::models::{MlpConfig, ModelConfig};
 use xlatrain::pjrt::Client;
-use xlatrain::train::{Trainer, TrainerCallback, TrainerControl, TrainerProgress};
+use xlatrain::train::{Model, Trainer, TrainerCallback, TrainerControl, TrainerProgress};
 
 struct StopAt(u64);
 
@@ -22,7 +23,6 @@ fn args(out: &str, mesh: &str, per_device: usize) -> Result<TrainingArgs> {
     Ok(TrainingArgs::resolve(TrainingArgsPatch::from_overrides(
         &[
             "model=\"mlp\"".to_string(),
-            "layers=[64,32,10]".into(),
             format!("per_device_train_batch_size={per_device}"),
             format!("mesh=\"{mesh}\""),
             "max_steps=20".into(),
@@ -37,12 +37,12 @@ fn main() -> Result<()> {
         .nth(1)
         .unwrap_or_else(|| "runs/resume".into());
     let client = Client::cpu()?;
-    let mut first = Trainer::new(client.clone(), args(&out, "data=1", 16)?)?;
+    let mut first = Trainer::with_client(client.clone(), small_mlp(), args(&out, "data=1", 16)?)?;
     first.add_callback(StopAt(10));
     let stopped = first.train(None)?;
     println!("stopped after step {}", stopped.summary.steps);
     drop(first);
-    let mut resumed = Trainer::new(client, args(&out, "fsdp=4", 4)?)?;
+    let mut resumed = Trainer::with_client(client, small_mlp(), args(&out, "fsdp=4", 4)?)?;
     let outcome = resumed.train(Some(ResumeFrom::Latest(true)))?;
     if let Some(from) = &outcome.resumed {
         println!("resumed from {} (step {})", from.path.display(), from.step);
@@ -52,4 +52,12 @@ fn main() -> Result<()> {
         outcome.summary.steps, outcome.summary.final_loss
     );
     Ok(())
+}
+
+/// A 64-32-10 MLP (models.json's init); the arguments' size keys take its sizes.
+fn small_mlp() -> Model {
+    Model::from_config(ModelConfig::Mlp(MlpConfig {
+        layers: vec![64, 32, 10],
+        ..MlpConfig::default()
+    }))
 }

@@ -274,6 +274,14 @@ pub enum Error {
     #[error("model {path}: {reason}")]
     HfModelPath { path: PathBuf, reason: String },
 
+    /// The [`crate::train::Model`] given to a trainer and the model its arguments name differ.
+    #[error("the model given is {model} but the training arguments name {args}: {hint}")]
+    ModelMismatch {
+        model: String,
+        args: String,
+        hint: String,
+    },
+
     #[error("model weights {path}: tensor {tensor:?} {reason}")]
     HfWeights {
         path: PathBuf,
@@ -323,6 +331,7 @@ impl Error {
             | Error::DataCursor { .. }
             | Error::HfConfig { .. }
             | Error::HfModelPath { .. }
+            | Error::ModelMismatch { .. }
             | Error::HfWeights { .. }
             | Error::Tokenizer { .. }
             | Error::Gguf { .. }

@@ -10,11 +10,11 @@ mod train_common;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use train_common::{args, cpu};
+use train_common::{args, trainer_of};
 use xlatrain::checkpoint::{open_checkpoint, Verify};
 use xlatrain::data::{Dataset, Inputs};
 use xlatrain::export::{export_checkpoint, hf_gpt2_names};
-use xlatrain::train::{train_with_checkpoints, Checkpointing, Trainer};
+use xlatrain::train::{train_with_checkpoints, Checkpointing};
 
 #[test]
 fn trained_gpt_exports_as_gpt2_with_its_eval_batch_fixture() {
@@ -41,7 +41,7 @@ fn trained_gpt_exports_as_gpt2_with_its_eval_batch_fixture() {
         "max_shard_size=\"20kB\"",
         &output_dir,
     ]);
-    let mut trainer = Trainer::new(cpu(), settings.clone()).unwrap();
+    let mut trainer = trainer_of(settings.clone());
     let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), false).unwrap();
     train_with_checkpoints(&mut trainer, &mut checkpointing).unwrap();
     let eval_loss = trainer

@@ -477,3 +477,42 @@ fn an_hf_model_fine_tunes_on_sharded_and_tensor_parallel_meshes_like_on_one_devi
         assert_eq!(names, single_names, "{name}");
     }
 }
+
+#[test]
+fn a_pretrained_model_is_refused_by_arguments_that_name_another_model() {
+    use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
+    use xlatrain::train::{Model, Trainer};
+    let dir = model_dir("gpt2");
+    let other = model_dir("llama_gqa_untied");
+    let data = token_file(&scratch("mismatch"), 64);
+    let args_for = |pairs: &[String]| {
+        TrainingArgs::resolve(TrainingArgsPatch::from_overrides(pairs).unwrap()).unwrap()
+    };
+    let cases = [
+        (args_for(&["model=\"mlp\"".into()]), "model = mlp"),
+        (
+            args_for(&[
+                format!("model_name_or_path=\"{}\"", other.display()),
+                format!("data=\"{}\"", data.display()),
+                "data_format=\"u16\"".into(),
+                "seq_len=16".into(),
+            ]),
+            "llama_gqa_untied",
+        ),
+    ];
+    for (args, named) in cases {
+        let model = Model::from_pretrained(&dir).unwrap();
+        match Trainer::new(model, args) {
+            Err(e @ xlatrain::Error::ModelMismatch { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains(&dir.display().to_string()) && text.contains(named),
+                    "{text}"
+                );
+                assert_eq!(e.exit_code(), 2);
+            }
+            Err(e) => panic!("refused with another error: {e}"),
+            Ok(_) => panic!("arguments naming {named} trained {}", dir.display()),
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod train_common;
 
 use train_common::{args, cpu, step_losses, trainer};
 use xlatrain::config::NumDevices;
-use xlatrain::train::Trainer;
+use xlatrain::train::{Model, Trainer};
 use xlatrain::Error;
 
 /// MLP over a global batch of 64, with clipping that binds, so averaging must come before it.
@@ -159,7 +159,8 @@ fn num_devices_accepts_a_count_or_all_and_rejects_more_than_the_client_has() {
     assert_eq!(NumDevices::All.resolve(available).unwrap(), available);
     assert_eq!(NumDevices::Count(2).resolve(available).unwrap(), 2);
     let too_many = format!("num_devices={}", available + 1);
-    let Err(err) = Trainer::new(cpu(), args(&["model=\"mlp\"", &too_many])) else {
+    let Err(err) = Trainer::with_client(cpu(), Model::mlp(), args(&["model=\"mlp\"", &too_many]))
+    else {
         panic!("{too_many} was accepted");
     };
     assert!(

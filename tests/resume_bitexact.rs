@@ -9,7 +9,7 @@ mod train_common;
 use std::path::Path;
 
 use serde_json::Value;
-use train_common::{args, cpu};
+use train_common::{args, trainer_of};
 use xlatrain::checkpoint::{list_checkpoints, open_checkpoint, Verify};
 use xlatrain::train::{train_with_checkpoints, Checkpointing, RunOutcome, Trainer};
 
@@ -26,7 +26,7 @@ const SMALL_GPT: [&str; 8] = [
 
 fn run(pairs: &[String]) -> (Trainer, Checkpointing, RunOutcome) {
     let pairs: Vec<&str> = pairs.iter().map(String::as_str).collect();
-    let mut trainer = Trainer::new(cpu(), args(&pairs)).unwrap();
+    let mut trainer = trainer_of(args(&pairs));
     let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), false).unwrap();
     let outcome = train_with_checkpoints(&mut trainer, &mut checkpointing).unwrap();
     (trainer, checkpointing, outcome)

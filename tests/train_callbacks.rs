@@ -1,6 +1,7 @@
 //! The library API of the one trainer, as HF's `Trainer` users know it: `train(resume)`,
 //! `save_model`, `save_state`, and callbacks whose control asks the loop to save, evaluate or
-//! stop — on one device and on a sharded mesh.
+//! stop — on one device and on a sharded mesh; `Trainer::new(model, args)` trains the model
+//! given and refuses arguments that name another.
 
 mod train_common;
 
@@ -8,10 +9,14 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use train_common::trainer;
+use train_common::{args, step_losses, trainer};
 use xlatrain::checkpoint::{open_checkpoint, Verify};
 use xlatrain::config::ResumeFrom;
-use xlatrain::train::{EvalMetrics, TrainerCallback, TrainerControl, TrainerProgress};
+use xlatrain::models::{MlpConfig, ModelConfig};
+use xlatrain::train::{
+    EvalMetrics, Model, Trainer, TrainerCallback, TrainerControl, TrainerProgress,
+};
+use xlatrain::Error;
 
 #[derive(Default)]
 struct Seen {
@@ -151,4 +156,52 @@ fn a_resuming_trainer_builds_no_state_of_its_own_before_the_checkpoints() {
     let outcome = resumed.train(None).unwrap();
     assert_eq!(outcome.resumed.unwrap().step, 1);
     assert_eq!(resumed.state().unwrap().step().unwrap(), 4);
+}
+
+/// A 64-32-10 MLP with models.json's init.
+fn small_mlp_config() -> ModelConfig {
+    ModelConfig::Mlp(MlpConfig {
+        layers: vec![64, 32, 10],
+        ..MlpConfig::default()
+    })
+}
+
+fn small_mlp() -> Model {
+    Model::from_config(small_mlp_config())
+}
+
+#[test]
+fn the_model_given_is_the_model_trained_and_arguments_naming_another_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = settings(dir.path(), "data=2");
+    let no_sizes: Vec<String> = named
+        .iter()
+        .filter(|p| !p.starts_with("layers="))
+        .cloned()
+        .collect();
+    // the model's sizes win over models.json's when the arguments set none
+    let mut given = Trainer::new(small_mlp(), args(&no_sizes)).unwrap();
+    assert_eq!(given.model(), &small_mlp_config());
+    assert_eq!(given.args.layers, Some(vec![64, 32, 10]));
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    let mut from_args = trainer(&named);
+    assert_eq!(step_losses(&mut given, 4), step_losses(&mut from_args, 4));
+
+    let refused = |model: Model, pairs: &[String]| match Trainer::new(model, args(pairs)) {
+        Err(e @ Error::ModelMismatch { .. }) => e.to_string(),
+        Err(e) => panic!("refused with another error: {e}"),
+        Ok(_) => panic!("a model the arguments do not name was accepted"),
+    };
+    let kind = refused(Model::gpt(), &no_sizes);
+    assert!(
+        kind.contains("gpt") && kind.contains("model = mlp"),
+        "{kind}"
+    );
+    let mut other_sizes = no_sizes.clone();
+    other_sizes.push("layers=[64,16,10]".into());
+    let sizes = refused(small_mlp(), &other_sizes);
+    assert!(
+        sizes.contains("[64, 32, 10]") && sizes.contains("[64, 16, 10]"),
+        "{sizes}"
+    );
 }

@@ -17,7 +17,7 @@ use super::stats::Summary;
 use super::train::reference_name;
 use crate::config::{ModelKind, SaveStrategy, TrainingArgs};
 use crate::pjrt::Client;
-use crate::train::{train_with_checkpoints, Checkpointing, Trainer};
+use crate::train::{train_with_checkpoints, Checkpointing, Model, Trainer};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +83,7 @@ pub fn measure_once(
     args.save_total_limit = Some(2);
     let output_dir = args.output_dir.clone();
     let outcome = (|| -> Result<AsyncStallReport> {
-        let mut trainer = Trainer::new(client.clone(), args)?;
+        let mut trainer = Trainer::with_client(client.clone(), Model::reference(kind), args)?;
         let state_bytes = trainer
             .state()?
             .descriptors()

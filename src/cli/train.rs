@@ -11,9 +11,9 @@ use crate::checkpoint::{list_checkpoints, Verify, MANIFEST_FILE};
 use crate::config::{AutoResume, NumDevices, ResumeFrom, TrainingArgs, TrainingArgsPatch};
 use crate::data::Dataset;
 use crate::optim::OptimizerSpec;
-use crate::pjrt::{Client, DeviceKind};
+use crate::pjrt::Client;
 use crate::signals::StopSignal;
-use crate::train::{train_step_program_on, Console, Mesh, ReportTo, StateLayout, Trainer};
+use crate::train::{train_step_program_on, Console, Mesh, Model, ReportTo, StateLayout, Trainer};
 use crate::{Error, Result};
 
 /// Declares the flags that map one to one onto `TrainingArgs` keys: each is passed on as a
@@ -286,7 +286,8 @@ pub fn train(global: &GlobalArgs, args: &TrainArgs) -> Result<()> {
     let global = device_from_settings(global, &mut settings);
     check_paths(&settings)?;
     let client = Client::open(&global.client_options())?;
-    let mut trainer = Trainer::new(client, settings)?;
+    let model = Model::from_args(&settings)?;
+    let mut trainer = Trainer::with_client(client, model, settings)?;
     trainer.set_console(Console::auto());
     // SIGTERM/SIGINT end the run after the current step, with a checkpoint, and exit 0.
     let stop = StopSignal::install_on(trainer.stop_flag())?;
@@ -425,16 +426,13 @@ fn device_from_settings(global: &GlobalArgs, settings: &mut TrainingArgs) -> Glo
     let mut global = global.clone();
     match global.device {
         Some(kind) => settings.device = kind.to_string(),
-        None => match settings.device.as_str() {
-            "cpu" => global.device = Some(DeviceKind::Cpu),
-            "cuda" => global.device = Some(DeviceKind::Cuda),
-            "tpu" => global.device = Some(DeviceKind::Tpu),
-            path => {
-                if global.plugin.is_none() {
-                    global.plugin = Some(PathBuf::from(path));
-                }
+        None => {
+            let options = settings.client_options();
+            match options.plugin {
+                Some(plugin) => global.plugin = global.plugin.take().or(Some(plugin)),
+                None => global.device = Some(options.device),
             }
-        },
+        }
     }
     global
 }

@@ -12,6 +12,11 @@ impl TrainingArgs {
     /// What data to load for a data-parallel run over `devices` devices: batches of the global
     /// batch size `per_device_train_batch_size * devices`, split along the batch axis later.
     pub fn data_spec_for_devices(&self, devices: usize) -> Result<DataSpec> {
+        self.data_spec_of(&self.model_config()?, devices)
+    }
+
+    /// [`Self::data_spec_for_devices`] for `model`, already resolved from these arguments.
+    pub fn data_spec_of(&self, model: &ModelConfig, devices: usize) -> Result<DataSpec> {
         let batch_size = self
             .per_device_train_batch_size
             .checked_mul(devices.max(1))
@@ -22,7 +27,7 @@ impl TrainingArgs {
                     "per_device_train_batch_size * num_devices overflows",
                 )
             })?;
-        Ok(match (self.model_config()?, &self.data) {
+        Ok(match (model, &self.data) {
             (ModelConfig::Mlp(c), None) => DataSpec::MlpSynthetic {
                 seed: self.data_seed.unwrap_or(MLP_DATA_SEED),
                 batch_size,
@@ -47,7 +52,7 @@ impl TrainingArgs {
                 ))
             }
             (model, Some(path)) => {
-                self.file_data_spec(&model, path, batch_size, self.eval_fraction)?
+                self.file_data_spec(model, path, batch_size, self.eval_fraction)?
             }
         })
     }
@@ -55,10 +60,17 @@ impl TrainingArgs {
     /// The held-out `eval_data` file, read like `data` (format, tokenizer, text column) but with
     /// no split of its own; `None` when it is not set.
     pub fn eval_data_spec(&self) -> Result<Option<DataSpec>> {
+        if self.eval_data.is_none() {
+            return Ok(None);
+        }
+        self.eval_data_spec_of(&self.model_config()?)
+    }
+
+    /// [`Self::eval_data_spec`] for `model`, already resolved from these arguments.
+    pub fn eval_data_spec_of(&self, model: &ModelConfig) -> Result<Option<DataSpec>> {
         let Some(path) = &self.eval_data else {
             return Ok(None);
         };
-        let model = self.model_config()?;
         if matches!(model, ModelConfig::Mlp(_)) {
             return Err(bad(
                 "eval_data",
@@ -66,7 +78,7 @@ impl TrainingArgs {
                 "is a token corpus for a language model; the mlp evaluates on built-in data",
             ));
         }
-        self.file_data_spec(&model, path, 1, 0.0).map(Some)
+        self.file_data_spec(model, path, 1, 0.0).map(Some)
     }
 
     /// A data file at `path` for `model` (GPT or HF; batches of `batch_size`, `eval_fraction`

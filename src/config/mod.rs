@@ -613,6 +613,37 @@ impl TrainingArgs {
         Ok(config)
     }
 
+    /// Sets the size and init keys left unset to `config`'s values where they differ from
+    /// models.json's (a model given to the trainer wins over the defaults; keys set here stay,
+    /// to be checked against it).
+    pub fn fill_model_sizes(&mut self, config: &ModelConfig) {
+        fn fill<T: PartialEq + Clone>(key: &mut Option<T>, model: &T, default: &T) {
+            if key.is_none() && model != default {
+                *key = Some(model.clone());
+            }
+        }
+        match config {
+            ModelConfig::Mlp(c) => {
+                let d = MlpConfig::default();
+                fill(&mut self.layers, &c.layers, &d.layers);
+                fill(&mut self.init_seed, &c.init_seed, &d.init_seed);
+            }
+            ModelConfig::Gpt(c) => {
+                let d = GptConfig::default();
+                fill(&mut self.vocab_size, &c.vocab_size, &d.vocab_size);
+                fill(&mut self.d_model, &c.d_model, &d.d_model);
+                fill(&mut self.n_layers, &c.n_layers, &d.n_layers);
+                fill(&mut self.n_heads, &c.n_heads, &d.n_heads);
+                fill(&mut self.d_ff, &c.d_ff, &d.d_ff);
+                fill(&mut self.seq_len, &c.seq_len, &d.seq_len);
+                fill(&mut self.dropout, &c.dropout, &d.dropout);
+                fill(&mut self.init_std, &c.init_std, &d.init_std);
+                fill(&mut self.init_seed, &c.init_seed, &d.init_seed);
+            }
+            ModelConfig::Hf(_) => {}
+        }
+    }
+
     /// The GPT's shape and init keys with their values where set (`seq_len` aside: it also
     /// applies to HF models).
     fn gpt_shape_keys(&self) -> Vec<(&'static str, Option<String>)> {
@@ -640,11 +671,32 @@ impl TrainingArgs {
                  shape and its weights the initial parameters",
             ));
         }
-        let model = crate::hf::HfModel::open(path)?;
+        self.pretrained_model_config(&crate::hf::HfModel::open(path)?)
+    }
+
+    /// The config to train the opened `model` with: its own, or a classifier's with the head
+    /// these arguments ask for.
+    pub fn pretrained_model_config(&self, model: &crate::hf::HfModel) -> Result<ModelConfig> {
         if model.config.family.is_encoder() {
-            return self.classifier_config(&model).map(ModelConfig::Hf);
+            return self.classifier_config(model).map(ModelConfig::Hf);
         }
-        Ok(ModelConfig::Hf(model.config))
+        Ok(ModelConfig::Hf(model.config.clone()))
+    }
+
+    /// How to open the client of `device`: `cpu`, `cuda`, `tpu` or the path of a plugin.
+    pub fn client_options(&self) -> crate::pjrt::ClientOptions {
+        use crate::pjrt::DeviceKind;
+        let (device, plugin) = match self.device.as_str() {
+            "cpu" => (DeviceKind::Cpu, None),
+            "cuda" => (DeviceKind::Cuda, None),
+            "tpu" => (DeviceKind::Tpu, None),
+            path => (DeviceKind::default(), Some(PathBuf::from(path))),
+        };
+        crate::pjrt::ClientOptions {
+            device,
+            plugin,
+            ..Default::default()
+        }
     }
 
     /// Tokens per training sequence of an HF model: `seq_len`, else the model's positions up

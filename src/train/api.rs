@@ -4,10 +4,15 @@
 //! plus callbacks ([`super::TrainerCallback`]). The CLI's `xlatrain train` is a thin user of
 //! these.
 //!
+//! A trainer is `Trainer::new(model, args)`: a [`super::Model`] (`Model::from_pretrained(dir)`
+//! for a local HF directory or GGUF file, `Model::mlp()` / `Model::gpt()` for models.json's
+//! reference models) and the [`crate::config::TrainingArgs`], which must name the same model
+//! (else [`crate::Error::ModelMismatch`]). `Trainer::new` opens the client `args.device` names;
+//! [`Trainer::with_client`] takes one that is already open.
+//!
 //! ```no_run
 //! use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
-//! use xlatrain::pjrt::Client;
-//! use xlatrain::train::Trainer;
+//! use xlatrain::train::{Model, Trainer};
 //!
 //! # fn main() -> xlatrain::Result<()> {
 //! let args = TrainingArgs::resolve(TrainingArgsPatch::from_overrides(&[
@@ -16,7 +21,7 @@
 //!     "mesh=\"data=2,fsdp=2\"",
 //!     "output_dir=\"runs/mlp\"",
 //! ])?)?;
-//! let mut trainer = Trainer::new(Client::cpu()?, args)?;
+//! let mut trainer = Trainer::new(Model::mlp(), args)?;
 //! let outcome = trainer.train(None)?;
 //! println!("final loss {:?}", outcome.summary.final_loss);
 //! trainer.save_model(Some("runs/mlp/final".as_ref()))?;

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::config::{EvalStrategy, TrainingArgs};
 use crate::data::{Batch, Dataset, Inputs};
+use crate::hf::HfModel;
 use crate::models::ModelConfig;
 use crate::optim::OptimizerSpec;
 use crate::pjrt::{Arg, Buffer, Client, CompileOptions, DType, Executable};
@@ -31,6 +32,7 @@ use crate::{Error, Result};
 use super::callback::{TrainerCallback, TrainerControl};
 use super::layout::StateLayout;
 use super::mesh::{block_bytes, Mesh, Sharding};
+use super::model::Model;
 use super::plot::{run_title, LossCurves};
 use super::program::{
     batch_sharding, eval_program_on, train_step_program_on, Program, STEP_METRICS,
@@ -65,6 +67,8 @@ pub struct Trainer {
     pub args: TrainingArgs,
     client: Client,
     model: ModelConfig,
+    /// The opened weights of a pretrained model (the initial parameters).
+    pretrained: Option<HfModel>,
     dataset: Dataset,
     optimizer: OptimizerSpec,
     train_program: Program,
@@ -90,14 +94,23 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Opens the data, builds and compiles the programs and puts the initial state on the
-    /// device (models.json init, or the weights of `model_name_or_path`; zero optimizer slots,
-    /// step 0, key from `seed`).
-    pub fn new(client: Client, args: TrainingArgs) -> Result<Trainer> {
-        let model = args.model_config()?;
+    /// A trainer of `model` on the client `args.device` names (`cpu`, `cuda`, `tpu` or a plugin
+    /// path, with the plugin's default device count); see [`Self::with_client`].
+    pub fn new(model: Model, args: TrainingArgs) -> Result<Trainer> {
+        let client = Client::open(&args.client_options())?;
+        Trainer::with_client(client, model, args)
+    }
+
+    /// Opens the data, builds and compiles the programs on `client` and puts the initial state
+    /// on the device (models.json init, or the pretrained model's weights; zero optimizer
+    /// slots, step 0, key from `seed`). `args` must name the same model (`model` or
+    /// `model_name_or_path`, and size keys that agree with it): a disagreement is
+    /// [`Error::ModelMismatch`]; size keys `args` leave unset take the model's values.
+    pub fn with_client(client: Client, model: Model, mut args: TrainingArgs) -> Result<Trainer> {
+        let (model, pretrained) = model.resolve(&mut args)?;
         super::metrics::check_best_metric_applies(args.metric_for_best_model.as_deref(), &model)?;
         let mesh = args.resolve_mesh(client.device_count())?;
-        let dataset = Dataset::open(&args.data_spec_for_devices(mesh.batch_ways())?)?;
+        let dataset = Dataset::open(&args.data_spec_of(&model, mesh.batch_ways())?)?;
         let micro_batches = usize::try_from(args.gradient_accumulation_steps)
             .map_err(|_| Error::Usage("gradient_accumulation_steps is too large".into()))?;
         let max_steps = total_steps(&args, &dataset)?;
@@ -123,7 +136,7 @@ impl Trainer {
             devices: train_exe.device_indices(),
             ..planned
         });
-        let eval_data = match args.eval_data_spec()? {
+        let eval_data = match args.eval_data_spec_of(&model)? {
             _ if args.eval_strategy == EvalStrategy::No => Vec::new(),
             Some(spec) => Dataset::open(&spec)?.contract_eval_batches(layout.x_shape[0])?,
             None => dataset.eval_batches(),
@@ -180,6 +193,7 @@ impl Trainer {
             args,
             client,
             model,
+            pretrained,
             dataset,
             optimizer,
             train_program,
@@ -205,18 +219,14 @@ impl Trainer {
         Ok(trainer)
     }
 
-    /// Puts the initial state on the devices (models.json init, or the weights of
-    /// `model_name_or_path`; zero optimizer slots, step 0, key from `seed`), unless a state is
+    /// Puts the initial state on the devices (models.json init, or the pretrained model's
+    /// weights; zero optimizer slots, step 0, key from `seed`), unless a state is
     /// there already.
     pub fn initialize_state(&mut self) -> Result<()> {
         if self.state.is_some() {
             return Ok(());
         }
-        let weights = match &self.args.model_name_or_path {
-            Some(path) => Some(crate::hf::HfModel::open(path)?),
-            None => None,
-        };
-        let params = match &weights {
+        let params = match &self.pretrained {
             Some(w) => InitialParams::Pretrained(w),
             None => InitialParams::Spec,
         };

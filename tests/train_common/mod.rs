@@ -4,7 +4,7 @@
 
 use xlatrain::config::{TrainingArgs, TrainingArgsPatch};
 use xlatrain::pjrt::Client;
-use xlatrain::train::Trainer;
+use xlatrain::train::{Model, Trainer};
 
 /// The shape of the small GPT the multi-device tests train (add batch, steps and the rest).
 pub const TINY_GPT: [&str; 6] = [
@@ -16,7 +16,7 @@ pub const TINY_GPT: [&str; 6] = [
     "seq_len=16",
 ];
 
-pub fn args(pairs: &[&str]) -> TrainingArgs {
+pub fn args<S: AsRef<str>>(pairs: &[S]) -> TrainingArgs {
     TrainingArgs::resolve(TrainingArgsPatch::from_overrides(pairs).unwrap()).unwrap()
 }
 
@@ -25,7 +25,13 @@ pub fn cpu() -> Client {
 }
 
 pub fn trainer(pairs: &[&str]) -> Trainer {
-    Trainer::new(cpu(), args(pairs)).unwrap()
+    trainer_of(args(pairs))
+}
+
+/// A trainer of the model `args` name (`Model::from_args`), on the CPU plugin.
+pub fn trainer_of(args: TrainingArgs) -> Trainer {
+    let model = Model::from_args(&args).unwrap();
+    Trainer::with_client(cpu(), model, args).unwrap()
 }
 
 /// The per-step training losses of the first `steps` steps (logging every step).
