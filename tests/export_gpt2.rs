@@ -42,7 +42,7 @@ fn trained_gpt_exports_as_gpt2_with_its_eval_batch_fixture() {
         &output_dir,
     ]);
     let mut trainer = trainer_of(settings.clone());
-    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), false).unwrap();
+    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag()).unwrap();
     train_with_checkpoints(&mut trainer, &mut checkpointing).unwrap();
     let eval_loss = trainer
         .progress()

@@ -27,7 +27,7 @@ const SMALL_GPT: [&str; 8] = [
 fn run(pairs: &[String]) -> (Trainer, Checkpointing, RunOutcome) {
     let pairs: Vec<&str> = pairs.iter().map(String::as_str).collect();
     let mut trainer = trainer_of(args(&pairs));
-    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag(), false).unwrap();
+    let mut checkpointing = Checkpointing::new(&trainer, trainer.stop_flag()).unwrap();
     let outcome = train_with_checkpoints(&mut trainer, &mut checkpointing).unwrap();
     (trainer, checkpointing, outcome)
 }

@@ -92,7 +92,7 @@ pub fn measure_once(
             .map(|n| n as u64)
             .sum();
         let stop = trainer.stop_flag();
-        let mut checkpointing = Checkpointing::new(&trainer, stop, false)?;
+        let mut checkpointing = Checkpointing::new(&trainer, stop)?;
         let run = train_with_checkpoints(&mut trainer, &mut checkpointing)?;
         let in_loop: Vec<_> = checkpointing
             .reports()

@@ -49,7 +49,7 @@ impl Trainer {
             self.args.resume_from_checkpoint = Some(resume);
         }
         self.prepare_output_dir()?;
-        let mut checkpointing = Checkpointing::new(self, self.stop_flag(), true)?;
+        let mut checkpointing = Checkpointing::new(self, self.stop_flag())?;
         train_with_checkpoints(self, &mut checkpointing)
     }
 
@@ -90,7 +90,7 @@ impl Trainer {
     pub fn save_state(&mut self) -> Result<PathBuf> {
         self.initialize_state()?;
         self.prepare_output_dir()?;
-        let mut checkpointing = Checkpointing::new(self, self.stop_flag(), true)?;
+        let mut checkpointing = Checkpointing::new(self, self.stop_flag())?;
         checkpointing.save_once(self)
     }
 }

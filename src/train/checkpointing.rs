@@ -80,7 +80,6 @@ pub struct Checkpointing {
     notified: usize,
     /// Steps whose save was skipped because the previous one was still being written.
     skipped_busy: Vec<u64>,
-    verbose: bool,
     /// Parameters of the model (the first tensors of the state); kept so a save never re-reads
     /// the model's files (an HF model's config comes from `model_name_or_path`).
     n_params: usize,
@@ -89,9 +88,9 @@ pub struct Checkpointing {
 impl Checkpointing {
     /// Prepares saving for `trainer`'s run: removes staging directories a crash left in
     /// `output_dir`. `stop` is the flag SIGTERM/SIGINT set (a save is made before stopping).
-    pub fn new(trainer: &Trainer, stop: Arc<AtomicBool>, verbose: bool) -> Result<Checkpointing> {
+    pub fn new(trainer: &Trainer, stop: Arc<AtomicBool>) -> Result<Checkpointing> {
         let args = trainer.args.clone();
-        remove_unfinished(&args.output_dir, verbose)?;
+        remove_unfinished(&args.output_dir)?;
         let saves = args.save_strategy != SaveStrategy::No || args.save_interval_minutes.is_some();
         if saves {
             // A full disk is found now, not at the first save hours into the run: one
@@ -127,7 +126,6 @@ impl Checkpointing {
             reports: Vec::new(),
             notified: 0,
             skipped_busy: Vec::new(),
-            verbose,
             n_params: trainer.model().param_specs()?.len(),
             args,
         })
@@ -185,15 +183,13 @@ impl Checkpointing {
             chosen => chosen?,
         };
         let skipped = choice.skipped_messages();
-        if self.verbose {
-            for message in &skipped {
-                log::warn!("{message}");
-            }
+        for message in &skipped {
+            log::warn!("{message}");
         }
         let checkpoint = choice.checkpoint;
         let model_only = choice.restored;
         let step = checkpoint.step();
-        if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
+        if let Some(model) = &self.args.model_name_or_path {
             let what = if model_only {
                 "parameters"
             } else {
@@ -212,24 +208,22 @@ impl Checkpointing {
         if checkpoint.path.parent() == Some(self.args.output_dir.as_path()) {
             self.saved_steps.push(step);
         }
-        if self.verbose {
-            if let Some(warning) = precision_change {
-                log::warn!("{warning}");
-            }
-            log::info!(
-                "resumed from {} (step {step}) onto {} in {:.3} s",
-                checkpoint.path.display(),
-                describe_mesh(trainer),
-                started.elapsed().as_secs_f64()
+        if let Some(warning) = precision_change {
+            log::warn!("{warning}");
+        }
+        log::info!(
+            "resumed from {} (step {step}) onto {} in {:.3} s",
+            checkpoint.path.display(),
+            describe_mesh(trainer),
+            started.elapsed().as_secs_f64()
+        );
+        if model_only {
+            log::warn!(
+                "{} was saved with --save-only-model: it holds no optimizer state, \
+                 so the optimizer restarts from zero and the run is not a bit-exact \
+                 continuation",
+                checkpoint.path.display()
             );
-            if model_only {
-                log::warn!(
-                    "{} was saved with --save-only-model: it holds no optimizer state, \
-                     so the optimizer restarts from zero and the run is not a bit-exact \
-                     continuation",
-                    checkpoint.path.display()
-                );
-            }
         }
         Ok(Some(Resumed {
             path: checkpoint.path.clone(),
@@ -241,15 +235,13 @@ impl Checkpointing {
     }
 
     fn log_fresh_start(&self, why: &str) {
-        if self.verbose {
-            log::info!("--resume-from-checkpoint auto: {why}; starting a fresh run");
-        }
+        log::info!("--resume-from-checkpoint auto: {why}; starting a fresh run");
         self.log_initial_weights();
     }
 
     /// Says that a run that starts fresh takes its parameters from `--model-name-or-path`.
     fn log_initial_weights(&self) {
-        if let (Some(model), true) = (&self.args.model_name_or_path, self.verbose) {
+        if let Some(model) = &self.args.model_name_or_path {
             log::info!(
                 "initial parameters: the weights of --model-name-or-path {} (optimizer state zero)",
                 model.display()
@@ -291,13 +283,11 @@ impl Checkpointing {
         if due {
             if self.args.save_on_busy == SaveOnBusy::Skip && self.writer.is_busy() {
                 self.skipped_busy.push(step);
-                if self.verbose {
-                    log::info!(
-                        "skipping the save of step {step}: checkpoint-{} is still being written \
-                         (--save-on-busy skip)",
-                        self.writer.in_flight_step().unwrap_or_default()
-                    );
-                }
+                log::info!(
+                    "skipping the save of step {step}: checkpoint-{} is still being written \
+                     (--save-on-busy skip)",
+                    self.writer.in_flight_step().unwrap_or_default()
+                );
                 return self.notify(trainer);
             }
             let snapshot_started = Instant::now();
@@ -488,11 +478,9 @@ impl StepHook for Checkpointing {
 }
 
 /// Removes staging directories a crashed run left in `output_dir` (discovery ignores them anyway).
-pub(super) fn remove_unfinished(output_dir: &Path, verbose: bool) -> Result<()> {
+pub(super) fn remove_unfinished(output_dir: &Path) -> Result<()> {
     for path in cleanup_stale(output_dir)? {
-        if verbose {
-            log::info!("removed unfinished checkpoint {}", path.display());
-        }
+        log::info!("removed unfinished checkpoint {}", path.display());
     }
     Ok(())
 }
