@@ -118,7 +118,8 @@ impl LossCurves {
                 )
                 .map_err(|e| e.to_string())?
                 .set_secondary_coord(x0..x1, lr0..lr1);
-            self.draw_series(chart)
+            let corner = legend_corner(&self.loss_points(), (x0, x1), (lo, hi), true);
+            self.draw_series(chart, corner)
         } else {
             let (lo, hi) = padded(bounds(losses.into_iter()), 0.05);
             let chart = self
@@ -126,8 +127,21 @@ impl LossCurves {
                 .build_cartesian_2d(x0..x1, lo..hi)
                 .map_err(|e| e.to_string())?
                 .set_secondary_coord(x0..x1, lr0..lr1);
-            self.draw_series(chart)
+            let corner = legend_corner(&self.loss_points(), (x0, x1), (lo, hi), false);
+            self.draw_series(chart, corner)
         }
+    }
+
+    /// The drawn loss curves (train, eval), each as `(step, loss)` points.
+    fn loss_points(&self) -> Vec<Vec<(f64, f64)>> {
+        [&self.train_loss, &self.eval_loss]
+            .iter()
+            .map(|series| {
+                finite(series)
+                    .filter(|p| !self.log_scale || p.1 > 0.0)
+                    .collect()
+            })
+            .collect()
     }
 
     /// Title and margins: room for tick values and axis names on the left, right and bottom.
@@ -153,6 +167,7 @@ impl LossCurves {
             Cartesian2d<RangedCoordf64, Y>,
             Cartesian2d<RangedCoordf64, RangedCoordf64>,
         >,
+        legend: SeriesLabelPosition,
     ) -> std::result::Result<(), String>
     where
         DB: DrawingBackend + 'a,
@@ -218,7 +233,7 @@ impl LossCurves {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .label_font((FONT, 13))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
@@ -226,6 +241,56 @@ impl LossCurves {
             .map_err(err)?;
         Ok(())
     }
+}
+
+/// The chart corner for the legend: the one whose box (the outer 45% of the steps, the outer 30%
+/// of the loss axis) the loss curves cross least, upper right first on a tie. A falling loss
+/// leaves the upper right empty; a short or rising run may not, and the legend then moves off it.
+fn legend_corner(
+    curves: &[Vec<(f64, f64)>],
+    (x0, x1): (f64, f64),
+    (lo, hi): (f64, f64),
+    log_scale: bool,
+) -> SeriesLabelPosition {
+    let axis = |v: f64| {
+        if log_scale {
+            v.max(f64::MIN_POSITIVE).log10()
+        } else {
+            v
+        }
+    };
+    let (lo, hi) = (axis(lo), axis(hi));
+    let fraction = |v: f64, a: f64, b: f64| (v - a) / (b - a).max(f64::EPSILON);
+    // the curves between logged points count too: sample each segment
+    let mut samples = Vec::new();
+    for points in curves {
+        for pair in points.windows(2) {
+            let ((xa, ya), (xb, yb)) = (pair[0], pair[1]);
+            for k in 0..10 {
+                let t = f64::from(k) / 10.0;
+                samples.push((xa + (xb - xa) * t, axis(ya) + (axis(yb) - axis(ya)) * t));
+            }
+        }
+        samples.extend(points.last().map(|&(x, y)| (x, axis(y))));
+    }
+    let in_box = |(x, y): (f64, f64), right: bool, upper: bool| {
+        let (fx, fy) = (fraction(x, x0, x1), fraction(y, lo, hi));
+        (if right { fx >= 0.55 } else { fx <= 0.45 }) && (if upper { fy >= 0.7 } else { fy <= 0.3 })
+    };
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let mut best = (SeriesLabelPosition::UpperRight, usize::MAX);
+    for (corner, right, upper) in corners {
+        let crossings = samples.iter().filter(|&&p| in_box(p, right, upper)).count();
+        if crossings < best.1 {
+            best = (corner, crossings);
+        }
+    }
+    best.0
 }
 
 /// The plot title of a run: the model and its size, and the run (its output directory's name).
@@ -369,4 +434,28 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> std::io::Result<Vec<u8>> {
             .map_err(std::io::Error::other)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legend_stays_upper_right_over_a_falling_loss() {
+        let falling: Vec<(f64, f64)> = (0..50)
+            .map(|s| (f64::from(s), 3.0 / (1.0 + f64::from(s))))
+            .collect();
+        let corner = legend_corner(&[falling], (0.0, 49.0), (0.0, 3.0), false);
+        assert!(matches!(corner, SeriesLabelPosition::UpperRight));
+    }
+
+    #[test]
+    fn the_legend_moves_off_a_curve_that_ends_high_on_the_right() {
+        let rising = [vec![(0.0, 1.0), (3.0, 1.2), (6.0, 2.9), (9.0, 3.0)]];
+        let corner = legend_corner(&rising, (0.0, 9.0), (1.0, 3.0), false);
+        assert!(!matches!(corner, SeriesLabelPosition::UpperRight));
+        // on a log axis the same test runs on log10 of the losses
+        let corner = legend_corner(&rising, (0.0, 9.0), (1.0, 3.0), true);
+        assert!(!matches!(corner, SeriesLabelPosition::UpperRight));
+    }
 }
