@@ -5,6 +5,8 @@
 //! HF llama graph, equal to rounding for the reference GPT (with dropout, so the recomputed
 //! block must redraw the same bits) and HF GPT-2.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -182,14 +184,7 @@ fn run(
     steps: usize,
 ) -> (Vec<u32>, Vec<Vec<u32>>) {
     let (b, t) = (layout.x_shape[0], layout.x_shape[1]);
-    let tokens: Vec<i32> = (0..b * (t + 1))
-        .map(|i| ((i * 37 + 11) % 64) as i32)
-        .collect();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for row in tokens.chunks(t + 1) {
-        x.extend_from_slice(&row[..t]);
-        y.extend_from_slice(&row[1..]);
-    }
+    let (x, y) = common::next_token_batch(b, t, 64);
     let dims = [1, b as i64, t as i64];
     let xb = client.upload(&x, &dims, 0).unwrap();
     let yb = client.upload(&y, &dims, 0).unwrap();

@@ -212,14 +212,7 @@ fn the_trainers_step_program_fine_tunes_an_hf_llama() {
                 .unwrap()
         });
     }
-    let tokens: Vec<i32> = (0..b * (t + 1))
-        .map(|i| ((i * 37 + 11) % 96) as i32)
-        .collect();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for row in tokens.chunks(t + 1) {
-        x.extend_from_slice(&row[..t]);
-        y.extend_from_slice(&row[1..]);
-    }
+    let (x, y) = common::next_token_batch(b, t, 96);
     let dims = [1, b as i64, t as i64];
     let xb = client.upload(&x, &dims, 0).unwrap();
     let yb = client.upload(&y, &dims, 0).unwrap();

@@ -24,3 +24,17 @@ pub fn cpu() -> xlatrain::pjrt::Client {
         .unwrap_or_else(|e| panic!("the CPU PJRT plugin must be available: {e}"))
 }
 pub mod python;
+
+/// A deterministic next-token batch of `b` rows of `t` tokens below `vocab`: `(x, y)` with `y`
+/// the row shifted by one, row-major.
+pub fn next_token_batch(b: usize, t: usize, vocab: usize) -> (Vec<i32>, Vec<i32>) {
+    let tokens: Vec<i32> = (0..b * (t + 1))
+        .map(|i| ((i * 37 + 11) % vocab) as i32)
+        .collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for row in tokens.chunks(t + 1) {
+        x.extend_from_slice(&row[..t]);
+        y.extend_from_slice(&row[1..]);
+    }
+    (x, y)
+}
